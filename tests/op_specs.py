@@ -1,0 +1,110 @@
+"""One spec per registered op: how to draw its inputs (a hypothesis strategy giving the arrays, the
+extra positional arguments and the keyword arguments) and a numpy reference for its forward pass.
+tests/test_ops.py checks every op against its spec and fails when an op in ops.OPS has none."""
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from tinygrad_embed.testing import broadcastable_pairs, float64_arrays, index_arrays, shapes
+
+
+@dataclass
+class OpSpec:
+    cases: st.SearchStrategy  # draws (arrays, args, kwargs)
+    reference: Callable
+
+
+def unary(low=-3.0, high=3.0, **kw):
+    return float64_arrays(None, low, high, **kw).map(lambda a: ((a,), (), {}))
+
+
+def binary(second_low=None):
+    def adjust(pair):
+        x, y = pair
+        return (x, y if second_low is None else np.abs(y) + second_low), (), {}
+    return broadcastable_pairs().map(adjust)
+
+
+@st.composite
+def matmul_cases(draw):
+    batch = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=2, max_side=3))
+    n, k, m = (draw(st.integers(1, 4)) for _ in range(3))
+    x = draw(float64_arrays(batch.input_shapes[0] + (n, k)))
+    y = draw(float64_arrays(batch.input_shapes[1] + (k, m)))
+    return (x, y), (), {}
+
+
+@st.composite
+def reduce_cases(draw, distinct=False):
+    x = draw(float64_arrays(shapes(min_dims=1), distinct=distinct))
+    axis = draw(st.one_of(st.none(), st.integers(-x.ndim, x.ndim - 1)))
+    return (x,), (), {"axis": axis, "keepdims": draw(st.booleans())}
+
+
+@st.composite
+def pow_cases(draw):
+    return (draw(float64_arrays(None, 0.5, 3.0)),), (draw(st.sampled_from([-1.5, 0.5, 2, 3])),), {}
+
+
+@st.composite
+def reshape_cases(draw):
+    x = draw(float64_arrays())
+    return (x,), draw(st.sampled_from([(x.size,), (1, x.size), (x.shape[::-1],)])), {}
+
+
+@st.composite
+def transpose_cases(draw):
+    x = draw(float64_arrays())
+    axes = draw(st.one_of(st.none(), st.permutations(range(x.ndim)).map(tuple)))
+    return (x,), (), {"axes": axes}
+
+
+@st.composite
+def getitem_cases(draw):
+    x = draw(float64_arrays(shapes(min_dims=1)))
+    basic = hnp.basic_indices(x.shape, allow_newaxis=True)
+    repeated_rows = st.lists(st.integers(0, x.shape[0] - 1), min_size=1, max_size=5).map(np.array)
+    return (x,), (draw(st.one_of(basic, repeated_rows)),), {}
+
+
+@st.composite
+def gather_cases(draw):
+    input_dim, output_dim = draw(st.integers(1, 6)), draw(st.integers(1, 4))
+    table = draw(float64_arrays((input_dim, output_dim)))
+    return (table,), (draw(index_arrays(input_dim)),), {}
+
+
+@st.composite
+def concatenate_cases(draw):
+    shape = draw(shapes(min_dims=1))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    sizes = draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))
+    arrays = [draw(float64_arrays(shape[:axis % len(shape)] + (n,) + shape[axis % len(shape) + 1:]))
+              for n in sizes]
+    return tuple(arrays), (), {"axis": axis}
+
+
+SPECS = {
+    "Add": OpSpec(binary(), np.add),
+    "Sub": OpSpec(binary(), np.subtract),
+    "Mul": OpSpec(binary(), np.multiply),
+    "Div": OpSpec(binary(second_low=0.5), np.divide),
+    "MatMul": OpSpec(matmul_cases(), np.matmul),
+    "Neg": OpSpec(unary(), np.negative),
+    "Pow": OpSpec(pow_cases(), np.power),
+    "Exp": OpSpec(unary(), np.exp),
+    "Log": OpSpec(unary(0.1, 5.0), np.log),
+    "Tanh": OpSpec(unary(), np.tanh),
+    "Sigmoid": OpSpec(unary(-8.0, 8.0), lambda x: 1 / (1 + np.exp(-x))),
+    "Relu": OpSpec(unary(avoid=1e-3), lambda x: np.maximum(x, 0)),
+    "Sum": OpSpec(reduce_cases(), np.sum),
+    "Max": OpSpec(reduce_cases(distinct=True), np.max),
+    "Reshape": OpSpec(reshape_cases(), lambda x, *shape: x.reshape(*shape)),
+    "Transpose": OpSpec(transpose_cases(), np.transpose),
+    "GetItem": OpSpec(getitem_cases(), lambda x, index: x[index]),
+    "Gather": OpSpec(gather_cases(), lambda table, indices: np.take(table, indices.astype(np.intp), axis=0)),
+    "Concatenate": OpSpec(concatenate_cases(), lambda *xs, axis: np.concatenate(xs, axis=axis)),
+}

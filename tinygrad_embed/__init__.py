@@ -1,0 +1,8 @@
+"""tinygrad_embed: a small reverse-mode autograd on numpy and numba that shows what Keras's Embedding
+layer does (a gather of weight rows, whose gradient is a scatter-add), and trains the IMDB LSTM."""
+from .tensor import Tensor, no_grad
+from .ops import concatenate, stack
+from .gradcheck import GradcheckError, gradcheck
+
+__all__ = ["Tensor", "no_grad", "concatenate", "stack", "gradcheck", "GradcheckError"]
+__version__ = "0.1.0"

@@ -1,0 +1,358 @@
+"""Differentiable ops: one class each, forward and backward side by side.
+
+`register` records every op in OPS; the same registry attaches the Tensor methods (below) and drives
+the gradient property tests (tests/op_specs.py), so an op cannot exist without a test.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import kernels
+from .tensor import Tensor, grad_enabled
+
+OPS: dict[str, type[Function]] = {}
+
+
+def register(*method_names: str):
+    """Class decorator: add an op to OPS and name the Tensor methods that call it."""
+    def add(cls: type[Function]) -> type[Function]:
+        cls.method_names = method_names
+        OPS[cls.__name__] = cls
+        return cls
+    return add
+
+
+class Function:
+    """An op: forward maps numpy arrays to an array and saves what backward needs; backward maps the
+    output's gradient to one gradient per tensor input (None where there is none)."""
+    arity: int | None = 1  # how many leading arguments are tensors; None: all of them
+    parents: tuple[Tensor, ...] = ()
+
+    @classmethod
+    def apply(cls, *args: Any, **params: Any) -> Tensor:
+        n = len(args) if cls.arity is None else cls.arity
+        like = next((a for a in args[:n] if isinstance(a, Tensor)), None)
+        inputs = tuple(a if isinstance(a, Tensor) else  # a bare scalar takes its partner's dtype
+                       Tensor(a, dtype=like.dtype if like is not None and np.ndim(a) == 0 else None)
+                       for a in args[:n])
+        op = cls()
+        out = Tensor(op.forward(*(t.data for t in inputs), *args[n:], **params))
+        if grad_enabled() and any(t.requires_grad for t in inputs):
+            out.requires_grad, out._ctx, op.parents = True, op, inputs
+        return out
+
+    def forward(self, *arrays: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray) -> Sequence[np.ndarray | None]:
+        raise NotImplementedError
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum grad over the axes that numpy broadcasting added or stretched, giving it `shape` again."""
+    if grad.ndim > len(shape):
+        grad = grad.sum(axis=tuple(range(grad.ndim - len(shape))))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    return grad.sum(axis=stretched, keepdims=True) if stretched else grad
+
+
+class BinaryOp(Function):
+    arity = 2
+
+    def save(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.x, self.y = x, y
+
+
+@register("__add__", "__radd__")
+class Add(BinaryOp):
+    """z = x + y;  dx = g, dy = g"""
+    def forward(self, x, y):
+        self.save(x, y)
+        return x + y
+
+    def backward(self, g):
+        return unbroadcast(g, self.x.shape), unbroadcast(g, self.y.shape)
+
+
+@register("__sub__", "__rsub__")
+class Sub(BinaryOp):
+    """z = x - y;  dx = g, dy = -g"""
+    def forward(self, x, y):
+        self.save(x, y)
+        return x - y
+
+    def backward(self, g):
+        return unbroadcast(g, self.x.shape), unbroadcast(-g, self.y.shape)
+
+
+@register("__mul__", "__rmul__")
+class Mul(BinaryOp):
+    """z = x * y;  dx = g * y, dy = g * x"""
+    def forward(self, x, y):
+        self.save(x, y)
+        return x * y
+
+    def backward(self, g):
+        return unbroadcast(g * self.y, self.x.shape), unbroadcast(g * self.x, self.y.shape)
+
+
+@register("__truediv__", "__rtruediv__")
+class Div(BinaryOp):
+    """z = x / y;  dx = g / y, dy = -g * x / y^2"""
+    def forward(self, x, y):
+        self.save(x, y)
+        return x / y
+
+    def backward(self, g):
+        dx = g / self.y
+        return unbroadcast(dx, self.x.shape), unbroadcast(-dx * self.x / self.y, self.y.shape)
+
+
+@register("__matmul__", "__rmatmul__")
+class MatMul(BinaryOp):
+    """z = x @ y (batch axes broadcast);  dx = g @ y^T, dy = x^T @ g"""
+    def forward(self, x, y):
+        if x.ndim < 2 or y.ndim < 2:
+            raise ValueError(f"@ needs operands with at least 2 dimensions, got shapes {x.shape} and {y.shape}")
+        self.save(x, y)
+        return x @ y
+
+    def backward(self, g):
+        x, y = self.x, self.y
+        return unbroadcast(g @ y.swapaxes(-1, -2), x.shape), unbroadcast(x.swapaxes(-1, -2) @ g, y.shape)
+
+
+@register("__neg__")
+class Neg(Function):
+    """z = -x;  dx = -g"""
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):
+        return (-g,)
+
+
+@register("__pow__")
+class Pow(Function):
+    """z = x ** p for a constant p;  dx = g * p * x ** (p - 1)"""
+    def forward(self, x, exponent: float):
+        if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:
+            raise TypeError(f"** takes a scalar exponent, got {type(exponent).__name__}")
+        self.x, self.p = x, exponent
+        return x ** exponent
+
+    def backward(self, g):
+        return (g * self.p * self.x ** (self.p - 1),)
+
+
+@register("exp")
+class Exp(Function):
+    """z = e^x;  dx = g * z"""
+    def forward(self, x):
+        self.out = np.exp(x)
+        return self.out
+
+    def backward(self, g):
+        return (g * self.out,)
+
+
+@register("log")
+class Log(Function):
+    """z = ln x;  dx = g / x"""
+    def forward(self, x):
+        self.x = x
+        return np.log(x)
+
+    def backward(self, g):
+        return (g / self.x,)
+
+
+@register("tanh")
+class Tanh(Function):
+    """z = tanh x;  dx = g * (1 - z^2)"""
+    def forward(self, x):
+        self.out = np.tanh(x)
+        return self.out
+
+    def backward(self, g):
+        return (g * (1 - self.out * self.out),)
+
+
+@register("sigmoid")
+class Sigmoid(Function):
+    """z = 1 / (1 + e^-x);  dx = g * z * (1 - z)"""
+    # Fused rather than built from exp and /: e^-x overflows for x << 0 and its chain-rule gradient
+    # becomes inf / inf = nan. Writing it with e^-|x| never overflows.
+    def forward(self, x):
+        e = np.exp(-np.abs(x))
+        self.out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        return self.out
+
+    def backward(self, g):
+        return (g * self.out * (1 - self.out),)
+
+
+@register("relu")
+class Relu(Function):
+    """z = max(x, 0);  dx = g where x > 0, else 0"""
+    def forward(self, x):
+        self.positive = x > 0
+        return np.where(self.positive, x, 0).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        return (g * self.positive,)
+
+
+@register("sum")
+class Sum(Function):
+    """z = sum of x over axis;  dx = g copied back along the summed axes"""
+    def forward(self, x, axis=None, keepdims=False):
+        self.shape, self.axis, self.keepdims = x.shape, axis, keepdims
+        return x.sum(axis=axis, keepdims=keepdims)
+
+    def backward(self, g):
+        if self.axis is not None and not self.keepdims:
+            g = np.expand_dims(g, self.axis)
+        return (np.broadcast_to(g, self.shape),)
+
+
+@register("max")
+class Max(Function):
+    """z = max of x over axis;  dx = g at the (first) arg-max, 0 elsewhere"""
+    def forward(self, x, axis=None, keepdims=False):
+        if axis is not None and not isinstance(axis, (int, np.integer)):
+            raise ValueError(f"max takes one integer axis or None, got {axis!r}")
+        self.shape = x.shape
+        self.work_shape, self.axis = ((x.size,), 0) if axis is None else (x.shape, axis)
+        self.argmax = np.expand_dims(np.argmax(x.reshape(self.work_shape), axis=self.axis), self.axis)
+        return x.max(axis=axis, keepdims=keepdims)
+
+    def backward(self, g):
+        dx = np.zeros(self.work_shape, dtype=g.dtype)
+        np.put_along_axis(dx, self.argmax, g.reshape(self.argmax.shape), axis=self.axis)
+        return (dx.reshape(self.shape),)
+
+
+@register("reshape")
+class Reshape(Function):
+    """z = x viewed with a new shape;  dx = g viewed with x's shape"""
+    def forward(self, x, *shape):
+        self.shape = x.shape
+        return x.reshape(shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
+
+    def backward(self, g):
+        return (g.reshape(self.shape),)
+
+
+@register("transpose")
+class Transpose(Function):
+    """z = x with its axes permuted;  dx = g with the inverse permutation"""
+    def forward(self, x, axes=None):
+        self.inverse = None if axes is None else np.argsort(axes)
+        return np.transpose(x, axes)
+
+    def backward(self, g):
+        return (np.transpose(g, self.inverse),)
+
+
+@register("__getitem__")
+class GetItem(Function):
+    """z = x[index];  dx = zeros with g added at index (repeated indices add up)"""
+    def forward(self, x, index):
+        self.shape, self.index = x.shape, index.data if isinstance(index, Tensor) else index
+        return x[self.index]
+
+    def backward(self, g):
+        dx = np.zeros(self.shape, dtype=g.dtype)
+        np.add.at(dx, self.index, g)
+        return (dx,)
+
+
+def check_indices(indices: Any, input_dim: int) -> np.ndarray:
+    """The index array as flat intp, after proving every index is an integer in [0, input_dim): the
+    kernels check no bounds, and numba wraps negative indices."""
+    indices = np.asarray(indices)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"embedding indices must be integers, got an array of dtype {indices.dtype}")
+    outside = (indices < 0) | (indices >= input_dim)
+    if outside.any():
+        position = tuple(int(i) for i in np.argwhere(outside)[0])
+        raise IndexError(
+            f"embedding index {indices[position]} at position {position} is out of range for "
+            f"input_dim={input_dim} (valid: 0 to {input_dim - 1}). The usual cause: with index 0 kept for "
+            "padding, input_dim must be the vocabulary size + 1 (Keras's Tokenizer(num_words) emits "
+            "indices up to num_words - 1, so Embedding(num_words, ...) fits it).")
+    return indices.astype(np.intp).reshape(-1)
+
+
+@register()
+class Gather(Function):
+    """z[..., :] = W[idx[...], :];  dW = zeros with each row of g added into row idx (a scatter-add)"""
+    def forward(self, table, indices):
+        indices = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+        if table.ndim != 2:
+            raise ValueError(f"an embedding table must be 2-D (input_dim, output_dim), got shape {table.shape}")
+        self.table_shape, self.flat = table.shape, check_indices(indices, table.shape[0])
+        out = np.empty((self.flat.size, table.shape[1]), table.dtype)
+        kernels.gather(out, np.ascontiguousarray(table), self.flat)
+        return out.reshape(indices.shape + (table.shape[1],))
+
+    def backward(self, g):
+        table_grad = np.zeros(self.table_shape, g.dtype)
+        kernels.scatter_add(table_grad, self.flat, np.ascontiguousarray(g.reshape(-1, self.table_shape[1])))
+        return (table_grad,)
+
+
+class Concatenate(Function):
+    """z = [x1, x2, ...] joined along axis;  dx_i = the slice of g that x_i became"""
+    arity = None
+
+    def forward(self, *xs, axis=0):
+        self.axis, self.ends = axis, np.cumsum([x.shape[axis] for x in xs])
+        return np.concatenate(xs, axis=axis)
+
+    def backward(self, g):
+        return np.split(g, self.ends[:-1], axis=self.axis)
+
+
+register()(Concatenate)
+
+
+def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis, as np.concatenate."""
+    if len(tensors) == 0:
+        raise ValueError("concatenate needs at least one tensor")
+    return Concatenate.apply(*tensors, axis=axis)
+
+
+def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along a new axis, as np.stack: each gains an axis of length 1, then concatenate."""
+    if len(tensors) == 0:
+        raise ValueError("stack needs at least one tensor")
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    position = axis if axis >= 0 else axis + tensors[0].ndim + 1
+    return concatenate([t.reshape(t.shape[:position] + (1,) + t.shape[position:]) for t in tensors], axis)
+
+
+def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """Mean over axis: a sum, scaled."""
+    total = x.sum(axis=axis, keepdims=keepdims)
+    return total * (np.float64(total.size) / x.size)  # an empty x gives nan, as numpy
+
+
+def _attach_methods() -> None:
+    for op in OPS.values():
+        for name in op.method_names:
+            if name.startswith("__r") and name != "__repr__":  # reflected: 2 - t calls t.__rsub__(2)
+                method = (lambda op: lambda self, other: op.apply(other, self))(op)
+            else:
+                method = (lambda op: lambda self, *args, **kw: op.apply(self, *args, **kw))(op)
+            method.__name__, method.__doc__ = name, op.__doc__
+            setattr(Tensor, name, method)
+    Tensor.mean = mean
+    Tensor.T = property(lambda self: self.transpose())
+
+
+_attach_methods()
