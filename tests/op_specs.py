@@ -87,6 +87,28 @@ def concatenate_cases(draw):
     return tuple(arrays), (), {"axis": axis}
 
 
+@st.composite
+def clip_cases(draw):
+    x = draw(float64_arrays().filter(lambda a: np.all(np.abs(np.abs(a) - 1) > 1e-3)))  # no kinks
+    return (x,), (-1.0, 1.0), {}
+
+
+@st.composite
+def lstm_cases(draw):
+    batch, steps, features, units = (draw(st.integers(1, n)) for n in (3, 5, 3, 3))
+    x = draw(float64_arrays((batch, steps, features)))
+    kernel, recurrent = (draw(float64_arrays(shape, -1, 1)) for shape in ((features, 4 * units), (units, 4 * units)))
+    bias = draw(float64_arrays((4 * units,), -1, 1))
+    mask = draw(st.one_of(st.none(), hnp.arrays(bool, (batch, steps))))
+    return (x, kernel, recurrent, bias), (), {"mask": mask, "all_steps": draw(st.booleans())}
+
+
+def lstm_reference_numpy(*arrays, mask, all_steps):
+    from tinygrad_embed import Tensor
+    from tinygrad_embed.layers import lstm_reference
+    return lstm_reference(*map(Tensor, arrays), mask=mask, all_steps=all_steps).data
+
+
 SPECS = {
     "Add": OpSpec(binary(), np.add),
     "Sub": OpSpec(binary(), np.subtract),
@@ -99,6 +121,9 @@ SPECS = {
     "Log": OpSpec(unary(0.1, 5.0), np.log),
     "Tanh": OpSpec(unary(), np.tanh),
     "Sigmoid": OpSpec(unary(-8.0, 8.0), lambda x: 1 / (1 + np.exp(-x))),
+    "LogSigmoid": OpSpec(unary(-40.0, 40.0), lambda x: -np.logaddexp(0, -x)),
+    "Clip": OpSpec(clip_cases(), np.clip),
+    "FusedLSTM": OpSpec(lstm_cases(), lstm_reference_numpy),
     "Relu": OpSpec(unary(avoid=1e-3), lambda x: np.maximum(x, 0)),
     "Sum": OpSpec(reduce_cases(), np.sum),
     "Max": OpSpec(reduce_cases(distinct=True), np.max),

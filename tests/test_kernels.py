@@ -1,8 +1,10 @@
 """Each numba kernel against its plain-numpy twin, on the awkward cases: empty batches, repeated
 indices, a single row, input_dim 1, every integer dtype (through the op's index check)."""
+import numba
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from tinygrad_embed import kernels
 from tinygrad_embed.ops import check_indices
@@ -54,3 +56,55 @@ def test_scatter_add_is_deterministic_run_to_run():
         kernels.scatter_add(out, indices, rows)
         results.append(out)
     assert all(np.array_equal(results[0], r) for r in results[1:])
+
+
+@numba.njit
+def _gate_tanh_of_each(out, x):
+    for k in range(x.shape[0]):
+        out[k] = kernels.gate_tanh(x[k])
+
+
+def test_float32_tanh_approximation_is_within_float32_rounding():
+    x = np.linspace(-12, 12, 2_000_001).astype(np.float32)
+    ours = np.empty_like(x)
+    _gate_tanh_of_each(ours, x)
+    assert ours.dtype == np.float32
+    assert np.abs(ours - np.tanh(x.astype(np.float64))).max() < 4e-7  # float32's spacing near 1 is 6e-8
+
+
+@st.composite
+def lstm_step_inputs(draw):
+    batch, units = draw(st.integers(1, 5)), draw(st.integers(1, 9))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    rows = np.flatnonzero(draw(hnp.arrays(bool, batch)))
+    rng = np.random.default_rng(draw(st.integers(0, 999)))
+    array = lambda *shape: rng.standard_normal(shape).astype(dtype)  # noqa: E731
+    return dtype, rows, array(len(rows), 4 * units), array(len(rows), 4 * units), array(batch, units), array(batch, units)
+
+
+@given(lstm_step_inputs())
+def test_lstm_step_forward_equals_numpy_twin(case):
+    dtype, rows, gates, recurrent, h_prev, c_prev = case
+    tolerance = dict(rtol=1e-13, atol=1e-15) if dtype == np.float64 else dict(rtol=0, atol=2e-6)
+    results = []
+    for step in (kernels.lstm_step_forward, kernels.lstm_step_forward_numpy):
+        h_next, c_next, activations = np.full_like(h_prev, np.nan), np.full_like(c_prev, np.nan), gates.copy()
+        step(h_next, c_next, activations, recurrent, h_prev, c_prev, rows)
+        results.append((h_next, c_next, activations))
+    for ours, twin in zip(*results):
+        np.testing.assert_allclose(ours, twin, **tolerance)
+
+
+@given(lstm_step_inputs())
+def test_lstm_step_backward_equals_numpy_twin(case):
+    dtype, rows, gates, _, dh_start, dc_start = case
+    activations = 1 / (1 + np.exp(-gates))  # values a forward step could have produced
+    c_next, c_prev = dh_start[::-1].copy(), dc_start * 0.5
+    tolerance = dict(rtol=1e-12, atol=1e-14) if dtype == np.float64 else dict(rtol=0, atol=1e-5)
+    results = []
+    for step in (kernels.lstm_step_backward, kernels.lstm_step_backward_numpy):
+        dz, dh, dc = np.full_like(gates, np.nan), dh_start.copy(), dc_start.copy()
+        step(dz, dh, dc, activations, c_next, c_prev, rows)
+        results.append((dz, dh, dc))
+    for ours, twin in zip(*results):
+        np.testing.assert_allclose(ours, twin, **tolerance)

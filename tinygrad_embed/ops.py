@@ -194,6 +194,31 @@ class Sigmoid(Function):
         return (g * self.out * (1 - self.out),)
 
 
+@register("log_sigmoid")
+class LogSigmoid(Function):
+    """z = log(sigmoid(x)) = min(x, 0) - log(1 + e^-|x|);  dx = g * sigmoid(-x)"""
+    # Fused: log of the sigmoid op underflows to log(0) = -inf for x < -100 or so; this form stays
+    # finite for any x, which binary cross-entropy from logits needs.
+    def forward(self, x):
+        e = np.exp(-np.abs(x))
+        self.sigmoid_of_minus_x = np.where(x >= 0, e / (1 + e), 1 / (1 + e))
+        return np.minimum(x, 0) - np.log1p(e)
+
+    def backward(self, g):
+        return (g * self.sigmoid_of_minus_x,)
+
+
+@register("clip")
+class Clip(Function):
+    """z = min(max(x, low), high);  dx = g where low <= x <= high, else 0"""
+    def forward(self, x, low: float, high: float):
+        self.inside = (x >= low) & (x <= high)
+        return np.clip(x, low, high).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        return (g * self.inside,)
+
+
 @register("relu")
 class Relu(Function):
     """z = max(x, 0);  dx = g where x > 0, else 0"""
