@@ -16,8 +16,9 @@ test: $(INSTALLED)
 	$(PY) -m pytest
 
 example: $(INSTALLED)
-	$(PY) examples/embedding_gradient.py
+	$(PY) examples/embedding_explained.py
 
 bench: $(INSTALLED)
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) benchmarks/bench_embedding.py
+	$(PY) benchmarks/bench_train_step.py

@@ -98,6 +98,10 @@ class Adam(Optimizer):
         self.amsgrad = bool(amsgrad)
         self.slot_names = ("m", "v", "v_hat") if amsgrad else ("m", "v")
 
+    def get_config(self) -> dict[str, Any]:
+        return {"learning_rate": self.learning_rate, "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon, "amsgrad": self.amsgrad, "clipnorm": self.clipnorm}
+
     def _update(self, value, grad, slots):
         t = self.iterations
         step_size = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
@@ -119,6 +123,9 @@ class SGD(Optimizer):
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
         self.momentum = float(momentum)
         self.slot_names = ("velocity",) if momentum else ()
+
+    def get_config(self) -> dict[str, Any]:
+        return {"learning_rate": self.learning_rate, "momentum": self.momentum, "clipnorm": self.clipnorm}
 
     def _update(self, value, grad, slots):
         if self.momentum:

@@ -23,7 +23,7 @@ class Layer:
         self.dtype = np.dtype(dtype)
         if self.dtype.kind != "f":
             raise ValueError(f"a layer's dtype must be a float type such as 'float32' or 'float64', got {dtype!r}")
-        base = re.sub(r"(?<!^)(?=[A-Z])", "_", type(self).__name__).lower()  # Keras: "embedding", "embedding_1"
+        base = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(self).__name__).lower()  # Keras: "embedding", "embedding_1"
         count = next(_name_counters[base])
         self.name = name or (base if count == 0 else f"{base}_{count}")
         self.built = False
@@ -35,6 +35,14 @@ class Layer:
         self._weights.append(weight)
         self._weight_names.append(name)
         return weight
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor's arguments (each layer records them as `self.config`): enough to rebuild it."""
+        return {**self.config, "dtype": str(self.dtype), "name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        return cls(**config)
 
     def build(self, input_shape: tuple[int, ...]) -> None:
         """Create the weights once the input's shape is known."""

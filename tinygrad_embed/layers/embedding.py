@@ -31,6 +31,7 @@ class Embedding(Layer):
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
                  mask_zero: bool = False, input_length: int | None = None, dtype: Any = "float32",
                  name: str | None = None) -> None:
+        self.config = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         super().__init__(dtype=dtype, name=name)
         self.input_dim = _positive_int(input_dim, "input_dim")
         self.output_dim = _positive_int(output_dim, "output_dim")

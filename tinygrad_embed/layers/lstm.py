@@ -56,6 +56,7 @@ class LSTM(Layer):
                  recurrent_initializer: Any = "orthogonal", unit_forget_bias: bool = True,
                  return_sequences: bool = False, return_state: bool = False, go_backwards: bool = False,
                  dtype: Any = "float32", name: str | None = None, fused: bool = True) -> None:
+        self.config = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         super().__init__(dtype=dtype, name=name)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"LSTM needs a positive integer number of units, got {units!r}")

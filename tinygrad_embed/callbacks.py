@@ -1,0 +1,107 @@
+"""Callbacks: hooks into Sequential.fit with Keras's names, and the ones Keras users reach for."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+class Callback:
+    """Override any hook; `self.model` is the model being trained. Setting model.stop_training = True
+    ends training after the current batch."""
+    model: Any = None
+
+    def set_model(self, model: Any) -> None:
+        self.model = model
+
+    def on_train_begin(self, logs: dict | None = None) -> None: ...
+    def on_train_end(self, logs: dict | None = None) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+
+
+class History(Callback):
+    """Records each epoch's logs: history.history["loss"][epoch], and so on."""
+
+    def on_train_begin(self, logs=None):
+        self.epoch: list[int] = []
+        self.history: dict[str, list[float]] = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+
+class TerminateOnNaN(Callback):
+    """Stops training at the first batch whose loss is NaN or infinite, saying where it happened."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.model.stop_training = True
+            self.model.stop_reason = (f"TerminateOnNaN: the loss became {loss} at epoch {self.current_epoch + 1}, "
+                                      f"batch {batch + 1}; training stopped (try a smaller learning rate)")
+            print(self.model.stop_reason)
+
+
+def _improves(mode: str, monitor: str, current: float, best: float, min_delta: float = 0.0) -> bool:
+    if mode == "auto":
+        mode = "max" if "acc" in monitor else "min"
+    return current > best + min_delta if mode == "max" else current < best - min_delta
+
+
+class ModelCheckpoint(Callback):
+    """Saves the model (or only its weights) after every epoch, or only when `monitor` improves.
+    `filepath` may name the epoch and any logged value, e.g. "ckpt-{epoch:02d}-{val_loss:.3f}.npz"."""
+
+    def __init__(self, filepath: str, monitor: str = "val_loss", save_best_only: bool = False,
+                 save_weights_only: bool = True, mode: str = "auto") -> None:
+        self.filepath, self.monitor, self.save_best_only = str(filepath), monitor, save_best_only
+        self.save_weights_only, self.mode, self.best = save_weights_only, mode, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.save_best_only:
+            current = logs.get(self.monitor)
+            if current is None:
+                raise ValueError(f"ModelCheckpoint monitors {self.monitor!r}, which is not logged; "
+                                 f"logged: {sorted(logs)}")
+            if self.best is not None and not _improves(self.mode, self.monitor, current, self.best):
+                return
+            self.best = current
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        self.model.save_weights(path) if self.save_weights_only else self.model.save(path)
+
+
+class EarlyStopping(Callback):
+    """Stops when `monitor` has not improved for `patience` epochs; restore_best_weights puts back
+    the weights of the best epoch."""
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 0, restore_best_weights: bool = False,
+                 min_delta: float = 0.0, mode: str = "auto") -> None:
+        self.monitor, self.patience, self.min_delta, self.mode = monitor, patience, abs(min_delta), mode
+        self.restore_best_weights = restore_best_weights
+
+    def on_train_begin(self, logs=None):
+        self.best, self.wait, self.best_weights, self.stopped_epoch = None, 0, None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = (logs or {}).get(self.monitor)
+        if current is None:
+            raise ValueError(f"EarlyStopping monitors {self.monitor!r}, which is not logged; logged: {sorted(logs or {})}")
+        if self.best is None or _improves(self.mode, self.monitor, current, self.best, self.min_delta):
+            self.best, self.wait = current, 0
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.model.stop_training, self.stopped_epoch = True, epoch
+            if self.restore_best_weights and self.best_weights is not None:
+                self.model.set_weights(self.best_weights)
+

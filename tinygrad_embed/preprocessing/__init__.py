@@ -1,0 +1,1 @@
+"""Text to padded integer sequences, as keras.preprocessing: no autograd needed here."""

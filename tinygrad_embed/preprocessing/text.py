@@ -1,0 +1,106 @@
+"""Tokenizer: words to integer ids by frequency, with Keras's rules.
+
+The most frequent word gets id 1 (0 is left for padding); ties keep first-seen order; with num_words
+only ids below num_words are emitted, so Tokenizer(num_words) keeps num_words - 1 words; an
+oov_token, when given, takes id 1 and stands in for every word that is left out.
+"""
+from __future__ import annotations
+
+import json
+from collections import OrderedDict, defaultdict
+from typing import Iterable, Iterator
+
+DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
+
+
+def text_to_word_sequence(text: str, filters: str = DEFAULT_FILTERS, lower: bool = True, split: str = " ") -> list[str]:
+    if lower:
+        text = text.lower()
+    text = text.translate(str.maketrans({c: split for c in filters}))
+    return [word for word in text.split(split) if word]
+
+
+class Tokenizer:
+    def __init__(self, num_words: int | None = None, filters: str = DEFAULT_FILTERS, lower: bool = True,
+                 split: str = " ", char_level: bool = False, oov_token: str | None = None, **_ignored) -> None:
+        if num_words is not None and (isinstance(num_words, bool) or not isinstance(num_words, int) or num_words < 1):
+            raise ValueError(f"num_words must be a positive integer or None, got {num_words!r}")
+        self.num_words, self.filters, self.lower, self.split = num_words, filters, lower, split
+        self.char_level, self.oov_token = char_level, oov_token
+        self.word_counts: OrderedDict[str, int] = OrderedDict()
+        self.word_docs: defaultdict[str, int] = defaultdict(int)
+        self.document_count = 0
+        self.word_index: dict[str, int] = {}
+        self.index_word: dict[int, str] = {}
+
+    def _words(self, text: str) -> list[str]:
+        if not isinstance(text, str):
+            raise TypeError(f"Tokenizer works on strings, got {type(text).__name__}: {text!r:.60}")
+        if self.char_level:
+            return list(text.lower() if self.lower else text)
+        return text_to_word_sequence(text, self.filters, self.lower, self.split)
+
+    def fit_on_texts(self, texts: Iterable[str]) -> None:
+        if isinstance(texts, str):
+            raise TypeError("fit_on_texts takes a list of texts, not one string")
+        for text in texts:
+            self.document_count += 1
+            words = self._words(text)
+            for word in words:
+                self.word_counts[word] = self.word_counts.get(word, 0) + 1
+            for word in set(words):
+                self.word_docs[word] += 1
+        vocabulary = sorted(self.word_counts, key=self.word_counts.get, reverse=True)  # stable: ties keep order
+        if self.oov_token is not None:
+            vocabulary = [self.oov_token] + [w for w in vocabulary if w != self.oov_token]
+        self.word_index = {word: i for i, word in enumerate(vocabulary, start=1)}
+        self.index_word = {i: word for word, i in self.word_index.items()}
+
+    def _kept(self, index: int | None) -> int | None:
+        """The id to emit for a word id (None: the word is not in the vocabulary)."""
+        if index is not None and (self.num_words is None or index < self.num_words):
+            return index
+        return self.word_index.get(self.oov_token) if self.oov_token is not None else None
+
+    def texts_to_sequences_generator(self, texts: Iterable[str]) -> Iterator[list[int]]:
+        for text in texts:
+            ids = (self._kept(self.word_index.get(word)) for word in self._words(text))
+            yield [i for i in ids if i is not None]
+
+    def texts_to_sequences(self, texts: Iterable[str]) -> list[list[int]]:
+        if isinstance(texts, str):
+            raise TypeError("texts_to_sequences takes a list of texts, not one string")
+        return list(self.texts_to_sequences_generator(texts))
+
+    def sequences_to_texts(self, sequences: Iterable[Iterable[int]]) -> list[str]:
+        joiner = "" if self.char_level else " "
+        texts = []
+        for sequence in sequences:
+            ids = (self._kept(int(i) if int(i) in self.index_word else None) for i in sequence)
+            texts.append(joiner.join(self.index_word[i] for i in ids if i is not None))
+        return texts
+
+    def get_config(self) -> dict:
+        return {"num_words": self.num_words, "filters": self.filters, "lower": self.lower, "split": self.split,
+                "char_level": self.char_level, "oov_token": self.oov_token, "document_count": self.document_count,
+                "word_counts": json.dumps(self.word_counts), "word_docs": json.dumps(self.word_docs),
+                "word_index": json.dumps(self.word_index), "index_word": json.dumps(self.index_word)}
+
+    def to_json(self, **json_kwargs) -> str:
+        return json.dumps({"class_name": "Tokenizer", "config": self.get_config()}, **json_kwargs)
+
+
+def tokenizer_from_json(json_string: str) -> Tokenizer:
+    data = json.loads(json_string)
+    if not isinstance(data, dict) or data.get("class_name") != "Tokenizer":
+        raise ValueError("not a Tokenizer's JSON: expected an object with class_name 'Tokenizer'")
+    config = dict(data["config"])
+    tables = {key: json.loads(config.pop(key)) for key in ("word_counts", "word_docs", "word_index", "index_word")}
+    document_count = config.pop("document_count")
+    tokenizer = Tokenizer(**config)
+    tokenizer.word_counts = OrderedDict(tables["word_counts"])
+    tokenizer.word_docs = defaultdict(int, tables["word_docs"])
+    tokenizer.word_index = tables["word_index"]
+    tokenizer.index_word = {int(k): v for k, v in tables["index_word"].items()}
+    tokenizer.document_count = document_count
+    return tokenizer

@@ -1,0 +1,74 @@
+"""Model files: weights, architecture and optimizer state in one .npz archive, read without pickle.
+
+A file is a zip of .npy arrays (numpy's own format), so any numpy can read it:
+    format          the string "tinygrad_embed/1"
+    config          the model's architecture as JSON (absent from weights-only files)
+    weight/0000 ..  every weight array, in Keras's order (model.get_weights())
+    optimizer/...   the optimizer's step count and moments (when saved with it)
+Writes go to a temporary file that is renamed over the target, so a crash mid-write leaves the old
+file whole. Reads check each array's declared size against the bytes really stored before
+allocating anything, and never unpickle.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+FORMAT = "tinygrad_embed/1"
+
+
+def write_archive(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    path = os.fspath(path)
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-", suffix=".npz")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, format=np.array(FORMAT), **arrays)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def read_archive(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every array in a file that write_archive wrote; ValueError naming the problem for anything else."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no file at {path!r}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            arrays = {_member_name(path, info): _read_member(path, archive, info) for info in archive.infolist()}
+    except (zipfile.BadZipFile, EOFError, OSError) as error:
+        raise ValueError(f"{path!r} is not a readable tinygrad_embed file (truncated or not an .npz archive): {error}") from None
+    if str(arrays.get("format", "")) != FORMAT:
+        raise ValueError(f"{path!r} is not a tinygrad_embed file: its 'format' entry is "
+                         f"{arrays.get('format', 'missing')!s:.40}, expected {FORMAT!r}")
+    return arrays
+
+
+def _member_name(path: str, info: zipfile.ZipInfo) -> str:
+    if not info.filename.endswith(".npy"):
+        raise ValueError(f"{path!r} holds {info.filename!r}, which is not a .npy array")
+    return info.filename[:-len(".npy")]
+
+
+def _read_member(path: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    with archive.open(info) as member:
+        try:
+            version = np.lib.format.read_magic(member)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(member)
+        except ValueError as error:
+            raise ValueError(f"{path!r}: entry {info.filename!r} is not a valid .npy array: {error}") from None
+        if dtype.hasobject:
+            raise ValueError(f"{path!r}: entry {info.filename!r} holds Python objects, which would need unpickling; refused")
+        declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+        if declared > info.file_size:
+            raise ValueError(f"{path!r}: entry {info.filename!r} declares shape {shape} of {dtype} ({declared} bytes) "
+                             f"but stores only {info.file_size} bytes")
+    with archive.open(info) as member:
+        return np.lib.format.read_array(member, allow_pickle=False)
