@@ -15,10 +15,15 @@ $(INSTALLED): pyproject.toml
 test: $(INSTALLED)
 	$(PY) -m pytest
 
+# Runs here read the shared copy of the dataset when it sits beside the checkout (no network).
+SHARED_IMDB := $(abspath ../shared/data/aclImdb_v1.tar.gz)
+IMDB_ENV := $(if $(wildcard $(SHARED_IMDB)),TINYGRAD_EMBED_IMDB=$(SHARED_IMDB),)
+
 example: $(INSTALLED)
-	$(PY) examples/embedding_explained.py
+	$(IMDB_ENV) $(PY) examples/imdb_lstm.py
 
 bench: $(INSTALLED)
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) benchmarks/bench_embedding.py
 	$(PY) benchmarks/bench_train_step.py
+	$(IMDB_ENV) $(PY) benchmarks/bench_imdb.py

@@ -7,5 +7,5 @@ from .gradcheck import GradcheckError, gradcheck
 
 __all__ = ["Tensor", "no_grad", "concatenate", "stack", "gradcheck", "GradcheckError"]
 __version__ = "0.1.0"
-from . import activations, callbacks, initializers, layers, losses, models, optimizers, utils  # noqa: E402
+from . import activations, callbacks, initializers, layers, losses, models, optimizers, utils, viz  # noqa: E402
 from .preprocessing import sequence, text  # noqa: E402,F401  (Keras's module paths)

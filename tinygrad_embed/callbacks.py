@@ -1,8 +1,14 @@
 """Callbacks: hooks into Sequential.fit with Keras's names, and the ones Keras users reach for."""
 from __future__ import annotations
 
+import json
 import math
+import os
 from typing import Any
+
+import numpy as np
+
+from . import saving, utils
 
 
 class Callback:
@@ -105,3 +111,32 @@ class EarlyStopping(Callback):
             if self.restore_best_weights and self.best_weights is not None:
                 self.model.set_weights(self.best_weights)
 
+
+
+class BackupAndRestore(Callback):
+    """Survives a killed run. After every epoch it writes the weights, the optimizer's state, the
+    number of epochs done and the random-number state to backup_dir/backup.npz (atomically: a kill
+    mid-write leaves the previous backup whole). A later fit with the same callback starts from
+    there and ends with the same weights as a run never interrupted. Removed when training ends."""
+
+    def __init__(self, backup_dir: str, delete_on_end: bool = True) -> None:
+        self.path = os.path.join(os.fspath(backup_dir), "backup.npz")
+        self.delete_on_end = delete_on_end
+
+    def on_train_begin(self, logs=None):
+        if os.path.exists(self.path):
+            arrays = saving.read_archive(self.path)
+            self.model._restore_from(arrays, self.path)
+            utils.set_random_state(json.loads(str(arrays["training/random_state"])))
+            self.model._initial_epoch = int(arrays["training/epochs_done"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        arrays = self.model._to_arrays()
+        arrays["training/epochs_done"] = np.array(epoch + 1)
+        arrays["training/random_state"] = np.array(json.dumps(utils.get_random_state()))
+        saving.write_archive(self.path, arrays)
+
+    def on_train_end(self, logs=None):
+        if self.delete_on_end and os.path.exists(self.path):
+            os.remove(self.path)

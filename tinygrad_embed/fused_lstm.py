@@ -25,6 +25,10 @@ class FusedLSTM(Function):
     arity = 4
 
     def forward(self, x, kernel, recurrent_kernel, bias, mask=None, all_steps=True):
+        dtype = np.result_type(x, kernel, recurrent_kernel, bias)  # the kernels want one float type
+        if dtype not in (np.float32, np.float64):
+            raise TypeError(f"FusedLSTM runs in float32 or float64, got inputs of type {dtype}")
+        x, kernel, recurrent_kernel, bias = (a.astype(dtype, copy=False) for a in (x, kernel, recurrent_kernel, bias))
         batch, steps, _ = x.shape
         units = recurrent_kernel.shape[0]
         active = np.ones((steps, batch), bool) if mask is None else np.asarray(mask, bool).T
@@ -55,7 +59,7 @@ class FusedLSTM(Function):
         units = recurrent_kernel.shape[0]
         upstream = np.ascontiguousarray(grad.transpose(1, 0, 2))  # time-major: [dh | dc] per step
         dh, dc = np.zeros((batch, units), grad.dtype), np.zeros((batch, units), grad.dtype)
-        dz, dh_packed = np.empty_like(self.gates), np.empty((batch, units), grad.dtype)
+        dz_step, dh_packed = np.empty((batch, 4 * units), grad.dtype), np.empty((batch, units), grad.dtype)
         recurrent_t = np.ascontiguousarray(recurrent_kernel.T)
         for t in reversed(range(steps)):
             if self.all_steps or t == steps - 1:
@@ -65,9 +69,12 @@ class FusedLSTM(Function):
             lo, hi, rows = self.offsets[t], self.offsets[t + 1], self.rows[t]
             if lo == hi:
                 continue
-            kernels.lstm_step_backward(dz[lo:hi], dh, dc, self.gates[lo:hi], self.c[t + 1], self.c[t], rows)
-            np.matmul(dz[lo:hi], recurrent_t, out=dh_packed[:hi - lo])
+            dz = dz_step[:hi - lo]
+            kernels.lstm_step_backward(dz, dh, dc, self.gates[lo:hi], self.c[t + 1], self.c[t], rows)
+            np.matmul(dz, recurrent_t, out=dh_packed[:hi - lo])
             kernels.scatter_add(dh, rows, dh_packed[:hi - lo])  # the kernel zeroed these rows of dh
+            self.gates[lo:hi] = dz  # step t's activations are spent: its rows now hold dL/dz
+        dz = self.gates
         dx = np.zeros((steps * batch, features), grad.dtype)
         dx[self.positions] = dz @ kernel.T
         dx = dx.reshape(steps, batch, features).transpose(1, 0, 2)

@@ -113,6 +113,10 @@ class Sequential:
             raise ValueError(f"x must hold at least one sample, got shape {x.shape}")
         if isinstance(self.layers[0], Embedding):
             check_indices(x, self.layers[0].input_dim)  # an id out of range fails here, before any training
+        elif x.dtype.kind not in "biuf":
+            raise TypeError(f"x must hold numbers, got an array of dtype {x.dtype}")
+        elif x.dtype.kind == "f" and not np.isfinite(x).all():
+            raise ValueError(f"x contains NaN or inf, first at sample {int(np.argwhere(~np.isfinite(x))[0][0])}")
         if y is None:
             return x, None
         y = np.asarray(y)
@@ -167,6 +171,7 @@ class Sequential:
             self.build((None,) + x.shape[1:])
         self.optimizer.build(self.trainable_weights)
         history = History()
+        self._initial_epoch = initial_epoch  # a callback may move it on_train_begin (BackupAndRestore)
         callbacks = [history, *(callbacks or [])]
         if not any(isinstance(c, TerminateOnNaN) for c in callbacks):
             callbacks.append(TerminateOnNaN())
@@ -175,7 +180,7 @@ class Sequential:
             callback.on_train_begin()
         self.stop_training, self.stop_reason = False, None
         with _stop_after_batch_on_ctrl_c(self):
-            for epoch in range(initial_epoch, epochs):
+            for epoch in range(self._initial_epoch, epochs):
                 logs = self._fit_epoch(x, y, batch_size, epoch, epochs, shuffle, verbose, callbacks)
                 if validation_data is not None:
                     val = self.evaluate(*validation_data, batch_size=batch_size, verbose=0, return_dict=True)
@@ -294,11 +299,25 @@ class Sequential:
 
     def save(self, filepath: str, include_optimizer: bool = True) -> None:
         """Architecture (JSON), weights and, optionally, the optimizer's state, in one file."""
+        saving.write_archive(filepath, self._to_arrays(include_optimizer))
+
+    def _to_arrays(self, include_optimizer: bool = True) -> dict[str, np.ndarray]:
         arrays = {f"weight/{i:04d}": w for i, w in enumerate(self.get_weights())}
         arrays["config"] = np.array(json.dumps(self.get_config()))
         if include_optimizer and self.optimizer is not None:
             arrays.update({f"optimizer/{k}": v for k, v in self.optimizer.get_state().items()})
-        saving.write_archive(filepath, arrays)
+        return arrays
+
+    def _restore_from(self, arrays: dict[str, np.ndarray], filepath: str) -> None:
+        """Weights and, when the file has it, the optimizer's state."""
+        self._set_weights_from(arrays, filepath)
+        state = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}
+        if state and self.optimizer is not None:
+            self.optimizer.build(self.trainable_weights)
+            try:
+                self.optimizer.set_state(state)
+            except (ValueError, TypeError) as error:
+                raise ValueError(f"the optimizer state in {filepath!r} does not fit: {error}") from None
 
 
 def load_model(filepath: str) -> Sequential:
@@ -308,21 +327,47 @@ def load_model(filepath: str) -> Sequential:
         raise ValueError(f"{filepath!r} holds weights only (no architecture): build the model and call load_weights")
     try:
         config = json.loads(str(arrays["config"]))
+        declared = _declared_weight_shapes(config)
+    except (KeyError, TypeError, IndexError, json.JSONDecodeError) as error:
+        raise ValueError(f"{filepath!r} has an architecture this version cannot rebuild: {error!r}") from None
+    stored = [arrays[k].shape for k in sorted(arrays) if k.startswith("weight/")]
+    if declared != stored:  # checked before building: a crafted config could declare billions of weights
+        raise ValueError(f"{filepath!r}: its architecture declares weights of shapes {declared}, "
+                         f"but the file stores {stored}")
+    try:
         model = Sequential([LAYER_CLASSES[c["class_name"]].from_config(c["config"]) for c in config["layers"]],
                            name=config["name"])
         model.build(config["input_shape"])
-    except (KeyError, TypeError, json.JSONDecodeError) as error:
+    except (KeyError, TypeError) as error:
         raise ValueError(f"{filepath!r} has an architecture this version cannot rebuild: {error!r}") from None
-    model._set_weights_from(arrays, filepath)
     if config.get("compile"):
         settings = config["compile"]
-        optimizer = getattr(optimizers, settings["optimizer"]["class_name"])(**settings["optimizer"]["config"])
+        try:
+            optimizer = getattr(optimizers, settings["optimizer"]["class_name"])(**settings["optimizer"]["config"])
+        except (AttributeError, KeyError, TypeError) as error:
+            raise ValueError(f"{filepath!r} names an optimizer this version cannot rebuild: {error!r}") from None
         model.compile(optimizer, settings["loss"], settings["metrics"])
-        state = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}
-        if state:
-            model.optimizer.build(model.trainable_weights)
-            model.optimizer.set_state(state)
+    model._restore_from(arrays, filepath)
     return model
+
+
+def _declared_weight_shapes(config: dict) -> list[tuple[int, ...]]:
+    """The weight shapes a saved architecture would create, worked out without creating them."""
+    features, shapes = config["input_shape"][-1] if config["input_shape"] else None, []
+    for layer in config["layers"]:
+        kind, settings = layer["class_name"], layer["config"]
+        if kind not in LAYER_CLASSES:
+            raise KeyError(kind)
+        if kind == "Embedding":
+            shapes.append((settings["input_dim"], settings["output_dim"]))
+            features = settings["output_dim"]
+            continue
+        units = settings["units"]
+        width = 4 * units if kind == "LSTM" else units  # an LSTM has four gates
+        shapes += [(features, width)] + ([(units, width)] if kind == "LSTM" else [])
+        shapes += [(width,)] if settings.get("use_bias", True) else []
+        features = units
+    return shapes
 
 
 def _as_keras_result(logs: dict[str, float]) -> float | list[float]:

@@ -34,8 +34,8 @@ class Function:
     def apply(cls, *args: Any, **params: Any) -> Tensor:
         n = len(args) if cls.arity is None else cls.arity
         like = next((a for a in args[:n] if isinstance(a, Tensor)), None)
-        inputs = tuple(a if isinstance(a, Tensor) else  # a bare scalar takes its partner's dtype
-                       Tensor(a, dtype=like.dtype if like is not None and np.ndim(a) == 0 else None)
+        inputs = tuple(a if isinstance(a, Tensor) else  # a bare scalar: numpy's promotion (2.5 * float32 stays float32)
+                       Tensor(a, dtype=np.result_type(like.dtype, a) if like is not None and np.ndim(a) == 0 else None)
                        for a in args[:n])
         op = cls()
         out = Tensor(op.forward(*(t.data for t in inputs), *args[n:], **params))
@@ -224,7 +224,7 @@ class Relu(Function):
     """z = max(x, 0);  dx = g where x > 0, else 0"""
     def forward(self, x):
         self.positive = x > 0
-        return np.where(self.positive, x, 0).astype(x.dtype, copy=False)
+        return np.maximum(x, 0).astype(x.dtype, copy=False)  # maximum, not where: NaN stays NaN
 
     def backward(self, g):
         return (g * self.positive,)
@@ -364,7 +364,7 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """Mean over axis: a sum, scaled."""
     total = x.sum(axis=axis, keepdims=keepdims)
-    return total * (np.float64(total.size) / x.size)  # an empty x gives nan, as numpy
+    return total * (total.size / x.size if x.size else float("nan"))  # an empty x gives nan, as numpy
 
 
 def _attach_methods() -> None:

@@ -17,6 +17,15 @@ def random_generator() -> np.random.Generator:
     return _generator
 
 
+def get_random_state() -> dict:
+    """The package's random-number state, JSON-serialisable (a checkpoint stores it)."""
+    return _generator.bit_generator.state
+
+
+def set_random_state(state: dict) -> None:
+    _generator.bit_generator.state = state
+
+
 def to_categorical(y, num_classes: int | None = None, dtype="float32") -> np.ndarray:
     """One-hot rows from integer class labels: 2 -> [0, 0, 1, ...]. A trailing axis of 1 is dropped."""
     y = np.asarray(y)

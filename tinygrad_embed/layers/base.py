@@ -18,11 +18,15 @@ _name_counters: dict[str, itertools.count] = defaultdict(itertools.count)
 
 class Layer:
     supports_masking = False  # True: call() takes a mask keyword (a boolean array, True = real step)
+    takes_indices = False  # True: integer input is kept as indices (Embedding); else cast to the layer's dtype
 
     def __init__(self, dtype: Any = "float32", name: str | None = None) -> None:
-        self.dtype = np.dtype(dtype)
-        if self.dtype.kind != "f":
-            raise ValueError(f"a layer's dtype must be a float type such as 'float32' or 'float64', got {dtype!r}")
+        try:
+            self.dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"a layer's dtype must be 'float32' or 'float64', got {dtype!r}") from None
+        if self.dtype not in (np.float32, np.float64):  # what the numba kernels are compiled for
+            raise ValueError(f"a layer's dtype must be 'float32' or 'float64', got {dtype!r}")
         base = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(self).__name__).lower()  # Keras: "embedding", "embedding_1"
         count = next(_name_counters[base])
         self.name = name or (base if count == 0 else f"{base}_{count}")
@@ -57,11 +61,9 @@ class Layer:
     def __call__(self, inputs: Any, mask: np.ndarray | None = None, **kwargs: Any) -> Any:
         if mask is None:
             mask = getattr(inputs, "_keras_mask", None)  # set by the layer before, e.g. Embedding(mask_zero=True)
-        if isinstance(inputs, Tensor):
-            x = inputs
-        else:
-            array = np.asarray(inputs)
-            x = Tensor(array.astype(self.dtype) if array.dtype.kind == "f" else array)
+        x = inputs if isinstance(inputs, Tensor) else Tensor(np.asarray(inputs))
+        if not self.takes_indices and x.dtype != self.dtype and not x.requires_grad:
+            x = Tensor(x.data.astype(self.dtype))  # numbers in, the layer's float type out, as Keras casts
         if not self.built:
             self.build(x.shape)
             self.built = True

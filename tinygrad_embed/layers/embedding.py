@@ -27,6 +27,7 @@ class Embedding(Layer):
     next layer what to ignore, it does not zero anything. Index 0 is then padding only, so input_dim
     must be the vocabulary size + 1.
     """
+    takes_indices = True
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
                  mask_zero: bool = False, input_length: int | None = None, dtype: Any = "float32",

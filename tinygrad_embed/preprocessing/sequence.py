@@ -31,6 +31,8 @@ def pad_sequences(sequences: Sequence[Sequence[Any]], maxlen: int | None = None,
         if not len(a) or not maxlen:
             continue
         kept = a[-maxlen:] if truncating == "pre" else a[:maxlen]
+        if np.dtype(dtype).kind in "iu" and kept.dtype.kind == "f" and not np.isfinite(kept).all():
+            raise ValueError(f"sequence {i} contains NaN or inf, which has no {np.dtype(dtype)} value")
         if kept.shape[1:] != sample_shape:
             raise ValueError(f"sequence {i} has elements of shape {kept.shape[1:]}, the others {sample_shape}")
         if padding == "post":

@@ -1,0 +1,1 @@
+"""Datasets, as keras.datasets: imdb."""
