@@ -41,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--mask-zero", action="store_true", help="skip the padding (Embedding(mask_zero=True))")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--plot", metavar="DIR", help="write training curves and an embedding projection (PNG) here")
     parser.add_argument("--save", metavar="FILE", help="save the trained model (.npz) here")
     parser.add_argument("--train-samples", type=int, default=None, help="train on the first N reviews only (quick runs)")
