@@ -58,10 +58,14 @@ class Sequential:
         if shape is None:
             raise ValueError("the input shape is unknown: give Embedding an input_length, call build(input_shape), "
                              "or call the model on data first")
-        dtype = np.int64 if isinstance(self.layers[0], Embedding) else self.layers[0].dtype
         with no_grad():
-            self(np.zeros((1,) + tuple(1 if d is None else d for d in shape[1:]), dtype))
+            self(self._dummy_input(shape))
         self._input_shape = (None,) + tuple(shape[1:])
+
+    def _dummy_input(self, shape: Sequence[int | None]) -> np.ndarray:
+        """A batch of one zero input of `shape` (None dimensions as 1): ids for an Embedding, else floats."""
+        dtype = np.int64 if isinstance(self.layers[0], Embedding) else self.layers[0].dtype
+        return np.zeros((1,) + tuple(1 if d is None else d for d in shape[1:]), dtype)
 
     @property
     def built(self) -> bool:
@@ -263,8 +267,7 @@ class Sequential:
         print_fn("\n".join(lines))
 
     def _output_shapes(self) -> list[str]:
-        x, shapes = np.zeros((1,) + tuple(1 if d is None else d for d in self._input_shape[1:]),
-                             np.int64 if isinstance(self.layers[0], Embedding) else np.float32), []
+        x, shapes = self._dummy_input(self._input_shape), []
         with no_grad():
             for layer in self.layers:
                 x = layer(x)

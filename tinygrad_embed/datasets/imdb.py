@@ -25,13 +25,14 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
+from .. import saving
 from ..preprocessing.text import text_to_word_sequence
 
 URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"  # of the original archive
 ARCHIVE_NAME = "aclImdb_v1.tar.gz"
 _REVIEW = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
-_TOKENS_VERSION = 1  # bump when the tokenisation below changes, so old caches are not reused
+_TOKENS_VERSION = 2  # bump when the tokenisation below changes, so old caches are not reused
 
 
 class Review(NamedTuple):
@@ -149,8 +150,7 @@ def _tokenised(path) -> dict:
     key = hashlib.sha256(f"{_TOKENS_VERSION}|{source}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
     cached = cache_dir() / f"imdb-tokens-{key}.npz"
     if cached.exists():
-        with np.load(cached, allow_pickle=False) as stored:
-            return {name: stored[name] for name in stored.files}
+        return saving.read_archive(cached)
     reviews = load_reviews(source)
     words = [text_to_word_sequence(r.text) for r in reviews]
     counts = Counter(w for review in words for w in review)
@@ -162,10 +162,7 @@ def _tokenised(path) -> dict:
               "is_train": np.array([r.split == "train" for r in reviews]),
               "vocabulary": np.array(json.dumps(vocabulary))}
     cached.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(dir=cached.parent, suffix=".npz")
-    with os.fdopen(handle, "wb") as file:
-        np.savez(file, **tokens)
-    os.replace(partial, cached)
+    saving.write_archive(cached, tokens)
     return tokens
 
 
