@@ -1,7 +1,7 @@
 """Activation functions by Keras's names, on Tensors."""
 from __future__ import annotations
 
-from typing import Callable, Optional, Union
+from typing import Callable, Union
 
 from .tensor import Tensor
 

@@ -18,7 +18,7 @@ from .callbacks import Callback, History, TerminateOnNaN
 from .layers import LSTM, Dense, Embedding, Layer
 from .ops import check_indices
 from .tensor import Tensor, no_grad
-from .utils import random_generator
+from .utils import positive_int, random_generator
 
 LAYER_CLASSES = {"Embedding": Embedding, "LSTM": LSTM, "Dense": Dense}
 METRICS = ("accuracy", "acc")
@@ -161,8 +161,7 @@ class Sequential:
         if kwargs:
             raise TypeError(f"fit() got unexpected keyword arguments: {', '.join(sorted(kwargs))}")
         self._require_compiled()
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        batch_size = positive_int(batch_size, "batch_size")
         if not 0 <= validation_split < 1:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
         x, y = self._check_data(x, y)

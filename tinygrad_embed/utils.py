@@ -6,6 +6,15 @@ import numpy as np
 _generator = np.random.default_rng()
 
 
+def positive_int(value, what: str) -> int:
+    """value as an int, or TypeError if it is not an integer, ValueError if it is below 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what} must be an integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{what} must be at least 1, got {value}")
+    return int(value)
+
+
 def set_random_seed(seed: int) -> None:
     """Seed every random choice the package makes (initial weights, shuffling): the same seed gives
     bit-identical training."""

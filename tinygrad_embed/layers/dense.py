@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import activations
 from ..tensor import Tensor
+from ..utils import positive_int
 from .base import Layer
 
 
@@ -17,9 +18,7 @@ class Dense(Layer):
                  kernel_initializer: Any = "glorot_uniform", dtype: Any = "float32", name: str | None = None) -> None:
         self.config = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         super().__init__(dtype=dtype, name=name)
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
-            raise ValueError(f"Dense needs a positive integer number of units, got {units!r}")
-        self.units, self.use_bias = int(units), bool(use_bias)
+        self.units, self.use_bias = positive_int(units, "Dense's units"), bool(use_bias)
         self.activation = activations.get(activation)  # an unknown name fails here, at construction
         self.kernel_initializer = kernel_initializer
 

@@ -8,15 +8,8 @@ import numpy as np
 
 from ..ops import Gather
 from ..tensor import Tensor
+from ..utils import positive_int
 from .base import Layer
-
-
-def _positive_int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"Embedding's {what} must be an integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"Embedding's {what} must be at least 1, got {value}")
-    return int(value)
 
 
 class Embedding(Layer):
@@ -34,9 +27,9 @@ class Embedding(Layer):
                  name: str | None = None) -> None:
         self.config = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         super().__init__(dtype=dtype, name=name)
-        self.input_dim = _positive_int(input_dim, "input_dim")
-        self.output_dim = _positive_int(output_dim, "output_dim")
-        self.input_length = None if input_length is None else _positive_int(input_length, "input_length")
+        self.input_dim = positive_int(input_dim, "Embedding's input_dim")
+        self.output_dim = positive_int(output_dim, "Embedding's output_dim")
+        self.input_length = None if input_length is None else positive_int(input_length, "Embedding's input_length")
         self.mask_zero = bool(mask_zero)
         self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim), embeddings_initializer)
         self.built = True

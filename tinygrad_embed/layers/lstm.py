@@ -15,6 +15,7 @@ from .. import activations
 from ..fused_lstm import FusedLSTM
 from ..ops import concatenate, stack
 from ..tensor import Tensor
+from ..utils import positive_int
 from .base import Layer
 
 
@@ -58,9 +59,7 @@ class LSTM(Layer):
                  dtype: Any = "float32", name: str | None = None, fused: bool = True) -> None:
         self.config = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         super().__init__(dtype=dtype, name=name)
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
-            raise ValueError(f"LSTM needs a positive integer number of units, got {units!r}")
-        self.units = int(units)
+        self.units = positive_int(units, "LSTM's units")
         self.activation, self.recurrent_activation = activations.get(activation), activations.get(recurrent_activation)
         # The fused kernels hard-wire Keras's default activations; any other pair runs the reference.
         self.fused = fused and activation == "tanh" and recurrent_activation == "sigmoid"

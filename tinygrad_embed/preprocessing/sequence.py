@@ -5,6 +5,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..utils import positive_int
+
 
 def pad_sequences(sequences: Sequence[Sequence[Any]], maxlen: int | None = None, dtype: Any = "int32",
                   padding: str = "pre", truncating: str = "pre", value: Any = 0) -> np.ndarray:
@@ -14,8 +16,7 @@ def pad_sequences(sequences: Sequence[Sequence[Any]], maxlen: int | None = None,
         raise ValueError(f'padding must be "pre" or "post", got {padding!r}')
     if truncating not in ("pre", "post"):
         raise ValueError(f'truncating must be "pre" or "post", got {truncating!r}')
-    if maxlen is not None and (isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)) or maxlen < 1):
-        raise ValueError(f"maxlen must be a positive integer or None, got {maxlen!r}")
+    maxlen = None if maxlen is None else positive_int(maxlen, "maxlen")
     if not hasattr(sequences, "__len__") or isinstance(sequences, (str, bytes)):
         raise ValueError(f"pad_sequences needs a list of sequences, got {type(sequences).__name__}")
     arrays = []

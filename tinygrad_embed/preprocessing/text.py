@@ -10,6 +10,8 @@ import json
 from collections import OrderedDict, defaultdict
 from typing import Iterable, Iterator
 
+from ..utils import positive_int
+
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 
 
@@ -23,8 +25,7 @@ def text_to_word_sequence(text: str, filters: str = DEFAULT_FILTERS, lower: bool
 class Tokenizer:
     def __init__(self, num_words: int | None = None, filters: str = DEFAULT_FILTERS, lower: bool = True,
                  split: str = " ", char_level: bool = False, oov_token: str | None = None, **_ignored) -> None:
-        if num_words is not None and (isinstance(num_words, bool) or not isinstance(num_words, int) or num_words < 1):
-            raise ValueError(f"num_words must be a positive integer or None, got {num_words!r}")
+        num_words = None if num_words is None else positive_int(num_words, "num_words")
         self.num_words, self.filters, self.lower, self.split = num_words, filters, lower, split
         self.char_level, self.oov_token = char_level, oov_token
         self.word_counts: OrderedDict[str, int] = OrderedDict()
