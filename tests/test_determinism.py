@@ -1,6 +1,5 @@
 """The same seed gives bit-identical weights after some training steps, with one thread and with
 two (BLAS and numba threads alike), run after run."""
-import hashlib
 import os
 import subprocess
 import sys
@@ -8,7 +7,6 @@ import sys
 import pytest
 
 TRAINING = """
-import hashlib
 import numpy as np
 from tinygrad_embed.layers import LSTM, Dense, Embedding
 from tinygrad_embed.models import Sequential

@@ -8,7 +8,6 @@ import tarfile
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from tinygrad_embed.datasets import imdb

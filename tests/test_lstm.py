@@ -2,8 +2,6 @@
 import numpy as np
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 import tinygrad_embed as tg
 from tinygrad_embed import kernels

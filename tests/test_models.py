@@ -5,7 +5,7 @@ import signal
 import numpy as np
 import pytest
 
-from tinygrad_embed.callbacks import Callback, EarlyStopping, ModelCheckpoint, TerminateOnNaN
+from tinygrad_embed.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from tinygrad_embed.layers import LSTM, Dense, Embedding
 from tinygrad_embed.models import Sequential
 from tinygrad_embed.optimizers import Adam
