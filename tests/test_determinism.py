@@ -7,6 +7,7 @@ import sys
 import pytest
 
 TRAINING = """
+import hashlib
 import numpy as np
 from tinygrad_embed.layers import LSTM, Dense, Embedding
 from tinygrad_embed.models import Sequential
