@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test example bench
+.PHONY: test parity example bench
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,13 @@ $(INSTALLED): pyproject.toml
 
 test: $(INSTALLED)
 	$(PY) -m pytest
+
+# The parity extra (Keras 3 on its torch backend, PyTorch 2.13 CPU): the tests against real Keras and
+# PyTorch, which `make test` skips without them. Here a missing Keras fails instead of skipping.
+parity: $(INSTALLED)
+	$(PY) -m pip install --quiet -e '.[dev,parity]'
+	TINYGRAD_EMBED_PARITY=required KERAS_BACKEND=torch $(PY) -m pytest tests/test_keras_parity.py \
+		tests/test_lstm.py::test_pytorch_lstm_with_our_weights_gives_our_outputs
 
 # Runs here read the shared copy of the dataset when it sits beside the checkout (no network).
 SHARED_IMDB := $(abspath ../shared/data/aclImdb_v1.tar.gz)

@@ -1,11 +1,22 @@
 """tinygrad_embed: a small reverse-mode autograd on numpy and numba that shows what Keras's Embedding
-layer does (a gather of weight rows, whose gradient is a scatter-add), and trains the IMDB LSTM."""
+layer does (a gather of weight rows, whose gradient is a scatter-add), and trains the IMDB LSTM.
+
+It also stands in for `keras`: `import tinygrad_embed as keras`, then keras.Sequential, keras.Model,
+keras.Input, keras.layers, keras.models, keras.optimizers, keras.losses, keras.callbacks,
+keras.datasets.imdb and keras.utils, at Keras 3's places (Keras 2's module paths work too)."""
 from .tensor import Tensor, no_grad
 from .ops import concatenate, stack
 from . import fused_lstm  # registers the fused LSTM op (ops.OPS holds every op)
 from .gradcheck import GradcheckError, gradcheck
 
-__all__ = ["Tensor", "no_grad", "concatenate", "stack", "gradcheck", "GradcheckError"]
 __version__ = "0.1.0"
-from . import activations, callbacks, initializers, layers, losses, models, optimizers, utils, viz  # noqa: E402
-from .preprocessing import sequence, text  # noqa: E402,F401  (Keras's module paths)
+from . import activations, callbacks, datasets, initializers, layers, losses, models, optimizers, utils, viz  # noqa: E402
+from .preprocessing import sequence, text  # noqa: E402,F401  (Keras 2's module paths)
+from .layers import Input  # noqa: E402
+from .missing import module_getattr  # noqa: E402
+from .models import Model, Sequential  # noqa: E402
+
+__all__ = ["Tensor", "no_grad", "concatenate", "stack", "gradcheck", "GradcheckError", "Input", "Model",
+           "Sequential", "activations", "callbacks", "datasets", "initializers", "layers", "losses", "models",
+           "optimizers", "utils"]
+__getattr__ = module_getattr(__name__, "top-level name", lambda: [n for n in __all__ if n[:1].isupper()])

@@ -9,6 +9,12 @@ from typing import Any
 import numpy as np
 
 from . import saving, utils
+from .missing import module_getattr
+
+
+HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
+         "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
+         "on_predict_begin", "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end")
 
 
 class Callback:
@@ -25,6 +31,38 @@ class Callback:
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_test_begin(self, logs: dict | None = None) -> None: ...
+    def on_test_end(self, logs: dict | None = None) -> None: ...
+    def on_test_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_predict_begin(self, logs: dict | None = None) -> None: ...
+    def on_predict_end(self, logs: dict | None = None) -> None: ...
+    def on_predict_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_predict_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+
+
+class CallbackList:
+    """Many callbacks as one: `callbacks.on_epoch_end(epoch, logs)` calls every callback's hook in order."""
+
+    def __init__(self, callbacks: list[Callback], model: Any) -> None:
+        self.callbacks, self.model = [], model
+        for callback in callbacks:
+            self.append(callback)
+
+    def append(self, callback: Callback) -> None:
+        if not isinstance(callback, Callback):
+            raise TypeError(f"callbacks must be Callback instances, got {type(callback).__name__}")
+        callback.set_model(self.model)
+        self.callbacks.append(callback)
+
+    def __getattr__(self, hook: str):
+        if hook not in HOOKS:
+            raise AttributeError(hook)
+
+        def dispatch(*args: Any) -> None:
+            for callback in self.callbacks:
+                getattr(callback, hook)(*args)
+        return dispatch
 
 
 class History(Callback):
@@ -140,3 +178,7 @@ class BackupAndRestore(Callback):
     def on_train_end(self, logs=None):
         if self.delete_on_end and os.path.exists(self.path):
             os.remove(self.path)
+
+
+__getattr__ = module_getattr(__name__, "callback", lambda: [n for n, v in globals().items()
+                                                            if isinstance(v, type) and issubclass(v, Callback)])

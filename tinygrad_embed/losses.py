@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .missing import module_getattr
 from .tensor import Tensor
 
 EPSILON = 1e-7  # Keras's backend epsilon: probabilities are clipped to [EPSILON, 1 - EPSILON]
@@ -76,3 +77,6 @@ def get(identifier: Any):
     if identifier not in KNOWN:
         raise ValueError(f"unknown loss {identifier!r}; known: {', '.join(sorted(KNOWN))}")
     return KNOWN[identifier]
+
+
+__getattr__ = module_getattr(__name__, "loss", lambda: KNOWN)  # Keras's loss classes: not here yet

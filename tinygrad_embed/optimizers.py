@@ -9,6 +9,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .missing import module_getattr
 from .tensor import Tensor
 
 
@@ -146,3 +147,6 @@ def get(identifier: Any) -> Optimizer:
     if not isinstance(identifier, str) or identifier.lower() not in KNOWN:
         raise ValueError(f"unknown optimizer {identifier!r}; known: {', '.join(sorted(KNOWN))}")
     return KNOWN[identifier.lower()]()
+
+
+__getattr__ = module_getattr(__name__, "optimizer", lambda: ["Adam", "SGD"])

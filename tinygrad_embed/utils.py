@@ -1,4 +1,4 @@
-"""Small helpers users call directly: seeding, one-hot labels."""
+"""Small helpers users call directly: seeding, one-hot labels, and (at Keras 3's place) pad_sequences."""
 from __future__ import annotations
 
 import numpy as np
@@ -51,3 +51,7 @@ def to_categorical(y, num_classes: int | None = None, dtype="float32") -> np.nda
     one_hot = np.zeros((flat.size, num_classes), dtype)
     one_hot[np.arange(flat.size), flat] = 1
     return one_hot.reshape(shape + (num_classes,))
+
+
+# Keras 3's places: keras.utils.pad_sequences. Imported last: preprocessing uses positive_int above.
+from .preprocessing.sequence import pad_sequences  # noqa: E402,F401

@@ -1,106 +1,280 @@
-"""The contract every layer keeps, Keras's: callable on a Tensor or an array; weights built on the
-first call (or at construction when their shapes are known); get_weights/set_weights in Keras's
-layouts and order; trainable_weights as Tensors that require grad; masks passed along the way."""
+"""The contract every layer keeps, Keras 3's (with Keras 2's spellings accepted).
+
+A layer is callable on an array, a Tensor or a symbolic KerasTensor (an `Input` of a functional
+model). On the first call it builds its weights from the input's shape. It hands the next layer a
+mask when it supports masking. Its weights come back from get_weights in Keras's layouts and order,
+and `trainable = False` freezes them. Every subclass, built-in or a user's, lands in LAYERS under its
+class name when it is defined: loading a model looks names up there and nowhere else.
+"""
 from __future__ import annotations
 
+import contextlib
+import inspect
 import itertools
 import re
+import warnings
 from collections import defaultdict
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from .. import initializers
-from ..tensor import Tensor
+from ..tensor import Tensor, no_grad
+from .symbolic import KerasTensor, Node, flatten, is_shape, map_structure
 
+LAYERS: dict[str, type[Layer]] = {}
 _name_counters: dict[str, itertools.count] = defaultdict(itertools.count)
+_training_context: list[bool | None] = [None]  # the `training` of the outermost call, for nested layers
+_skip_initializers = False  # while a saved model is rebuilt: weights start as zeros, the file fills them
+KERAS2_KEYWORDS = ("input_shape", "batch_input_shape", "input_dim", "batch_size", "weights")
+
+
+def get_layer_class(name: str) -> type[Layer]:
+    """The layer class registered under `name`; ValueError naming the known ones otherwise."""
+    if name not in LAYERS:
+        raise ValueError(f"unknown layer class {name!r}: the layers here are {', '.join(sorted(LAYERS))} "
+                         "(a layer of your own must be defined, i.e. its module imported, before loading)")
+    return LAYERS[name]
+
+
+def unique_name(base: str) -> str:
+    """Keras's automatic names: "embedding", then "embedding_1", "embedding_2", ..."""
+    count = next(_name_counters[base])
+    return base if count == 0 else f"{base}_{count}"
+
+
+@contextlib.contextmanager
+def initializers_skipped() -> Iterator[None]:
+    """Weights created inside start as lazily allocated zeros, for loading: the file's arrays replace them."""
+    global _skip_initializers
+    previous, _skip_initializers = _skip_initializers, True
+    try:
+        yield
+    finally:
+        _skip_initializers = previous
 
 
 class Layer:
-    supports_masking = False  # True: call() takes a mask keyword (a boolean array, True = real step)
-    takes_indices = False  # True: integer input is kept as indices (Embedding); else cast to the layer's dtype
+    supports_masking = False  # True: compute_mask gives the next layer a mask (by default the incoming one)
+    float_inputs = False  # True: integer input is cast to the layer's float dtype (Dense, LSTM); else only floats are
 
-    def __init__(self, dtype: Any = "float32", name: str | None = None) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        LAYERS[cls.__name__] = cls
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
+        layer = super().__new__(cls)
+        try:  # the constructor's arguments are the config (Keras 3 records them the same way)
+            bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs).arguments
+        except TypeError:
+            bound = {}  # __init__ is about to raise the real error
+        extra = [name for name, p in inspect.signature(cls.__init__).parameters.items() if p.kind == p.VAR_KEYWORD]
+        config = {k: v for k, v in list(bound.items())[1:] if k not in extra}
+        config.update(*(bound[name] for name in extra if name in bound))
+        object.__setattr__(layer, "_constructor_config", config)
+        return layer
+
+    def __init__(self, trainable: bool = True, dtype: Any = None, name: str | None = None, **kwargs: Any) -> None:
+        unknown = sorted(set(kwargs) - set(KERAS2_KEYWORDS))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unexpected keyword arguments: {', '.join(unknown)}")
         try:
-            self.dtype = np.dtype(dtype)
+            self.dtype = np.dtype("float32" if dtype is None else dtype)
         except TypeError:
             raise TypeError(f"a layer's dtype must be 'float32' or 'float64', got {dtype!r}") from None
         if self.dtype not in (np.float32, np.float64):  # what the numba kernels are compiled for
             raise ValueError(f"a layer's dtype must be 'float32' or 'float64', got {dtype!r}")
-        base = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(self).__name__).lower()  # Keras: "embedding", "embedding_1"
-        count = next(_name_counters[base])
-        self.name = name or (base if count == 0 else f"{base}_{count}")
-        self.built = False
+        self.name = name or unique_name(re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(self).__name__).lower())
+        self.built, self._trainable = False, bool(trainable)
         self._weights: list[Tensor] = []
         self._weight_names: list[str] = []
+        self._non_trainable: set[int] = set()  # ids of weights created with add_weight(trainable=False)
+        self.__dict__.setdefault("_layers", [])  # sublayers assigned as attributes: their weights are ours too
+        self._inbound_nodes: list[Node] = []  # this layer's calls in functional graphs
+        self._initial_weights = kwargs.get("weights")  # Keras 2: set once the weights exist
+        shape = kwargs.get("input_shape") or ((kwargs["input_dim"],) if kwargs.get("input_dim") else None)
+        batch_shape = kwargs.get("batch_input_shape")
+        self._batch_input_shape = tuple(batch_shape) if batch_shape else (
+            (kwargs.get("batch_size"),) + tuple(shape) if shape else None)
 
-    def add_weight(self, name: str, shape: Sequence[int], initializer: Any) -> Tensor:
-        weight = Tensor(initializers.get(initializer)(tuple(shape), self.dtype), requires_grad=True)
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, Layer) and all(value is not known for known in self.__dict__.get("_layers", [])):
+            self.__dict__.setdefault("_layers", []).append(value)
+        super().__setattr__(name, value)
+
+    # ---- weights ----------------------------------------------------------------------------------
+    def add_weight(self, shape: Sequence[int] = (), initializer: Any = None, dtype: Any = None,
+                   trainable: bool = True, name: str | None = None) -> Tensor:
+        """A new weight, initialised now. Default initializer: glorot_uniform, as Keras 3."""
+        dtype, shape = np.dtype(dtype or self.dtype), tuple(int(n) for n in shape)
+        value = np.zeros(shape, dtype) if _skip_initializers else \
+            initializers.get(initializer or "glorot_uniform")(shape, dtype)
+        weight = Tensor(value, requires_grad=self.trainable and trainable and dtype.kind == "f")
         self._weights.append(weight)
-        self._weight_names.append(name)
+        self._weight_names.append(name or f"weight_{len(self._weights) - 1}")
+        if not trainable:
+            self._non_trainable.add(id(weight))
         return weight
 
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        """Freezing a layer stops its weights (and its sublayers') from receiving gradients."""
+        self._trainable = bool(value)
+        for layer in self._layers:
+            layer.trainable = value
+        for weight in self._weights:
+            weight.requires_grad = self._trainable and id(weight) not in self._non_trainable
+
+    @property
+    def weights(self) -> list[Tensor]:
+        """Every weight: this layer's in the order created, then its sublayers' (each once)."""
+        seen, result = set(), []
+        for weight in self._weights + [w for layer in self._layers for w in layer.weights]:
+            if id(weight) not in seen:
+                seen.add(id(weight))
+                result.append(weight)
+        return result
+
+    @property
+    def trainable_weights(self) -> list[Tensor]:
+        return [w for w in self.weights if w.requires_grad] if self.trainable else []
+
+    @property
+    def non_trainable_weights(self) -> list[Tensor]:
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
+
+    def count_params(self) -> int:
+        return sum(w.size for w in self.weights)
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w.data.copy() for w in self.weights]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Replace every weight, in get_weights' order; all are checked before any is changed."""
+        if not self.built:
+            raise ValueError(f"layer {self.name!r} has no weights yet: call it on an input before set_weights")
+        mine, given = self.weights, [np.asarray(w) for w in weights]
+        if len(given) != len(mine):
+            raise ValueError(f"layer {self.name!r} has {len(mine)} weight arrays "
+                             f"({', '.join(self._describe(w) for w in mine)}), got {len(given)}")
+        for i, (weight, array) in enumerate(zip(mine, given)):
+            if weight.shape != array.shape:
+                raise ValueError(f"layer {self.name!r}: weight {i} ({self._describe(weight)}) has shape "
+                                 f"{weight.shape}, the array given for it has shape {array.shape}")
+            if array.dtype.kind not in "fiu":
+                raise TypeError(f"layer {self.name!r}: weight {i} ({self._describe(weight)}) needs numbers, "
+                                f"got an array of dtype {array.dtype}")
+        for weight, array in zip(mine, given):
+            weight.data[...] = array
+
+    def _describe(self, weight: Tensor) -> str:
+        for layer in [self, *self._layers]:
+            for known, name in zip(layer._weights, layer._weight_names):
+                if known is weight:
+                    return name if layer is self else f"{layer.name}/{name}"
+        return "?"
+
+    # ---- what a layer class overrides -------------------------------------------------------------
+    def build(self, input_shape: Any) -> None:
+        """Create the weights once the input's shape is known (None for the batch and unknown sizes)."""
+
+    def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define call(inputs)")
+
+    def check_inputs(self, inputs: np.ndarray) -> None:
+        """Refuse a whole dataset this layer cannot take, before training starts (Embedding checks its ids)."""
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The mask for the next layer: the incoming one for layers that support masking, as Keras."""
+        return mask if self.supports_masking else None
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """By default, found by running the layer on zeros (None sizes as 1); layers that know override it."""
+        specs = map_structure(lambda shape: KerasTensor(shape, self.dtype), input_shape, is_leaf=is_shape)
+        return map_structure(lambda t: t.shape, self._run_on_zeros(specs))
+
     def get_config(self) -> dict[str, Any]:
-        """The constructor's arguments (each layer records them as `self.config`): enough to rebuild it."""
-        return {**self.config, "dtype": str(self.dtype), "name": self.name}
+        """The constructor's arguments: enough to rebuild the layer with from_config."""
+        own = inspect.signature(type(self).__init__).parameters  # Embedding's input_dim is its own, Dense's is Keras 2's
+        config = {k: v for k, v in self._constructor_config.items() if k in own or k not in KERAS2_KEYWORDS}
+        config.update(name=self.name, trainable=self.trainable, dtype=str(self.dtype))
+        if self._batch_input_shape:
+            config["batch_input_shape"] = list(self._batch_input_shape)
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
         return cls(**config)
 
-    def build(self, input_shape: tuple[int, ...]) -> None:
-        """Create the weights once the input's shape is known."""
+    # ---- the call ---------------------------------------------------------------------------------
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        if any(isinstance(t, KerasTensor) for t in flatten(inputs)):
+            return self._call_symbolic(inputs, args, kwargs)
+        inputs = map_structure(self._as_tensor, inputs)
+        first = flatten(inputs)[0]
+        parameters = inspect.signature(self.call).parameters
+        if "mask" in parameters and kwargs.get("mask") is None:
+            kwargs["mask"] = getattr(first, "_keras_mask", None)  # set by the layer before, e.g. Embedding(mask_zero=True)
+        training = kwargs.pop("training", None)
+        training = _training_context[-1] if training is None else training
+        if "training" in parameters:
+            kwargs["training"] = training
+        self._maybe_build(map_structure(lambda t: t.shape, inputs))
+        _training_context.append(training)
+        try:
+            outputs = self.call(inputs, *args, **kwargs)
+        finally:
+            _training_context.pop()
+        self._attach_mask(inputs, outputs, kwargs.get("mask", getattr(first, "_keras_mask", None)))
+        return outputs
 
-    def call(self, x: Tensor, **kwargs: Any) -> Any:
-        raise NotImplementedError
+    def _as_tensor(self, value: Any) -> Tensor:
+        x = value if isinstance(value, Tensor) else Tensor(np.asarray(value))
+        cast = x.dtype.kind == "f" or (self.float_inputs and x.dtype.kind in "biu")
+        if cast and x.dtype != self.dtype and not x.requires_grad:
+            x = Tensor(x.data.astype(self.dtype))  # Keras's autocast: floats (and numbers for float layers) in the layer's dtype
+        return x
 
-    def compute_mask(self, x: Tensor, mask: np.ndarray | None) -> np.ndarray | None:
-        """The mask for the next layer: by default none (Keras's rule for layers that do not support masking)."""
-        return None
-
-    def __call__(self, inputs: Any, mask: np.ndarray | None = None, **kwargs: Any) -> Any:
-        if mask is None:
-            mask = getattr(inputs, "_keras_mask", None)  # set by the layer before, e.g. Embedding(mask_zero=True)
-        x = inputs if isinstance(inputs, Tensor) else Tensor(np.asarray(inputs))
-        if not self.takes_indices and x.dtype != self.dtype and not x.requires_grad:
-            x = Tensor(x.data.astype(self.dtype))  # numbers in, the layer's float type out, as Keras casts
+    def _maybe_build(self, input_shape: Any) -> None:
         if not self.built:
-            self.build(x.shape)
+            self.build(input_shape)
             self.built = True
-        out = self.call(x, mask=mask, **kwargs) if self.supports_masking else self.call(x, **kwargs)
-        out_mask = self.compute_mask(x, mask)
-        if out_mask is not None:
-            (out[0] if isinstance(out, (list, tuple)) else out)._keras_mask = out_mask
-        return out
+        if self._initial_weights is not None:  # Keras 2's weights=[...]
+            weights, self._initial_weights = self._initial_weights, None
+            self.set_weights(weights)
 
-    @property
-    def weights(self) -> list[Tensor]:
-        return list(self._weights)
+    def _attach_mask(self, inputs: Any, outputs: Any, mask: Any) -> None:
+        out_mask = self.compute_mask(inputs, mask)
+        if mask is not None and not self.supports_masking:
+            warnings.warn(f"layer {self.name!r} ({type(self).__name__}) does not support masking: the mask it "
+                          "received is dropped and the layers after it see none (as in Keras)", stacklevel=3)
+        first = flatten(outputs)[0]
+        if out_mask is not None and isinstance(first, Tensor):
+            first._keras_mask = np.asarray(out_mask.data if isinstance(out_mask, Tensor) else out_mask, bool)
 
-    @property
-    def trainable_weights(self) -> list[Tensor]:
-        return list(self._weights)
+    def _call_symbolic(self, inputs: Any, args: tuple, kwargs: dict) -> Any:
+        """A call on KerasTensors: build, work out the output's shape, record the call as a graph node."""
+        self._maybe_build(map_structure(lambda t: t.shape, inputs))
+        if type(self).compute_output_shape is Layer.compute_output_shape:
+            outputs = self._run_on_zeros(inputs, *args, **kwargs)  # the dtypes of the actual inputs matter here
+        else:
+            shapes = self.compute_output_shape(map_structure(lambda t: t.shape, inputs))
+            outputs = map_structure(lambda s: KerasTensor(s, self.dtype), shapes, is_leaf=is_shape)
+        node = Node(self, inputs, outputs, args, kwargs)
+        self._inbound_nodes.append(node)
+        return outputs
 
-    def count_params(self) -> int:
-        return sum(w.size for w in self._weights)
+    def _run_on_zeros(self, specs: Any, *args: Any, **kwargs: Any) -> Any:
+        """KerasTensors like the outputs of a call on a batch of one zero input (not training)."""
+        zeros = map_structure(lambda t: np.zeros(tuple(1 if d is None else d for d in t.shape), t.dtype), specs)
+        with no_grad():
+            outputs = self(zeros, *args, training=False, **kwargs)
+        return map_structure(lambda t: KerasTensor((None,) + t.shape[1:], t.dtype), outputs)
 
-    def get_weights(self) -> list[np.ndarray]:
-        return [w.data.copy() for w in self._weights]
-
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        if not self.built:
-            raise ValueError(f"layer {self.name!r} has no weights yet: call it on an input before set_weights")
-        weights = list(weights)
-        if len(weights) != len(self._weights):
-            raise ValueError(f"layer {self.name!r} has {len(self._weights)} weight arrays "
-                             f"({', '.join(self._weight_names)}), got {len(weights)}")
-        arrays = [np.asarray(w) for w in weights]
-        for i, (mine, given) in enumerate(zip(self._weights, arrays)):
-            if mine.shape != given.shape:
-                raise ValueError(f"layer {self.name!r}: weight {i} ({self._weight_names[i]}) has shape "
-                                 f"{mine.shape}, the array given for it has shape {given.shape}")
-            if given.dtype.kind not in "fiu":
-                raise TypeError(f"layer {self.name!r}: weight {i} ({self._weight_names[i]}) needs numbers, "
-                                f"got an array of dtype {given.dtype}")
-        for mine, given in zip(self._weights, arrays):  # all checked first: a bad list changes nothing
-            mine.data[...] = given
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r}, built={self.built}>"

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ops import Gather
+from ..ops import Gather, check_indices
 from ..tensor import Tensor
 from ..utils import positive_int
 from .base import Layer
@@ -20,25 +20,33 @@ class Embedding(Layer):
     next layer what to ignore, it does not zero anything. Index 0 is then padding only, so input_dim
     must be the vocabulary size + 1.
     """
-    takes_indices = True
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
-                 mask_zero: bool = False, input_length: int | None = None, dtype: Any = "float32",
-                 name: str | None = None) -> None:
-        self.config = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
-        super().__init__(dtype=dtype, name=name)
+                 mask_zero: bool = False, input_length: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.input_dim = positive_int(input_dim, "Embedding's input_dim")
         self.output_dim = positive_int(output_dim, "Embedding's output_dim")
         self.input_length = None if input_length is None else positive_int(input_length, "Embedding's input_length")
-        self.mask_zero = bool(mask_zero)
-        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim), embeddings_initializer)
-        self.built = True
+        if self.input_length and self._batch_input_shape is None:  # Keras 2: input_length fixes the input shape
+            self._batch_input_shape = (None, self.input_length)
+        self.mask_zero = self.supports_masking = bool(mask_zero)
+        self.embeddings = self.add_weight((self.input_dim, self.output_dim), embeddings_initializer, name="embeddings")
+        self._maybe_build((None, self.input_length))  # the table's shape is known now: built at construction
 
-    def call(self, x: Tensor) -> Tensor:
-        if self.input_length is not None and (x.ndim < 2 or x.shape[1] != self.input_length):
+    def call(self, inputs: Tensor) -> Tensor:
+        if self.input_length is not None and (inputs.ndim < 2 or inputs.shape[1] != self.input_length):
             raise ValueError(f"Embedding was built with input_length={self.input_length}, so it expects input "
-                             f"of shape (batch, {self.input_length}), got shape {x.shape}")
-        return Gather.apply(self.embeddings, x)
+                             f"of shape (batch, {self.input_length}), got shape {inputs.shape}")
+        return Gather.apply(self.embeddings, inputs)
 
-    def compute_mask(self, x: Tensor, mask: np.ndarray | None = None) -> np.ndarray | None:
-        return x.data != 0 if self.mask_zero else None
+    def check_inputs(self, ids: np.ndarray) -> None:
+        """Refuse bad ids for the whole dataset before training starts (fit calls it)."""
+        check_indices(ids, self.input_dim)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> np.ndarray | None:
+        if not self.mask_zero:
+            return None
+        return np.asarray(inputs.data if isinstance(inputs, Tensor) else inputs) != 0
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return tuple(input_shape) + (self.output_dim,)

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import activations
+from .. import activations, initializers
 from ..fused_lstm import FusedLSTM
 from ..ops import concatenate, stack
 from ..tensor import Tensor
@@ -51,37 +51,43 @@ class LSTM(Layer):
     return_sequences (batch, time, units); return_state adds the final h and c. A mask (batch, time)
     of True for real steps comes as `mask=` or from Embedding(mask_zero=True)."""
     supports_masking = True
+    float_inputs = True
 
     def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
                  use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
-                 recurrent_initializer: Any = "orthogonal", unit_forget_bias: bool = True,
-                 return_sequences: bool = False, return_state: bool = False, go_backwards: bool = False,
-                 dtype: Any = "float32", name: str | None = None, fused: bool = True) -> None:
-        self.config = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
-        super().__init__(dtype=dtype, name=name)
+                 recurrent_initializer: Any = "orthogonal", bias_initializer: Any = "zeros",
+                 unit_forget_bias: bool = True, return_sequences: bool = False, return_state: bool = False,
+                 go_backwards: bool = False, fused: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.units = positive_int(units, "LSTM's units")
         self.activation, self.recurrent_activation = activations.get(activation), activations.get(recurrent_activation)
         # The fused kernels hard-wire Keras's default activations; any other pair runs the reference.
         self.fused = fused and activation == "tanh" and recurrent_activation == "sigmoid"
         self.use_bias, self.unit_forget_bias = bool(use_bias), bool(unit_forget_bias)
         self.kernel_initializer, self.recurrent_initializer = kernel_initializer, recurrent_initializer
+        self.bias_initializer = bias_initializer
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
         self.go_backwards = bool(go_backwards)
 
-    def build(self, input_shape: tuple[int, ...]) -> None:
-        if len(input_shape) != 3:
+    def build(self, input_shape: tuple) -> None:
+        if len(input_shape) != 3 or input_shape[-1] is None:
             raise ValueError(f"LSTM needs input of shape (batch, time, features), got shape {input_shape}")
         u = self.units
-        self.kernel = self.add_weight("kernel", (input_shape[-1], 4 * u), self.kernel_initializer)
-        self.recurrent_kernel = self.add_weight("recurrent_kernel", (u, 4 * u), self.recurrent_initializer)
+        self.kernel = self.add_weight((input_shape[-1], 4 * u), self.kernel_initializer, name="kernel")
+        self.recurrent_kernel = self.add_weight((u, 4 * u), self.recurrent_initializer, name="recurrent_kernel")
         if self.use_bias:
-            self.bias = self.add_weight("bias", (4 * u,), "zeros")
-            if self.unit_forget_bias:  # start by remembering: forget gate open, as Keras
-                self.bias.data[u:2 * u] = 1
+            self.bias = self.add_weight((4 * u,), self._bias_initializer, name="bias")
         else:
             self.bias = Tensor(np.zeros(4 * u, self.dtype))
 
-    def call(self, x: Tensor, mask: np.ndarray | None = None) -> Any:
+    def _bias_initializer(self, shape: tuple, dtype: Any) -> np.ndarray:
+        bias = initializers.get(self.bias_initializer)(shape, dtype)
+        if self.unit_forget_bias:  # start by remembering: forget gate open, as Keras
+            bias[self.units:2 * self.units] = 1
+        return bias
+
+    def call(self, inputs: Tensor, mask: np.ndarray | None = None) -> Any:
+        x = inputs
         if x.ndim != 3 or x.shape[2] != self.kernel.shape[0]:
             raise ValueError(f"LSTM {self.name!r} was built for input (batch, time, {self.kernel.shape[0]}), "
                              f"got shape {x.shape}")
@@ -102,7 +108,12 @@ class LSTM(Layer):
         output = hc[:, :, :u] if self.return_sequences else hc[:, -1, :u]
         return [output, hc[:, -1, :u], hc[:, -1, u:]] if self.return_state else output
 
-    def compute_mask(self, x: Tensor, mask: np.ndarray | None) -> np.ndarray | None:
+    def compute_output_shape(self, input_shape: tuple) -> Any:
+        batch, steps, _ = input_shape
+        output = (batch, steps, self.units) if self.return_sequences else (batch, self.units)
+        return [output, (batch, self.units), (batch, self.units)] if self.return_state else output
+
+    def compute_mask(self, inputs: Tensor, mask: np.ndarray | None = None) -> np.ndarray | None:
         if mask is None or not self.return_sequences:
             return None
         return np.asarray(mask, bool)[:, ::-1] if self.go_backwards else mask

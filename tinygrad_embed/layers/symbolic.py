@@ -1,0 +1,65 @@
+"""The pieces of a functional graph: a KerasTensor stands for a value that does not exist yet (an
+`Input`, or what a layer will output), and a Node records one call of a layer on KerasTensors.
+A functional Model is the set of nodes between its inputs and its outputs, replayed on real arrays."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+
+class KerasTensor:
+    """A symbolic value: its shape (None for the batch and any size not known yet), its dtype, and the
+    node (layer call) that produces it; an Input's node is None."""
+
+    def __init__(self, shape: tuple[int | None, ...], dtype: Any, name: str | None = None) -> None:
+        self.shape = tuple(None if d is None else int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        self.name = name
+        self.node: Node | None = None
+        self.index = 0  # which of the node's outputs this is
+
+    ndim = property(lambda self: len(self.shape))
+
+    def __repr__(self) -> str:
+        made_by = f", made by {self.node.layer.name!r}" if self.node else ""
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}{made_by}>"
+
+    def __array__(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise TypeError("a KerasTensor is a placeholder in a functional model, not data: call layers on it, "
+                        "and build a Model(inputs, outputs) to compute with real arrays")
+
+
+class Node:
+    """One call of a layer in a functional graph: its symbolic inputs and outputs, and the extra
+    arguments given, which the model repeats when it runs."""
+
+    def __init__(self, layer: Any, inputs: Any, outputs: Any, args: tuple = (), kwargs: dict | None = None) -> None:
+        self.layer, self.inputs, self.outputs = layer, inputs, outputs
+        self.args, self.kwargs = args, dict(kwargs or {})
+        for index, tensor in enumerate(flatten(outputs)):
+            tensor.node, tensor.index = self, index
+
+    @property
+    def parents(self) -> list[Node]:
+        return [t.node for t in flatten(self.inputs) if t.node is not None]
+
+
+def is_shape(value: Any) -> bool:
+    return isinstance(value, tuple) and all(d is None or isinstance(d, (int, np.integer)) for d in value)
+
+
+def flatten(structure: Any) -> list[Any]:
+    """The leaves of nested lists and tuples, in order."""
+    if isinstance(structure, (list, tuple)):
+        return [leaf for item in structure for leaf in flatten(item)]
+    return [structure]
+
+
+def map_structure(fn: Callable[[Any], Any], structure: Any, is_leaf: Callable[[Any], bool] | None = None) -> Any:
+    """fn applied to every leaf of nested lists and tuples, keeping the nesting."""
+    if is_leaf is not None and is_leaf(structure):
+        return fn(structure)
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(map_structure(fn, item, is_leaf) for item in structure)
+    return fn(structure)

@@ -1,0 +1,139 @@
+"""Model: Keras's container of layers. `Model(inputs, outputs)` is a functional graph: the layer calls
+recorded between Input KerasTensors and the outputs, replayed in order on real data. A subclass that
+defines `call` is a model too (its layers are the ones assigned as attributes). Training comes from
+Trainer (training.py), files from saving.py, the table from summary.py."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..layers.base import Layer, unique_name
+from ..layers.input_layer import InputLayer
+from ..layers.symbolic import KerasTensor, Node, flatten, map_structure
+from . import saving, summary
+from .training import Trainer
+
+
+class Model(Trainer, Layer):
+    """Model(inputs, outputs): inputs are `Input(...)` KerasTensors (one or a list), outputs what
+    layers called on them returned (one or a list)."""
+
+    def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None, **kwargs: Any) -> None:
+        functional = inputs is not None or outputs is not None
+        super().__init__(name=name or (unique_name("functional") if functional else None), **kwargs)
+        self.inputs: list[KerasTensor] | None = None
+        self.outputs: list[KerasTensor] | None = None
+        if not functional:
+            return
+        if inputs is None or outputs is None:
+            raise ValueError("a functional Model needs both inputs and outputs: Model(inputs, outputs)")
+        self.inputs, self.outputs = _keras_tensors(inputs, "inputs"), _keras_tensors(outputs, "outputs")
+        for tensor in self.inputs:
+            if tensor.node is None or not isinstance(tensor.node.layer, InputLayer):
+                raise ValueError(f"Model's inputs must come from Input(...), got {tensor}")
+        self._single_input, self._single_output = not isinstance(inputs, (list, tuple)), not isinstance(outputs, (list, tuple))
+        self._nodes = _nodes_between(self.inputs, self.outputs)
+        self._layers = list(dict.fromkeys(node.layer for node in self._nodes))  # Keras 3 lists InputLayers too
+        self.built = True
+
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._layers)
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"no layer named {name!r} in model {self.name!r}; its layers: {[l.name for l in self.layers]}")
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        """Replay the recorded layer calls on real data, node after node."""
+        if self.inputs is None:
+            raise NotImplementedError(f"{type(self).__name__} subclasses Model: define call(inputs)")
+        given = [inputs] if self._single_input else list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        if len(given) != len(self.inputs):
+            raise ValueError(f"model {self.name!r} takes {len(self.inputs)} inputs, got {len(given)}")
+        values = {}
+        for tensor, value in zip(self.inputs, given):
+            _check_shape(tensor, value)
+            values[id(tensor)] = value
+        for node in self._nodes:
+            if isinstance(node.layer, InputLayer):
+                continue
+            outputs = node.layer(map_structure(lambda t: values[id(t)], node.inputs), *node.args,
+                                 training=training, **node.kwargs)
+            for tensor, value in zip(flatten(node.outputs), flatten(outputs)):
+                values[id(tensor)] = value
+        results = [values[id(t)] for t in self.outputs]
+        return results[0] if self._single_output else results
+
+    def _check_inputs(self, x: Any) -> None:
+        if self.inputs is None:
+            return
+        given = [x] if len(self.inputs) == 1 else list(x)
+        arrays = {id(tensor): array for tensor, array in zip(self.inputs, given)}
+        for node in self._nodes:  # the layers that read a model input directly check the whole of it
+            for tensor in flatten(node.inputs):
+                if id(tensor) in arrays:
+                    node.layer.check_inputs(arrays[id(tensor)])
+
+    # ---- description and files (saving.py, summary.py) -------------------------------------------
+    def summary(self, print_fn: Any = print) -> None:
+        summary.print_summary(self, print_fn)
+
+    def get_config(self) -> dict[str, Any]:
+        return saving.model_config(self)
+
+    def save(self, filepath: str, include_optimizer: bool = True) -> None:
+        """Architecture (JSON), weights and, optionally, the optimizer's state, in one .npz file."""
+        saving.save_model(self, filepath, include_optimizer)
+
+    def save_weights(self, filepath: str) -> None:
+        saving.save_weights(self, filepath)
+
+    def load_weights(self, filepath: str) -> None:
+        saving.load_weights(self, filepath)
+
+    def _to_arrays(self, include_optimizer: bool = True) -> dict[str, np.ndarray]:
+        return saving.model_arrays(self, include_optimizer)
+
+    def _restore_from(self, arrays: dict[str, np.ndarray], filepath: str) -> None:
+        saving.restore(self, arrays, filepath)
+
+
+def _keras_tensors(value: Any, what: str) -> list[KerasTensor]:
+    tensors = flatten(value)
+    for tensor in tensors:
+        if not isinstance(tensor, KerasTensor):
+            raise TypeError(f"Model's {what} must be KerasTensors (from Input and layer calls), got {type(tensor).__name__}")
+    return tensors
+
+
+def _nodes_between(inputs: Sequence[KerasTensor], outputs: Sequence[KerasTensor]) -> list[Node]:
+    """The layer calls that lead from the inputs to the outputs, each after the calls it depends on.
+    Iterative depth-first search, as the autograd's sort."""
+    order, visited, stack = [], set(), [(t.node, False) for t in reversed(outputs)]
+    while stack:
+        node, parents_done = stack.pop()
+        if parents_done:
+            order.append(node)
+        elif id(node) not in visited:
+            visited.add(id(node))
+            stack.append((node, True))
+            stack.extend((parent, False) for parent in reversed(node.parents) if id(parent) not in visited)
+    known = {id(t) for t in inputs}
+    for node in order:
+        if isinstance(node.layer, InputLayer) and id(node.outputs) not in known:
+            raise ValueError(f"the outputs depend on Input {node.layer.name!r}, which is not among the model's "
+                             f"inputs: pass it in Model(inputs=[...])")
+    return order
+
+
+def _check_shape(tensor: KerasTensor, value: Any) -> None:
+    shape = np.shape(value.data if hasattr(value, "data") else value)
+    expected = tensor.shape[1:]
+    if len(shape) != len(tensor.shape) or any(e is not None and e != s for e, s in zip(expected, shape[1:])):
+        raise ValueError(f"input {tensor.name!r} expects shape {tensor.shape} (None: any size), got {shape}")

@@ -1,0 +1,156 @@
+"""A model in a file and back: its architecture as JSON, its weights in Keras's order and, optionally,
+the optimizer's state, in the pickle-free .npz archive of tinygrad_embed/saving.py.
+
+Layers are rebuilt from the layer registry (layers.base.LAYERS) by class name and nothing else: no
+getattr on a module, no code from the file. A rebuilt model starts with lazily allocated zero weights
+(no initializer runs), and its weight shapes are compared with the file's before any array is copied.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from .. import losses, optimizers
+from .. import saving as archive
+from ..layers.base import get_layer_class, initializers_skipped
+from ..layers.input_layer import InputLayer
+from ..layers.symbolic import flatten
+
+
+# ---- architecture ---------------------------------------------------------------------------------
+def model_config(model: Any) -> dict[str, Any]:
+    compiled = None if model.optimizer is None else {
+        "optimizer": {"class_name": type(model.optimizer).__name__, "config": model.optimizer.get_config()},
+        "loss": None if model.loss is None else model.loss.__name__, "metrics": model.metrics}
+    layers = [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in model.layers]
+    if hasattr(model, "symbolic_outputs"):  # Sequential
+        shape = model.input_shape
+        return {"class_name": "Sequential", "name": model.name, "input_shape": None if shape is None else list(shape),
+                "input_dtype": str(model.input_dtype), "layers": layers, "compile": compiled}
+    if model.inputs is None:
+        raise NotImplementedError(f"{type(model).__name__} is a subclassed model: its architecture is Python code, "
+                                  "so save its weights only (save_weights) and rebuild it in code")
+    calls, seen = [], {}  # each node: the layer, and its inputs as [layer name, that layer's node number, output number]
+    node_number = {}
+    for node in model._nodes:
+        node_number[id(node)] = seen[node.layer.name] = seen.get(node.layer.name, -1) + 1
+        if node.inputs != []:
+            calls.append({"layer": node.layer.name, "list_input": isinstance(node.inputs, (list, tuple)),
+                          "inputs": [_reference(t, node_number) for t in flatten(node.inputs)], "kwargs": node.kwargs})
+    return {"class_name": "Functional", "name": model.name, "layers": layers, "calls": calls,
+            "inputs": [_reference(t, node_number) for t in model.inputs],
+            "outputs": [_reference(t, node_number) for t in model.outputs],
+            "single_input": model._single_input, "single_output": model._single_output, "compile": compiled}
+
+
+def _reference(tensor: Any, node_number: dict) -> list:
+    return [tensor.node.layer.name, node_number[id(tensor.node)], tensor.index]
+
+
+def model_from_config(config: dict[str, Any]) -> Any:
+    from .model import Model
+    from .sequential import Sequential
+    layers = []
+    for entry in config["layers"]:
+        cls = get_layer_class(entry["class_name"])
+        if issubclass(cls, Model):
+            raise ValueError(f"a model inside a model ({entry['class_name']}) cannot be loaded yet")
+        layers.append(cls.from_config(entry["config"]))
+    if config["class_name"] == "Sequential":
+        model = Sequential(layers, name=config["name"])
+        if config["input_shape"] is not None:
+            model.__dict__["_input_layer"] = InputLayer(batch_shape=config["input_shape"], dtype=config["input_dtype"])
+            model.build()
+    elif config["class_name"] == "Functional":
+        by_name = {layer.name: layer for layer in layers}
+        outputs = {}  # (layer name, node number) -> the KerasTensors that call returned
+        for layer in layers:
+            if isinstance(layer, InputLayer):
+                outputs[(layer.name, 0)] = [layer.output]
+        for call in config["calls"]:
+            inputs = [outputs[(name, node)][index] for name, node, index in call["inputs"]]
+            result = by_name[call["layer"]](inputs if call["list_input"] else inputs[0], **call["kwargs"])
+            number = sum(1 for key in outputs if key[0] == call["layer"])
+            outputs[(call["layer"], number)] = flatten(result)
+        ins = [outputs[(name, node)][index] for name, node, index in config["inputs"]]
+        outs = [outputs[(name, node)][index] for name, node, index in config["outputs"]]
+        model = Model(ins[0] if config["single_input"] else ins, outs[0] if config["single_output"] else outs,
+                      name=config["name"])
+    else:
+        raise ValueError(f"unknown model class {config['class_name']!r}: expected Sequential or Functional")
+    if config.get("compile"):
+        settings = config["compile"]
+        name = settings["optimizer"]["class_name"].lower()
+        if name not in optimizers.KNOWN:
+            raise ValueError(f"unknown optimizer {settings['optimizer']['class_name']!r}")
+        model.compile(optimizers.KNOWN[name](**settings["optimizer"]["config"]), settings["loss"], settings["metrics"])
+    return model
+
+
+# ---- files ----------------------------------------------------------------------------------------
+def model_arrays(model: Any, include_optimizer: bool = True) -> dict[str, np.ndarray]:
+    arrays = {f"weight/{i:04d}": w for i, w in enumerate(model.get_weights())}
+    arrays["config"] = np.array(json.dumps(model_config(model)))
+    if include_optimizer and model.optimizer is not None:
+        arrays.update({f"optimizer/{k}": v for k, v in model.optimizer.get_state().items()})
+    return arrays
+
+
+def save_model(model: Any, filepath: str, include_optimizer: bool = True) -> None:
+    archive.write_archive(filepath, model_arrays(model, include_optimizer))
+
+
+def save_weights(model: Any, filepath: str) -> None:
+    archive.write_archive(filepath, {f"weight/{i:04d}": w for i, w in enumerate(model.get_weights())})
+
+
+def load_weights(model: Any, filepath: str) -> None:
+    arrays = archive.read_archive(filepath)
+    if not model.built:
+        try:
+            model.build()
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"model {model.name!r} has no weights yet to load into: {error}") from None
+    _set_weights(model, arrays, filepath)
+
+
+def _set_weights(model: Any, arrays: dict[str, np.ndarray], filepath: str) -> None:
+    stored = sorted(k for k in arrays if k.startswith("weight/"))
+    try:
+        model.set_weights([arrays[k] for k in stored])
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"the weights in {filepath!r} do not fit model {model.name!r}: {error}") from None
+
+
+def restore(model: Any, arrays: dict[str, np.ndarray], filepath: str) -> None:
+    """Weights and, when the file has it, the optimizer's state."""
+    _set_weights(model, arrays, filepath)
+    state = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}
+    if state and model.optimizer is not None:
+        model.optimizer.build(model.trainable_weights)
+        try:
+            model.optimizer.set_state(state)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"the optimizer state in {filepath!r} does not fit: {error}") from None
+
+
+def load_model(filepath: str) -> Any:
+    """The model that save wrote: same layers and graph, weights, compile settings, optimizer state."""
+    arrays = archive.read_archive(filepath)
+    if "config" not in arrays:
+        raise ValueError(f"{filepath!r} holds weights only (no architecture): build the model and call load_weights")
+    try:
+        config = json.loads(str(arrays["config"]))
+        with initializers_skipped():  # weights start as untouched zeros: a crafted size costs nothing yet
+            model = model_from_config(config)
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError, MemoryError) as error:
+        raise ValueError(f"{filepath!r} has an architecture this version cannot rebuild: {error!r}") from None
+    declared = [w.shape for w in model.weights]
+    stored = [arrays[k].shape for k in sorted(arrays) if k.startswith("weight/")]
+    if declared != stored:
+        raise ValueError(f"{filepath!r}: its architecture declares weights of shapes {declared}, "
+                         f"but the file stores {stored}")
+    restore(model, arrays, filepath)
+    return model
