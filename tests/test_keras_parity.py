@@ -69,3 +69,18 @@ def test_a_frozen_layer_counts_as_keras_counts_it():
     ours = Sequential([Input(shape=(6,), dtype="int32"), Embedding(20, 4, trainable=False), LSTM(3), Dense(1)])
     for attribute in ("trainable_weights", "non_trainable_weights"):
         assert [tuple(w.shape) for w in getattr(theirs, attribute)] == [w.shape for w in getattr(ours, attribute)]
+
+
+def test_a_branching_graph_orders_its_weights_as_keras():
+    def two_outputs(api):  # a shallow output listed first: Keras orders layers by depth, not by call order
+        words, extra = api.Input(shape=(6,), dtype="int32"), api.Input(shape=(3,))
+        short = api.layers.Dense(2)(extra)
+        long = api.layers.Dense(1)(api.layers.LSTM(4)(api.layers.Embedding(20, 5, mask_zero=True)(words)))
+        return api.Model([words, extra], [short, long])
+    theirs, ours = two_outputs(keras), two_outputs(tinygrad_embed)
+    assert [type(layer).__name__ for layer in ours.layers] == [type(layer).__name__ for layer in theirs.layers]
+    assert [w.shape for w in ours.get_weights()] == [tuple(w.shape) for w in theirs.get_weights()]
+    ours.set_weights(theirs.get_weights())
+    x = [padded_ids(3), np.random.default_rng(4).standard_normal((4, 3)).astype("float32")]
+    for mine, expected in zip(ours.predict(x), theirs.predict(x, verbose=0)):
+        np.testing.assert_allclose(mine, expected, atol=1e-6)

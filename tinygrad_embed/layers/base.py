@@ -9,6 +9,7 @@ class name when it is defined: loading a model looks names up there and nowhere 
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import itertools
 import re
@@ -54,6 +55,12 @@ def initializers_skipped() -> Iterator[None]:
         _skip_initializers = previous
 
 
+@functools.cache
+def _call_parameters(cls: type) -> frozenset[str]:
+    """The keywords a layer class's call() takes (mask, training): looked up once per class."""
+    return frozenset(inspect.signature(cls.call).parameters)
+
+
 class Layer:
     supports_masking = False  # True: compute_mask gives the next layer a mask (by default the incoming one)
     float_inputs = False  # True: integer input is cast to the layer's float dtype (Dense, LSTM); else only floats are
@@ -86,6 +93,8 @@ class Layer:
             raise ValueError(f"a layer's dtype must be 'float32' or 'float64', got {dtype!r}")
         self.name = name or unique_name(re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(self).__name__).lower())
         self.built, self._trainable = False, bool(trainable)
+        # Keras 3: a layer that defines compute_mask supports masking unless it says otherwise
+        self.supports_masking = type(self).supports_masking or type(self).compute_mask is not Layer.compute_mask
         self._weights: list[Tensor] = []
         self._weight_names: list[str] = []
         self._non_trainable: set[int] = set()  # ids of weights created with add_weight(trainable=False)
@@ -217,7 +226,7 @@ class Layer:
             return self._call_symbolic(inputs, args, kwargs)
         inputs = map_structure(self._as_tensor, inputs)
         first = flatten(inputs)[0]
-        parameters = inspect.signature(self.call).parameters
+        parameters = _call_parameters(type(self))
         if "mask" in parameters and kwargs.get("mask") is None:
             kwargs["mask"] = getattr(first, "_keras_mask", None)  # set by the layer before, e.g. Embedding(mask_zero=True)
         training = kwargs.pop("training", None)

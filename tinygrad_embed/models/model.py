@@ -33,8 +33,8 @@ class Model(Trainer, Layer):
             if tensor.node is None or not isinstance(tensor.node.layer, InputLayer):
                 raise ValueError(f"Model's inputs must come from Input(...), got {tensor}")
         self._single_input, self._single_output = not isinstance(inputs, (list, tuple)), not isinstance(outputs, (list, tuple))
-        self._nodes = _nodes_between(self.inputs, self.outputs)
-        self._layers = list(dict.fromkeys(node.layer for node in self._nodes))  # Keras 3 lists InputLayers too
+        self._nodes, first_seen = _nodes_between(self.inputs, self.outputs)
+        self._layers = _keras_layer_order(self._nodes, first_seen)  # Keras 3 lists InputLayers too
         self.built = True
 
     @property
@@ -112,16 +112,18 @@ def _keras_tensors(value: Any, what: str) -> list[KerasTensor]:
     return tensors
 
 
-def _nodes_between(inputs: Sequence[KerasTensor], outputs: Sequence[KerasTensor]) -> list[Node]:
-    """The layer calls that lead from the inputs to the outputs, each after the calls it depends on.
-    Iterative depth-first search, as the autograd's sort."""
-    order, visited, stack = [], set(), [(t.node, False) for t in reversed(outputs)]
+def _nodes_between(inputs: Sequence[KerasTensor], outputs: Sequence[KerasTensor]) -> tuple[list[Node], dict]:
+    """The layer calls that lead from the inputs to the outputs, each after the calls it depends on, and
+    the order in which the search from the outputs first met each layer. Iterative depth-first search,
+    as the autograd's sort."""
+    order, visited, first_seen, stack = [], set(), {}, [(t.node, False) for t in reversed(outputs)]
     while stack:
         node, parents_done = stack.pop()
         if parents_done:
             order.append(node)
         elif id(node) not in visited:
             visited.add(id(node))
+            first_seen.setdefault(node.layer, len(first_seen))
             stack.append((node, True))
             stack.extend((parent, False) for parent in reversed(node.parents) if id(parent) not in visited)
     known = {id(t) for t in inputs}
@@ -129,7 +131,19 @@ def _nodes_between(inputs: Sequence[KerasTensor], outputs: Sequence[KerasTensor]
         if isinstance(node.layer, InputLayer) and id(node.outputs) not in known:
             raise ValueError(f"the outputs depend on Input {node.layer.name!r}, which is not among the model's "
                              f"inputs: pass it in Model(inputs=[...])")
-    return order
+    return order, first_seen
+
+
+def _keras_layer_order(nodes: list[Node], first_seen: dict) -> list[Layer]:
+    """Keras's order of a graph's layers, which get_weights follows: farthest from the outputs first
+    (depth: the longest path to an output), ties in the order the search from the outputs met them."""
+    node_depth, layer_depth = {}, {}
+    for node in reversed(nodes):  # outputs first
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(node.layer, 0))
+        layer_depth[node.layer] = node_depth[id(node)] = depth
+        for parent in node.parents:
+            node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+    return sorted(layer_depth, key=lambda layer: (-layer_depth[layer], first_seen[layer]))
 
 
 def _check_shape(tensor: KerasTensor, value: Any) -> None:
