@@ -139,3 +139,20 @@ def test_a_model_file_with_an_unknown_layer_is_refused(tmp_path):
     saving.write_archive(path, {k: v for k, v in arrays.items() if k != "format"})
     with pytest.raises(ValueError, match="cannot rebuild.*GRU"):
         load_model(path)
+
+
+def test_a_file_written_before_the_layer_contract_still_loads(tmp_path):
+    """Files of 2026-11-24 have no input_dtype, and their layer configs no trainable or batch_input_shape."""
+    path = tmp_path / "old.npz"
+    model = trained_model()
+    model.save(path)
+    arrays = saving.read_archive(path)
+    config = json.loads(str(arrays["config"]))
+    del config["input_dtype"]
+    for layer in config["layers"]:
+        for key in ("trainable", "batch_input_shape", "bias_initializer"):
+            layer["config"].pop(key, None)
+    arrays["config"] = np.array(json.dumps(config))
+    saving.write_archive(path, {k: v for k, v in arrays.items() if k != "format"})
+    x, _ = toy_data(8)
+    np.testing.assert_array_equal(load_model(path).predict(x), model.predict(x))

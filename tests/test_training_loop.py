@@ -127,3 +127,20 @@ def test_functional_input_is_checked_against_the_embedding_before_training():
         model.fit(bad, Y, batch_size=4, verbose=0)
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_python_list_is_one_input_for_a_single_input_model_and_y_is_required():
+    model = small_model()
+    rows = X[:4].tolist()  # nested Python lists, as in many tutorials
+    np.testing.assert_array_equal(model.predict(rows), model.predict(X[:4]))
+    for call in (lambda: model.fit(X, verbose=0), lambda: model.evaluate(X, verbose=0)):
+        with pytest.raises(ValueError, match="y is missing"):
+            call()
+
+
+def test_a_model_with_two_inputs_wants_a_list_of_two():
+    a, b = Input(shape=(2,)), Input(shape=(3,))
+    model = Model([a, b], Dense(1)(b))
+    with pytest.raises(ValueError, match="takes 2 inputs: give x as a list of 2 arrays"):
+        model.predict(np.ones((4, 3)))
+    assert model.predict([np.ones((4, 2)), np.ones((4, 3))]).shape == (4, 1)

@@ -61,8 +61,9 @@ def model_from_config(config: dict[str, Any]) -> Any:
     if config["class_name"] == "Sequential":
         model = Sequential(layers, name=config["name"])
         if config["input_shape"] is not None:
-            model.__dict__["_input_layer"] = InputLayer(batch_shape=config["input_shape"], dtype=config["input_dtype"])
-            model.build()
+            if config.get("input_dtype"):  # files written before 2026-11-30 do not have it
+                model.__dict__["_input_layer"] = InputLayer(batch_shape=config["input_shape"], dtype=config["input_dtype"])
+            model.build(config["input_shape"])
     elif config["class_name"] == "Functional":
         by_name = {layer.name: layer for layer in layers}
         outputs = {}  # (layer name, node number) -> the KerasTensors that call returned

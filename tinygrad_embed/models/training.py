@@ -29,11 +29,14 @@ def _batch_size(batch_size: Any) -> int:
     return 32 if batch_size is None else positive_int(batch_size, "batch_size")  # Keras: None means 32
 
 
-def _samples(data: Any, what: str) -> list[np.ndarray]:
-    """x (or y) as a list of arrays, one per model input, each with the samples on axis 0."""
-    arrays = [np.asarray(a) for a in (data if isinstance(data, (list, tuple)) else [data])]
-    if not arrays:
-        raise ValueError(f"{what} is empty: give an array of samples")
+def _samples(data: Any, what: str, inputs: int = 1) -> list[np.ndarray]:
+    """x (or y) as a list of arrays, one per model input, each with the samples on axis 0. A list is
+    one array of samples for a model with one input, and one array per input for a model with several."""
+    if data is None:
+        raise ValueError(f"{what} is missing: give an array of samples")
+    if inputs > 1 and (not isinstance(data, (list, tuple)) or len(data) != inputs):
+        raise ValueError(f"this model takes {inputs} inputs: give {what} as a list of {inputs} arrays")
+    arrays = [np.asarray(a) for a in data] if inputs > 1 else [np.asarray(data)]
     for array in arrays:
         if array.ndim == 0 or len(array) == 0:
             raise ValueError(f"{what} must hold at least one sample, got shape {array.shape}")
@@ -69,19 +72,22 @@ class Trainer:
         self.metrics = list(metrics or [])  # Keras logs a metric under the name it was given: acc, val_acc
 
     # ---- the data ---------------------------------------------------------------------------------
-    def _check_data(self, x: Any, y: Any = None) -> tuple[list[np.ndarray], np.ndarray | None]:
+    def _check_data(self, x: Any, y: Any = None, need_y: bool = True) -> tuple[list[np.ndarray], np.ndarray | None]:
         """Every check on the data, for every entry point, before anything runs on it."""
-        x = _samples(x, "x")
+        x = _samples(x, "x", self._input_count())
         self._check_inputs(_take(x, slice(None)))
-        if y is None:
+        if not need_y:
             return x, None
-        (y,) = _samples([np.asarray(y)], "y")
+        (y,) = _samples(y, "y")
         if len(y) != len(x[0]):
             raise ValueError(f"x and y hold different numbers of samples: {len(x[0])} and {len(y)}")
         return x, y
 
     def _check_inputs(self, x: Any) -> None:
         """Refuse inputs the model cannot take; models that know their first layers override it."""
+
+    def _input_count(self) -> int:
+        return len(getattr(self, "inputs", None) or [None])  # a functional model knows; others take one
 
     def _require_compiled(self) -> None:
         if self.optimizer is None or self.loss is None:
@@ -121,10 +127,10 @@ class Trainer:
         return _as_keras_result(self._train_step(_take(x, slice(None)), y))
 
     def test_on_batch(self, x: Any, y: Any) -> float | list[float]:
-        return self.evaluate(x, y, batch_size=len(_samples(x, "x")[0]), verbose=0)
+        return self.evaluate(x, y, batch_size=len(_samples(x, "x", self._input_count())[0]), verbose=0)
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
-        return self.predict(x, batch_size=len(_samples(x, "x")[0]))
+        return self.predict(x, batch_size=len(_samples(x, "x", self._input_count())[0]))
 
     def _build_for(self, x: list[np.ndarray]) -> None:
         if not self.built:
@@ -226,7 +232,7 @@ class Trainer:
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: int = 0) -> Any:
         batch_size = _batch_size(batch_size)
-        x, _ = self._check_data(x)
+        x, _ = self._check_data(x, need_y=False)
         parts = []
         with no_grad():
             for start in tqdm(range(0, len(x[0]), batch_size), unit="step", disable=verbose != 1):
