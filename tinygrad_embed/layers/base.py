@@ -76,8 +76,9 @@ class Layer:
         except TypeError:
             bound = {}  # __init__ is about to raise the real error
         extra = [name for name, p in inspect.signature(cls.__init__).parameters.items() if p.kind == p.VAR_KEYWORD]
-        config = {k: v for k, v in list(bound.items())[1:] if k not in extra}
-        config.update(*(bound[name] for name in extra if name in bound))
+        config = {k: v for k, v in list(bound.items())[1:] if k not in extra}  # [1:]: not self
+        for name in extra:  # keywords passed on to Layer.__init__ (name, dtype, input_shape, ...)
+            config.update(bound.get(name, {}))
         object.__setattr__(layer, "_constructor_config", config)
         return layer
 
