@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 
 import tinygrad_embed as tg
+from tinygrad_embed.fused_lstm import FusedLSTM
+from tinygrad_embed.layers import LSTM
 from tinygrad_embed.ops import Function, Mul
+from tinygrad_embed.tensor import _topological_order
 
 
 def test_lists_become_float32_and_arrays_keep_their_dtype():
@@ -76,6 +79,55 @@ def test_backward_frees_the_graph_so_memory_stays_flat():
     for _ in range(50):
         step()
     assert _live_functions() == baseline
+
+
+def test_a_second_backward_through_a_freed_graph_raises_and_names_retain_graph():
+    x = tg.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="second time.*retain_graph=True"):
+        y.backward()
+    np.testing.assert_array_equal(x.grad, 2 * x.data)  # the refused walk added nothing
+
+
+def test_a_tensor_from_a_freed_graph_reused_in_a_new_one_raises_before_any_gradient_changes():
+    x = tg.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    w = tg.Tensor(np.array([3.0, -1.0]), requires_grad=True)
+    a = x.exp()
+    (a * 2).sum().backward()  # frees the record of how a was made from x
+    with pytest.raises(RuntimeError, match="retain_graph"):  # not a silent leaf: x would miss its share
+        (w * a).sum().backward()
+    assert w.grad is None
+    np.testing.assert_allclose(x.grad, 2 * np.exp(x.data))
+
+
+def test_retain_graph_keeps_the_graph_so_a_second_walk_adds_the_same_gradients():
+    rng = np.random.default_rng(0)
+    x = tg.Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    w = tg.Tensor(rng.standard_normal((4, 2)), requires_grad=True)
+    y = ((x @ w).tanh() * x.sum() + (x @ w).sigmoid()).sum()
+    y.backward(retain_graph=True)
+    first = [x.grad.copy(), w.grad.copy()]
+    y.backward()  # without retain_graph: this walk frees the graph
+    np.testing.assert_array_equal(x.grad, 2 * first[0])
+    np.testing.assert_array_equal(w.grad, 2 * first[1])
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        y.backward()
+
+
+def test_retain_graph_through_the_fused_lstm_gives_the_same_gradients_on_the_second_walk():
+    rng = np.random.default_rng(1)
+    layer = LSTM(4, dtype="float64", fused=True)
+    x = tg.Tensor(rng.standard_normal((3, 5, 2)), requires_grad=True)
+    mask = np.array([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1], [1, 1, 0, 1, 1]], bool)
+    loss = (layer(x, mask=mask) * rng.standard_normal((3, 4))).sum()
+    assert any(isinstance(t._ctx, FusedLSTM) for t in _topological_order(loss))
+    tensors = [x, *layer.trainable_weights]
+    loss.backward(retain_graph=True)
+    first = [t.grad.copy() for t in tensors]
+    loss.backward()  # reads the activations the first walk must have left intact
+    for t, grad in zip(tensors, first):
+        np.testing.assert_array_equal(t.grad, 2 * grad)
 
 
 def test_no_grad_records_nothing():

@@ -1,4 +1,6 @@
 """The LSTM layer: Keras's weights and semantics, the fused op equal to the reference, masking."""
+import tracemalloc
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -154,6 +156,50 @@ def test_an_lstm_over_500_steps_backpropagates():
     np.testing.assert_allclose(x_fused.grad, x.grad, rtol=1e-9, atol=1e-14)
     for a, b in zip(layer.trainable_weights, fused.trainable_weights):
         np.testing.assert_allclose(b.grad, a.grad, rtol=1e-9, atol=1e-14)
+
+
+def _long_sequence_case():
+    rng = np.random.default_rng(7)
+    batch, steps, features, units = 4, 300, 3, 32
+    arrays = [rng.standard_normal((batch, steps, features)), rng.standard_normal((features, 4 * units)) * 0.3,
+              rng.standard_normal((units, 4 * units)) * 0.3, rng.standard_normal(4 * units) * 0.3]
+    return arrays, rng.random((batch, steps)) < 0.7
+
+
+@pytest.mark.parametrize("all_steps", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_a_forward_under_no_grad_gives_exactly_the_recorded_result(all_steps, masked):
+    arrays, mask = _long_sequence_case()
+    mask = mask if masked else None
+    inputs = [tg.Tensor(a, requires_grad=True) for a in arrays]
+    recorded = FusedLSTM.apply(*inputs, mask=mask, all_steps=all_steps)
+    with tg.no_grad():
+        plain = FusedLSTM.apply(*inputs, mask=mask, all_steps=all_steps)
+    assert recorded._ctx is not None and plain._ctx is None
+    np.testing.assert_array_equal(plain.data, recorded.data)
+
+
+def test_a_forward_under_no_grad_keeps_only_what_the_next_step_reads():
+    arrays, mask = _long_sequence_case()
+    inputs = [tg.Tensor(a, requires_grad=True) for a in arrays]
+
+    def peak_memory_of_forward():
+        tracemalloc.start()  # numpy reports its array buffers to tracemalloc
+        try:
+            FusedLSTM.apply(*inputs, mask=mask, all_steps=False)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    FusedLSTM.apply(*inputs, mask=mask, all_steps=False)  # numba loads its kernels outside the measurement
+    recorded = peak_memory_of_forward()  # every step's gates, h_{t-1} and states, for backward
+    with tg.no_grad():
+        plain = peak_memory_of_forward()
+    assert plain < recorded / 4, (plain, recorded)
+    op = FusedLSTM()
+    op.needs_backward = False  # what apply sets under no_grad
+    op.forward(*arrays, mask=mask, all_steps=False)
+    kept = [name for name, value in vars(op).items() if isinstance(value, (np.ndarray, list, tuple))]
+    assert kept == [], f"a forward that no backward can follow kept {kept}"
 
 
 def test_float32_fused_lstm_stays_close_to_float64():

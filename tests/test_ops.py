@@ -1,5 +1,8 @@
 """Every registered op, over hypothesis-drawn shapes and float64 values: forward equals numpy, and
 gradcheck (central differences under a random upstream gradient) passes."""
+import ast
+import inspect
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -11,6 +14,40 @@ from op_specs import SPECS
 
 def test_every_registered_op_has_a_spec():
     assert sorted(OPS) == sorted(SPECS), f"ops without a spec: {set(OPS) - set(SPECS)}; specs without an op: {set(SPECS) - set(OPS)}"
+
+
+def test_every_method_an_op_registers_is_written_in_tensor_and_calls_that_op(monkeypatch):
+    registered = dict(OPS)  # a copy: OPS is about to hold recorders in place of the ops
+    calls = []
+
+    def recorder(name):
+        class Recorder:
+            @classmethod
+            def apply(cls, *args, **kwargs):
+                calls.append((name, args))
+        return Recorder
+    for name in registered:  # Tensor methods look their op up in OPS when called
+        monkeypatch.setitem(OPS, name, recorder(name))
+    t, other = tg.Tensor(np.ones(3)), tg.Tensor(np.ones(3))
+    arguments = {"__pow__": (2,), "clip": (-1.0, 1.0), "reshape": ((3,),), "__getitem__": (0,)}
+    for name, op in registered.items():
+        for method in op.method_names:
+            function = vars(tg.Tensor).get(method)
+            assert getattr(function, "__qualname__", None) == f"Tensor.{method}", \
+                f"ops.{name} names Tensor.{method}, which the class body in tensor.py does not define"
+            args = (other,) if op.arity == 2 else arguments.get(method, ())
+            calls.clear()
+            getattr(t, method)(*args)
+            reflected = method.startswith("__r")  # 2 - t calls t.__rsub__(2): Sub(2, t)
+            assert calls == [(name, (other, t) if reflected else (t, *args))], f"Tensor.{method} made the calls {calls}"
+
+
+def test_every_op_a_tensor_method_calls_names_that_method():
+    body = ast.parse(inspect.getsource(tg.Tensor)).body[0].body
+    called = {(method.name, call.args[0].value) for method in body if isinstance(method, ast.FunctionDef)
+              for call in ast.walk(method) if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "_apply"}
+    registered = {(method, name) for name, op in OPS.items() for method in op.method_names}
+    assert called == registered, f"not registered: {called - registered}; not called: {registered - called}"
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))

@@ -2,13 +2,18 @@
 (layers/lstm.py), with backpropagation through time written by hand.
 
 Where the time goes, and what is done about it:
-- x W for every time step is one matrix product before the loop, and the weight gradients are one
-  product each after it; only h_{t-1} U (and dz U^T going back) stay inside the loop.
+- x W for every time step is a few large matrix products before the step loop needs them (one per
+  block of BLOCK_STEPS steps), and the weight gradients are one product each after the backward
+  loop; only h_{t-1} U (and dz U^T going back) stay inside the loop.
 - The gate nonlinearities and the cell update run in numba kernels (kernels.lstm_step_*), writing
   into buffers allocated once.
 - Masked steps cost nothing: only the rows unmasked at a step enter its products and kernels. The
   (step, row) pairs that are unmasked are packed step after step into the rows of `gates`, so that
   step t owns rows offsets[t]:offsets[t + 1]; reviews pre-padded to 500 words do not pay for 500 steps.
+
+Where the memory goes: backward reads every step's gate activations, h_{t-1} and c_t, so a forward
+that will be differentiated keeps them all (about 60 MB for a batch of 64 x 500 steps of 100 units).
+A forward that will not (under no_grad: predict, evaluate) keeps only what the next step reads.
 """
 from __future__ import annotations
 
@@ -16,6 +21,8 @@ import numpy as np
 
 from . import kernels
 from .ops import Function, register
+
+BLOCK_STEPS = 32  # x W + b is computed this many steps at a time: large products, small buffers
 
 
 @register()
@@ -32,50 +39,72 @@ class FusedLSTM(Function):
         batch, steps, _ = x.shape
         units = recurrent_kernel.shape[0]
         active = np.ones((steps, batch), bool) if mask is None else np.asarray(mask, bool).T
-        self.rows = [np.flatnonzero(step) for step in active]  # unmasked rows at each step
-        self.offsets = np.concatenate([[0], np.cumsum([len(r) for r in self.rows])])
-        self.positions = np.flatnonzero(active)  # t * batch + row, for each packed row
-        self.x_packed = x.transpose(1, 0, 2).reshape(steps * batch, -1)[self.positions]
-        self.gates = self.x_packed @ kernel + bias
-        self.h_prev_packed = np.empty((len(self.positions), units), x.dtype)
-        self.h = np.zeros((steps + 1, batch, units), x.dtype)  # h[t + 1] is the state after step t
-        self.c = np.zeros((steps + 1, batch, units), x.dtype)
-        recurrent = np.empty((batch, 4 * units), x.dtype)
-        for t, rows in enumerate(self.rows):
-            lo, hi = self.offsets[t], self.offsets[t + 1]
+        step_rows = [np.flatnonzero(step) for step in active]  # unmasked rows at each step
+        offsets = np.concatenate([[0], np.cumsum([len(r) for r in step_rows])])
+        packed_steps, packed_rows = np.nonzero(active)  # (t, row) of each packed row, step after step
+        # Backward reads the gate activations and h_{t-1} of every packed row and c after every step,
+        # so with a backward to come all of them are kept. Without one (no_grad: predict, evaluate) the
+        # loop holds only what the next step reads: the gates of one block of steps, h_{t-1} of one
+        # step, and when only the last step is returned two states, before and after the step. The
+        # state after step t sits in slot (t + 1) % slots.
+        keep = self.needs_backward
+        packed = len(packed_rows)
+        gates = np.empty((packed if keep else min(packed, BLOCK_STEPS * batch), 4 * units), dtype)
+        h_prev = np.empty((packed if keep else batch, units), dtype)
+        slots = steps + 1 if keep or all_steps else 2
+        h, c = np.zeros((slots, batch, units), dtype), np.zeros((slots, batch, units), dtype)
+        recurrent = np.empty((batch, 4 * units), dtype)
+        for t, rows in enumerate(step_rows):
+            lo, hi = offsets[t], offsets[t + 1]
+            if t % BLOCK_STEPS == 0:  # x W + b for the next block of steps, in one product
+                block = slice(lo, offsets[min(t + BLOCK_STEPS, steps)])
+                first = 0 if keep else lo  # the packed row that row 0 of gates holds
+                block_gates = gates[block.start - first:block.stop - first]
+                np.matmul(x[packed_rows[block], packed_steps[block]], kernel, out=block_gates)
+                block_gates += bias
+            before, after = t % slots, (t + 1) % slots
             if lo == hi:  # every row masked: the state carries over, nothing to compute
-                self.h[t + 1], self.c[t + 1] = self.h[t], self.c[t]
+                h[after], c[after] = h[before], c[before]
                 continue
-            kernels.gather(self.h_prev_packed[lo:hi], self.h[t], rows)
-            np.matmul(self.h_prev_packed[lo:hi], recurrent_kernel, out=recurrent[:hi - lo])
-            kernels.lstm_step_forward(self.h[t + 1], self.c[t + 1], self.gates[lo:hi], recurrent[:hi - lo],
-                                      self.h[t], self.c[t], rows)
-        self.x_shape, self.weights, self.all_steps = x.shape, (kernel, recurrent_kernel), all_steps
-        picked = slice(1, None) if all_steps else slice(steps, None)
-        return np.concatenate([self.h[picked], self.c[picked]], axis=2).transpose(1, 0, 2)
+            step_h_prev = h_prev[lo:hi] if keep else h_prev[:hi - lo]
+            kernels.gather(step_h_prev, h[before], rows)
+            np.matmul(step_h_prev, recurrent_kernel, out=recurrent[:hi - lo])
+            kernels.lstm_step_forward(h[after], c[after], gates[lo - first:hi - first], recurrent[:hi - lo],
+                                      h[before], c[before], rows)
+        if keep:
+            self.x, self.weights, self.all_steps = x, (kernel, recurrent_kernel), all_steps
+            self.step_rows, self.offsets = step_rows, offsets
+            self.packed_rows, self.packed_steps = packed_rows, packed_steps
+            self.gates, self.h_prev, self.c = gates, h_prev, c
+        picked = slice(1, None) if all_steps else slice(steps % slots, steps % slots + 1)
+        return np.concatenate([h[picked], c[picked]], axis=2).transpose(1, 0, 2)
 
     def backward(self, grad):
-        (batch, steps, features), (kernel, recurrent_kernel) = self.x_shape, self.weights
+        x, (kernel, recurrent_kernel) = self.x, self.weights
+        batch, steps, _ = x.shape
         units = recurrent_kernel.shape[0]
         upstream = np.ascontiguousarray(grad.transpose(1, 0, 2))  # time-major: [dh | dc] per step
         dh, dc = np.zeros((batch, units), grad.dtype), np.zeros((batch, units), grad.dtype)
         dz_step, dh_packed = np.empty((batch, 4 * units), grad.dtype), np.empty((batch, units), grad.dtype)
         recurrent_t = np.ascontiguousarray(recurrent_kernel.T)
+        # dL/dz of every packed row. Once step t's dz is known its activations are spent, so dz
+        # overwrites them, saving a buffer as large as gates; but after backward(retain_graph=True)
+        # this backward may run again, and then the activations must stay.
+        dz_all = np.empty_like(self.gates) if self.retain_graph else self.gates
         for t in reversed(range(steps)):
             if self.all_steps or t == steps - 1:
                 step_grad = upstream[t if self.all_steps else 0]
                 dh += step_grad[:, :units]
                 dc += step_grad[:, units:]
-            lo, hi, rows = self.offsets[t], self.offsets[t + 1], self.rows[t]
+            lo, hi, rows = self.offsets[t], self.offsets[t + 1], self.step_rows[t]
             if lo == hi:
                 continue
             dz = dz_step[:hi - lo]
             kernels.lstm_step_backward(dz, dh, dc, self.gates[lo:hi], self.c[t + 1], self.c[t], rows)
             np.matmul(dz, recurrent_t, out=dh_packed[:hi - lo])
             kernels.scatter_add(dh, rows, dh_packed[:hi - lo])  # the kernel zeroed these rows of dh
-            self.gates[lo:hi] = dz  # step t's activations are spent: its rows now hold dL/dz
-        dz = self.gates
-        dx = np.zeros((steps * batch, features), grad.dtype)
-        dx[self.positions] = dz @ kernel.T
-        dx = dx.reshape(steps, batch, features).transpose(1, 0, 2)
-        return dx, self.x_packed.T @ dz, self.h_prev_packed.T @ dz, dz.sum(axis=0)
+            dz_all[lo:hi] = dz
+        where = self.packed_rows, self.packed_steps
+        dx = np.zeros(x.shape, grad.dtype)
+        dx[where] = dz_all @ kernel.T
+        return dx, x[where].T @ dz_all, self.h_prev.T @ dz_all, dz_all.sum(axis=0)

@@ -1,7 +1,8 @@
 """Differentiable ops: one class each, forward and backward side by side.
 
-`register` records every op in OPS; the same registry attaches the Tensor methods (below) and drives
-the gradient property tests (tests/op_specs.py), so an op cannot exist without a test.
+`register` records every op in OPS with the names of the Tensor methods that call it (written out in
+tensor.py). The registry drives the gradient property tests (tests/op_specs.py), so an op cannot exist
+without a test, and a test checks that each named method is in tensor.py and calls its op.
 """
 from __future__ import annotations
 
@@ -29,6 +30,12 @@ class Function:
     output's gradient to one gradient per tensor input (None where there is none)."""
     arity: int | None = 1  # how many leading arguments are tensors; None: all of them
     parents: tuple[Tensor, ...] = ()
+    # Set by apply before forward: False when no backward can follow (under no_grad, or when no input
+    # requires grad), so that forward may skip saving what only backward reads.
+    needs_backward: bool = True
+    # Set by the backward sweep before backward: True under backward(retain_graph=True), when this
+    # backward may run again and must leave what forward saved intact.
+    retain_graph: bool = False
 
     @classmethod
     def apply(cls, *args: Any, **params: Any) -> Tensor:
@@ -38,8 +45,9 @@ class Function:
                        Tensor(a, dtype=np.result_type(like.dtype, a) if like is not None and np.ndim(a) == 0 else None)
                        for a in args[:n])
         op = cls()
+        op.needs_backward = grad_enabled() and any(t.requires_grad for t in inputs)
         out = Tensor(op.forward(*(t.data for t in inputs), *args[n:], **params))
-        if grad_enabled() and any(t.requires_grad for t in inputs):
+        if op.needs_backward:
             out.requires_grad, out._ctx, op.parents = True, op, inputs
         return out
 
@@ -295,21 +303,25 @@ class GetItem(Function):
         return (dx,)
 
 
-def check_indices(indices: Any, input_dim: int) -> np.ndarray:
-    """The index array as flat intp, after proving every index is an integer in [0, input_dim): the
+def validate_indices(indices: Any, input_dim: int) -> np.ndarray:
+    """The index array itself (no copy), after proving every index is an integer in [0, input_dim): the
     kernels check no bounds, and numba wraps negative indices."""
     indices = np.asarray(indices)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"embedding indices must be integers, got an array of dtype {indices.dtype}")
-    outside = (indices < 0) | (indices >= input_dim)
-    if outside.any():
-        position = tuple(int(i) for i in np.argwhere(outside)[0])
+    if indices.size and (indices.min() < 0 or indices.max() >= input_dim):  # min/max: no temporary arrays
+        position = tuple(int(i) for i in np.argwhere((indices < 0) | (indices >= input_dim))[0])
         raise IndexError(
             f"embedding index {indices[position]} at position {position} is out of range for "
             f"input_dim={input_dim} (valid: 0 to {input_dim - 1}). The usual cause: with index 0 kept for "
             "padding, input_dim must be the vocabulary size + 1 (Keras's Tokenizer(num_words) emits "
             "indices up to num_words - 1, so Embedding(num_words, ...) fits it).")
-    return indices.astype(np.intp).reshape(-1)
+    return indices
+
+
+def check_indices(indices: Any, input_dim: int) -> np.ndarray:
+    """validate_indices, then the indices as flat intp, the type the kernels take."""
+    return validate_indices(indices, input_dim).astype(np.intp).reshape(-1)
 
 
 @register()
@@ -359,25 +371,3 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     position = axis if axis >= 0 else axis + tensors[0].ndim + 1
     return concatenate([t.reshape(t.shape[:position] + (1,) + t.shape[position:]) for t in tensors], axis)
-
-
-def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    """Mean over axis: a sum, scaled."""
-    total = x.sum(axis=axis, keepdims=keepdims)
-    return total * (total.size / x.size if x.size else float("nan"))  # an empty x gives nan, as numpy
-
-
-def _attach_methods() -> None:
-    for op in OPS.values():
-        for name in op.method_names:
-            if name.startswith("__r") and name != "__repr__":  # reflected: 2 - t calls t.__rsub__(2)
-                method = (lambda op: lambda self, other: op.apply(other, self))(op)
-            else:
-                method = (lambda op: lambda self, *args, **kw: op.apply(self, *args, **kw))(op)
-            method.__name__, method.__doc__ = name, op.__doc__
-            setattr(Tensor, name, method)
-    Tensor.mean = mean
-    Tensor.T = property(lambda self: self.transpose())
-
-
-_attach_methods()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence, Union
 
 import numpy as np
 
@@ -39,6 +39,20 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
     return array
 
 
+class Freed:
+    """The _ctx of a tensor whose op a backward() has freed: no leaf, but nothing left to walk."""
+    parents: tuple = ()
+
+
+FREED = Freed()
+Operand = Union["Tensor", np.ndarray, float]  # the other side of an arithmetic operator
+
+
+def _apply(op_name: str, *args: Any, **params: Any) -> Tensor:
+    """Run the op class of that name from the registry, ops.OPS (see the import at the end)."""
+    return ops.OPS[op_name].apply(*args, **params)
+
+
 class Tensor:
     """An n-dimensional array with an optional gradient and a link to the op that produced it."""
     __array_ufunc__ = None  # numpy_array + tensor must call Tensor.__radd__, not loop over the tensor
@@ -49,7 +63,7 @@ class Tensor:
             raise TypeError(f"only floating-point tensors can require grad, not dtype {self.data.dtype}")
         self.requires_grad = bool(requires_grad)
         self.grad: np.ndarray | None = None
-        self._ctx = None  # the op (a Function instance) that made this tensor; None for leaves
+        self._ctx = None  # the op (a Function instance) that made this tensor; None for leaves; FREED after backward
 
     shape = property(lambda self: self.data.shape)
     dtype = property(lambda self: self.data.dtype)
@@ -75,8 +89,118 @@ class Tensor:
     def zero_grad(self) -> None:
         self.grad = None
 
-    def backward(self, grad: Any = None) -> None:
-        """Reverse-mode sweep: every leaf that requires grad gets d(self)/d(leaf) added to its .grad."""
+    # ---- Ops. Each method hands its work to the op class it names, in ops.py, where forward and
+    # backward sit side by side; tests/test_ops.py checks these calls against what ops.OPS registers.
+    def __add__(self, other: Operand) -> Tensor:
+        """self + other, broadcast as numpy does."""
+        return _apply("Add", self, other)
+
+    def __radd__(self, other: Operand) -> Tensor:
+        """other + self."""
+        return _apply("Add", other, self)
+
+    def __sub__(self, other: Operand) -> Tensor:
+        """self - other."""
+        return _apply("Sub", self, other)
+
+    def __rsub__(self, other: Operand) -> Tensor:
+        """other - self."""
+        return _apply("Sub", other, self)
+
+    def __mul__(self, other: Operand) -> Tensor:
+        """self * other, elementwise."""
+        return _apply("Mul", self, other)
+
+    def __rmul__(self, other: Operand) -> Tensor:
+        """other * self."""
+        return _apply("Mul", other, self)
+
+    def __truediv__(self, other: Operand) -> Tensor:
+        """self / other."""
+        return _apply("Div", self, other)
+
+    def __rtruediv__(self, other: Operand) -> Tensor:
+        """other / self."""
+        return _apply("Div", other, self)
+
+    def __matmul__(self, other: Operand) -> Tensor:
+        """self @ other, a matrix product (batch axes broadcast)."""
+        return _apply("MatMul", self, other)
+
+    def __rmatmul__(self, other: Operand) -> Tensor:
+        """other @ self."""
+        return _apply("MatMul", other, self)
+
+    def __neg__(self) -> Tensor:
+        """-self."""
+        return _apply("Neg", self)
+
+    def __pow__(self, exponent: float) -> Tensor:
+        """self ** exponent, for a constant scalar exponent."""
+        return _apply("Pow", self, exponent)
+
+    def exp(self) -> Tensor:
+        """e ** self."""
+        return _apply("Exp", self)
+
+    def log(self) -> Tensor:
+        """The natural logarithm."""
+        return _apply("Log", self)
+
+    def tanh(self) -> Tensor:
+        """The hyperbolic tangent."""
+        return _apply("Tanh", self)
+
+    def sigmoid(self) -> Tensor:
+        """1 / (1 + e ** -self), finite for any input."""
+        return _apply("Sigmoid", self)
+
+    def log_sigmoid(self) -> Tensor:
+        """log(sigmoid(self)), finite for any input."""
+        return _apply("LogSigmoid", self)
+
+    def clip(self, low: float, high: float) -> Tensor:
+        """Each element limited to [low, high]."""
+        return _apply("Clip", self, low, high)
+
+    def relu(self) -> Tensor:
+        """max(self, 0)."""
+        return _apply("Relu", self)
+
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """The sum over axis (over everything when None)."""
+        return _apply("Sum", self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        """The largest element along one axis (over everything when None)."""
+        return _apply("Max", self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """The mean over axis: no op of its own, a sum scaled."""
+        total = self.sum(axis=axis, keepdims=keepdims)
+        return total * (total.size / self.size if self.size else float("nan"))  # an empty self gives nan, as numpy
+
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+        """The same elements in a new shape, given as numbers or one tuple."""
+        return _apply("Reshape", self, *shape)
+
+    def transpose(self, axes: Sequence[int] | None = None) -> Tensor:
+        """The axes permuted (reversed when None)."""
+        return _apply("Transpose", self, axes=axes)
+
+    @property
+    def T(self) -> Tensor:
+        """The axes reversed."""
+        return self.transpose()
+
+    def __getitem__(self, index: Any) -> Tensor:
+        """self[index], with numpy's indexing (basic or an integer array)."""
+        return _apply("GetItem", self, index)
+
+    # ---- The backward sweep ---------------------------------------------------------------------
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+        """Reverse-mode sweep: every leaf that requires grad gets d(self)/d(leaf) added to its .grad.
+        The graph is freed as it is walked, unless retain_graph=True keeps it for another walk."""
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad: no input of it requires grad")
         if grad is None:
@@ -86,13 +210,24 @@ class Tensor:
         grad = np.asarray(grad, dtype=self.dtype)
         if grad.shape != self.shape:
             raise ValueError(f"backward() got a gradient of shape {grad.shape} for a tensor of shape {self.shape}")
+        order = _topological_order(self)
+        freed = next((node for node in order if node._ctx is FREED), None)
+        if freed is not None:  # checked before any .grad changes: a failed sweep leaves no half-added gradients
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time: an earlier backward() freed the "
+                f"graph behind a tensor of shape {freed.shape} in this one as it walked it. Pass "
+                "retain_graph=True to that earlier backward() to walk the graph again, or use "
+                "tensor.detach() where a value from that graph should count as a constant.")
         grads = {id(self): grad}
-        for node in reversed(_topological_order(self)):
+        for node in reversed(order):
             g = grads.pop(id(node))
             if node._ctx is None:
                 node.grad = g.copy() if node.grad is None else node.grad + g
                 continue
-            op, node._ctx = node._ctx, None  # free the graph as we walk it: memory stays flat over many steps
+            op = node._ctx
+            if not retain_graph:  # free the graph as we walk it: memory stays flat over many steps
+                node._ctx = FREED
+            op.retain_graph = retain_graph  # an op whose backward consumes what it saved needs to know
             for parent, parent_grad in zip(op.parents, op.backward(g)):
                 if parent_grad is None or not parent.requires_grad:
                     continue
@@ -117,3 +252,8 @@ def _topological_order(root: Tensor) -> list[Tensor]:
             if node._ctx is not None:
                 stack.extend((p, False) for p in node._ctx.parents if p.requires_grad and id(p) not in visited)
     return order
+
+
+# At the end, not the top: ops.py imports Tensor from this module, which by now is defined. (An import
+# inside _apply would work too, but costs microseconds on every operator.)
+from . import ops  # noqa: E402

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ops import Gather, check_indices
+from ..ops import Gather, validate_indices
 from ..tensor import Tensor
 from ..utils import positive_int
 from .base import Layer
@@ -41,7 +41,7 @@ class Embedding(Layer):
 
     def check_inputs(self, ids: np.ndarray) -> None:
         """Refuse bad ids for the whole dataset before training starts (fit calls it)."""
-        check_indices(ids, self.input_dim)
+        validate_indices(ids, self.input_dim)  # no copy: the dataset may be large
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> np.ndarray | None:
         if not self.mask_zero:
