@@ -3,7 +3,6 @@ offers, several inputs and outputs, save and load."""
 import numpy as np
 import pytest
 
-import tinygrad_embed as keras
 from tinygrad_embed.callbacks import Callback
 from tinygrad_embed.layers import LSTM, Dense, Embedding, Input, InputLayer
 from tinygrad_embed.models import Model, Sequential, load_model

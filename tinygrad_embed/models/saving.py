@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import losses, optimizers
+from .. import optimizers
 from .. import saving as archive
 from ..layers.base import get_layer_class, initializers_skipped
 from ..layers.input_layer import InputLayer
@@ -32,11 +32,11 @@ def model_config(model: Any) -> dict[str, Any]:
     if model.inputs is None:
         raise NotImplementedError(f"{type(model).__name__} is a subclassed model: its architecture is Python code, "
                                   "so save its weights only (save_weights) and rebuild it in code")
-    calls, seen = [], {}  # each node: the layer, and its inputs as [layer name, that layer's node number, output number]
-    node_number = {}
+    # Each call (node): the layer, and its inputs as [layer name, that layer's call number, output number].
+    calls, calls_of_layer, node_number = [], {}, {}
     for node in model._nodes:
-        node_number[id(node)] = seen[node.layer.name] = seen.get(node.layer.name, -1) + 1
-        if node.inputs != []:
+        node_number[id(node)] = calls_of_layer[node.layer.name] = calls_of_layer.get(node.layer.name, -1) + 1
+        if not isinstance(node.layer, InputLayer):
             calls.append({"layer": node.layer.name, "list_input": isinstance(node.inputs, (list, tuple)),
                           "inputs": [_reference(t, node_number) for t in flatten(node.inputs)], "kwargs": node.kwargs})
     return {"class_name": "Functional", "name": model.name, "layers": layers, "calls": calls,
