@@ -135,3 +135,13 @@ def test_sequential_accepts_an_input_first_as_keras3_writes_it():
     model = Sequential([Input(shape=(4,)), Dense(2)])
     assert model.built and model.input_shape == (None, 4)
     assert not any(isinstance(layer, InputLayer) for layer in model.layers)
+
+
+def test_a_model_inside_a_model_runs_but_is_refused_when_saved(tmp_path):
+    inner = Sequential([Dense(3, input_shape=(4,))])
+    outer = Sequential([Input(shape=(4,)), inner, Dense(1)])
+    assert outer.predict(np.ones((2, 4))).shape == (2, 1) and len(outer.get_weights()) == 4
+    with pytest.raises(NotImplementedError, match="holds models as layers"):
+        outer.save(tmp_path / "nested.npz")
+    assert not (tmp_path / "nested.npz").exists()
+    outer.save_weights(tmp_path / "w.npz")

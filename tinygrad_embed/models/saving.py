@@ -24,6 +24,11 @@ def model_config(model: Any) -> dict[str, Any]:
     compiled = None if model.optimizer is None else {
         "optimizer": {"class_name": type(model.optimizer).__name__, "config": model.optimizer.get_config()},
         "loss": None if model.loss is None else model.loss.__name__, "metrics": model.metrics}
+    from .model import Model  # here: model.py imports this module
+    nested = [layer.name for layer in model.layers if isinstance(layer, Model)]
+    if nested:  # refused when saving, not only when loading: a file that cannot be read back is a trap
+        raise NotImplementedError(f"model {model.name!r} holds models as layers ({', '.join(nested)}), which "
+                                  "cannot be saved yet: save its weights (save_weights) and rebuild it in code")
     layers = [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in model.layers]
     if hasattr(model, "symbolic_outputs"):  # Sequential
         shape = model.input_shape
