@@ -1,4 +1,5 @@
-"""Callbacks: hooks into Sequential.fit with Keras's names, and the ones Keras users reach for."""
+"""Callbacks: hooks into every model's fit with Keras's names, the list that dispatches them, and the
+ones Keras users reach for."""
 from __future__ import annotations
 
 import json
