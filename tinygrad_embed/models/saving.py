@@ -96,8 +96,12 @@ def model_from_config(config: dict[str, Any]) -> Any:
 
 
 # ---- files ----------------------------------------------------------------------------------------
+def _weight_arrays(model: Any) -> dict[str, np.ndarray]:
+    return {f"weight/{i:04d}": w for i, w in enumerate(model.get_weights())}
+
+
 def model_arrays(model: Any, include_optimizer: bool = True) -> dict[str, np.ndarray]:
-    arrays = {f"weight/{i:04d}": w for i, w in enumerate(model.get_weights())}
+    arrays = _weight_arrays(model)
     arrays["config"] = np.array(json.dumps(model_config(model)))
     if include_optimizer and model.optimizer is not None:
         arrays.update({f"optimizer/{k}": v for k, v in model.optimizer.get_state().items()})
@@ -109,7 +113,7 @@ def save_model(model: Any, filepath: str, include_optimizer: bool = True) -> Non
 
 
 def save_weights(model: Any, filepath: str) -> None:
-    archive.write_archive(filepath, {f"weight/{i:04d}": w for i, w in enumerate(model.get_weights())})
+    archive.write_archive(filepath, _weight_arrays(model))
 
 
 def load_weights(model: Any, filepath: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from ..layers.symbolic import flatten
+
 
 def _shape(tensors: Any) -> str:
     shapes = [str(t.shape) for t in (tensors if isinstance(tensors, (list, tuple)) else [tensors])]
@@ -29,7 +31,7 @@ def _rows(model: Any) -> tuple[list[tuple[str, ...]], bool]:
         for layer in model.layers:
             node = next(n for n in model._nodes if n.layer is layer)
             sources = [f"{t.node.layer.name}[{t.node.layer._inbound_nodes.index(t.node)}][{t.index}]"
-                       for t in _flat(node.inputs)]
+                       for t in flatten(node.inputs)]
             rows.append((f"{layer.name} ({type(layer).__name__})", _shape(node.outputs), params(layer),
                          ", ".join(sources) or "-"))
         return rows, True
@@ -40,10 +42,6 @@ def _rows(model: Any) -> tuple[list[tuple[str, ...]], bool]:
     shapes = [_shape(t) for t in outputs] if outputs else ["?"] * len(model.layers)
     return [(f"{layer.name} ({type(layer).__name__})", shape, params(layer))
             for layer, shape in zip(model.layers, shapes)], False
-
-
-def _flat(value: Any) -> list:
-    return [leaf for item in value for leaf in _flat(item)] if isinstance(value, (list, tuple)) else [value]
 
 
 def print_summary(model: Any, print_fn: Any = print) -> None:
