@@ -269,11 +269,12 @@ class Layer:
 
     def _call_symbolic(self, inputs: Any, args: tuple, kwargs: dict) -> Any:
         """A call on KerasTensors: build, work out the output's shape, record the call as a graph node."""
-        self._maybe_build(map_structure(lambda t: t.shape, inputs))
+        shapes = map_structure(lambda t: t.shape, inputs)
+        self._maybe_build(shapes)
         if type(self).compute_output_shape is Layer.compute_output_shape:
             outputs = self._run_on_zeros(inputs, *args, **kwargs)  # the dtypes of the actual inputs matter here
         else:
-            shapes = self.compute_output_shape(map_structure(lambda t: t.shape, inputs))
+            shapes = self.compute_output_shape(shapes)
             outputs = map_structure(lambda s: KerasTensor(s, self.dtype), shapes, is_leaf=is_shape)
         node = Node(self, inputs, outputs, args, kwargs)
         self._inbound_nodes.append(node)
