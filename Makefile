@@ -19,7 +19,7 @@ test: $(INSTALLED)
 # PyTorch, which `make test` skips without them. Here a missing Keras fails instead of skipping.
 parity: $(INSTALLED)
 	$(PY) -m pip install --quiet -e '.[dev,parity]'
-	TINYGRAD_EMBED_PARITY=required KERAS_BACKEND=torch $(PY) -m pytest tests/test_keras_parity.py \
+	TINYGRAD_EMBED_PARITY=required KERAS_BACKEND=torch $(PY) -m pytest tests/test_keras_parity*.py \
 		tests/test_lstm.py::test_pytorch_lstm_with_our_weights_gives_our_outputs
 
 # Runs here read the shared copy of the dataset when it sits beside the checkout (no network).

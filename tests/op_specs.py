@@ -88,6 +88,21 @@ def concatenate_cases(draw):
 
 
 @st.composite
+def sliding_windows_cases(draw):
+    size, stride, dilation = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    span = (size - 1) * dilation + 1
+    extra = draw(st.lists(st.integers(1, 3), max_size=2))  # channels and beyond (none: (batch, steps))
+    x = draw(float64_arrays((draw(st.integers(1, 2)), span + draw(st.integers(0, 4)), *extra)))
+    return (x,), (size, stride, dilation), {}
+
+
+def sliding_windows_reference(x, size, stride, dilation):
+    count = (x.shape[1] - (size - 1) * dilation - 1) // stride + 1
+    return np.stack([np.stack([x[:, t * stride + j * dilation] for j in range(size)], axis=1)
+                     for t in range(count)], axis=1)
+
+
+@st.composite
 def clip_cases(draw):
     x = draw(float64_arrays().filter(lambda a: np.all(np.abs(np.abs(a) - 1) > 1e-3)))  # no kinks
     return (x,), (-1.0, 1.0), {}
@@ -131,5 +146,6 @@ SPECS = {
     "Transpose": OpSpec(transpose_cases(), np.transpose),
     "GetItem": OpSpec(getitem_cases(), lambda x, index: x[index]),
     "Gather": OpSpec(gather_cases(), lambda table, indices: np.take(table, indices.astype(np.intp), axis=0)),
+    "SlidingWindows": OpSpec(sliding_windows_cases(), sliding_windows_reference),
     "Concatenate": OpSpec(concatenate_cases(), lambda *xs, axis: np.concatenate(xs, axis=axis)),
 }

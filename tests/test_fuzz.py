@@ -136,9 +136,11 @@ def test_lstm_and_dense(units, data, return_sequences, with_mask):
 
 @fuzz_settings
 @given(any_arrays(max_dims=2), any_arrays(max_dims=2), st.sampled_from(["binary_crossentropy", "categorical_crossentropy",
-                                                                        "mean_squared_error"]), st.booleans())
+                                                                        "sparse_categorical_crossentropy",
+                                                                        "mean_squared_error", "mean_absolute_error"]),
+       st.booleans())
 def test_losses(y_true, y_pred, name, from_logits):
-    kwargs = {} if name == "mean_squared_error" else {"from_logits": from_logits}
+    kwargs = {} if name.startswith("mean_") else {"from_logits": from_logits}
     with np.errstate(all="ignore"):
         attempt(f"losses.{name}", getattr(losses, name), y_true, y_pred, **kwargs)
 

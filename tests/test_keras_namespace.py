@@ -38,6 +38,11 @@ def test_keras3_code_runs_with_the_module_renamed():
 @pytest.mark.parametrize("path", ["Sequential", "Model", "Input", "layers.Embedding", "layers.LSTM", "layers.Dense",
                                   "layers.Input", "layers.InputLayer", "layers.Layer", "models.Sequential",
                                   "models.Model", "models.load_model", "optimizers.Adam", "optimizers.SGD",
+                                  "optimizers.RMSprop", "optimizers.Adagrad", "layers.Conv1D", "layers.MaxPooling1D",
+                                  "layers.GlobalAveragePooling1D", "layers.Flatten", "layers.Dropout",
+                                  "initializers.Constant", "preprocessing.text.one_hot",
+                                  "losses.sparse_categorical_crossentropy", "losses.mean_absolute_error",
+                                  "metrics.binary_accuracy",
                                   "losses.binary_crossentropy", "callbacks.Callback", "callbacks.EarlyStopping",
                                   "callbacks.ModelCheckpoint", "callbacks.History", "datasets.imdb.load_data",
                                   "utils.pad_sequences", "utils.to_categorical", "utils.set_random_seed",
@@ -50,7 +55,7 @@ def test_keras_names_are_where_keras_puts_them(path):
 
 
 @pytest.mark.parametrize("module, name, kind", [("tinygrad_embed.layers", "Conv2D", "layer"),
-                                                ("tinygrad_embed.optimizers", "RMSprop", "optimizer"),
+                                                ("tinygrad_embed.optimizers", "Nadam", "optimizer"),
                                                 ("tinygrad_embed.callbacks", "TensorBoard", "callback"),
                                                 ("tinygrad_embed.models", "Functional", "model"),
                                                 ("tinygrad_embed", "Variable", "top-level name")])

@@ -89,7 +89,7 @@ def test_bad_data_is_refused_before_any_training(bad_x, bad_y, error, match):
 
 def test_compile_refuses_unknown_names_listing_the_known_ones():
     model = small_model()
-    with pytest.raises(ValueError, match="known: adam, sgd"):
+    with pytest.raises(ValueError, match="known: adagrad, adam, rmsprop, sgd"):
         model.compile(optimizer="adamw", loss="mse")
     with pytest.raises(ValueError, match="known: binary_crossentropy"):
         model.compile(optimizer="adam", loss="hinge")

@@ -29,7 +29,8 @@ def test_every_method_an_op_registers_is_written_in_tensor_and_calls_that_op(mon
     for name in registered:  # Tensor methods look their op up in OPS when called
         monkeypatch.setitem(OPS, name, recorder(name))
     t, other = tg.Tensor(np.ones(3)), tg.Tensor(np.ones(3))
-    arguments = {"__pow__": (2,), "clip": (-1.0, 1.0), "reshape": ((3,),), "__getitem__": (0,)}
+    arguments = {"__pow__": (2,), "clip": (-1.0, 1.0), "reshape": ((3,),), "__getitem__": (0,),
+                 "sliding_windows": (2, 1, 1)}
     for name, op in registered.items():
         for method in op.method_names:
             function = vars(tg.Tensor).get(method)

@@ -1,11 +1,12 @@
-"""Tokenizer and pad_sequences against their documented Keras semantics."""
+"""Tokenizer, hashing_trick, one_hot and pad_sequences against their documented Keras semantics."""
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_embed.preprocessing.sequence import pad_sequences
-from tinygrad_embed.preprocessing.text import Tokenizer, text_to_word_sequence, tokenizer_from_json
+from tinygrad_embed.preprocessing.text import (Tokenizer, hashing_trick, one_hot, text_to_word_sequence,
+                                               tokenizer_from_json)
 from tinygrad_embed.utils import to_categorical
 
 words = st.sampled_from(["the", "cat", "sat", "on", "mat", "dog", "ran", "a", "fast", "red"])
@@ -97,3 +98,39 @@ def test_to_categorical():
     assert to_categorical([1, 0], num_classes=4).shape == (2, 4)
     with pytest.raises(ValueError, match="class label 5"):
         to_categorical([5], num_classes=3)
+
+
+def test_hashing_trick_md5_ids_match_the_hand_computed_digests():
+    # With n = 16 the id is md5 % 15 + 1, and since 16 = 1 (mod 15) md5 % 15 is its hex digits' sum % 15:
+    # "the" 8fc42c6ddf9966db3b09e84365034357 sums to 239 -> 239 % 15 + 1 = 15
+    # "cat" d077f244def8a70e5ea758bd8352fcd8 sums to 272 -> 272 % 15 + 1 = 3
+    # "sat" 53e8254b3222a33f42b5a6b3d156056c sums to 192 -> 192 % 15 + 1 = 13
+    assert hashing_trick("The cat sat, the CAT!", 16, hash_function="md5") == [15, 3, 13, 15, 3]
+
+
+@given(texts, st.integers(2, 40))
+def test_one_hot_is_hashing_trick_with_pythons_hash_in_1_to_n_minus_1(corpus, n):
+    for text in corpus:
+        ids = one_hot(text, n)
+        assert ids == hashing_trick(text, n) == [hash(w) % (n - 1) + 1 for w in text.split()]
+        assert all(1 <= i <= n - 1 for i in ids)
+
+
+def test_hashing_trick_takes_a_hash_function_an_analyzer_and_the_text_options():
+    assert hashing_trick("a bb ccc", 10, hash_function=len) == [2, 3, 4]  # len % 9 + 1
+    assert hashing_trick("x-yy", 10, hash_function=len, analyzer=lambda t: t.split("-")) == [2, 3]
+    assert hashing_trick("AB;c", 10, hash_function=len, filters="", lower=False, split=";") == [3, 2]
+
+
+@pytest.mark.parametrize("n, hash_function, error, match", [
+    (1, None, ValueError, "n must be at least 2.*got 1"), (0, None, ValueError, "n must be at least 1, got 0"),
+    (5.0, None, TypeError, "n must be an integer, got 5.0"),
+    (5, "sha1", ValueError, "hash_function must be None, \"md5\" or a function of a word, got 'sha1'")])
+def test_hashing_trick_refuses_bad_arguments(n, hash_function, error, match):
+    with pytest.raises(error, match=match):
+        hashing_trick("some text", n, hash_function=hash_function)
+
+
+def test_text_functions_refuse_a_non_string():
+    with pytest.raises(TypeError, match="works on a string, got list"):
+        one_hot(["already", "split"], 10)

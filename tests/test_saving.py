@@ -156,3 +156,24 @@ def test_a_file_written_before_the_layer_contract_still_loads(tmp_path):
     saving.write_archive(path, {k: v for k, v in arrays.items() if k != "format"})
     x, _ = toy_data(8)
     np.testing.assert_array_equal(load_model(path).predict(x), model.predict(x))
+
+
+def test_initializer_objects_in_layer_configs_survive_save_and_load(tmp_path):
+    from tinygrad_embed import initializers
+    matrix = np.arange(30, dtype=np.float32).reshape(10, 3)
+    model = Sequential([Embedding(10, 3, embeddings_initializer=initializers.Constant(matrix), input_length=4),
+                        Dense(2, kernel_initializer=initializers.RandomNormal(stddev=0.1, seed=3))])
+    model.build()
+    model.save(tmp_path / "m.npz")
+    restored = load_model(tmp_path / "m.npz")
+    for a, b in zip(model.get_weights(), restored.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    kernel_init = initializers.get(restored.layers[1].get_config()["kernel_initializer"])
+    assert kernel_init.get_config() == {"mean": 0.0, "stddev": 0.1, "seed": 3}
+    restored.save(tmp_path / "again.npz")  # the rebuilt config is JSON as it stands
+
+
+def test_a_layer_config_holding_a_function_is_refused_when_saved(tmp_path):
+    model = Sequential([Dense(2, kernel_initializer=lambda shape, dtype=None: np.zeros(shape, dtype), input_shape=(3,))])
+    with pytest.raises(TypeError, match="cannot be saved"):
+        model.save(tmp_path / "m.npz")

@@ -10,13 +10,14 @@ from . import fused_lstm  # registers the fused LSTM op (ops.OPS holds every op)
 from .gradcheck import GradcheckError, gradcheck
 
 __version__ = "0.1.0"
-from . import activations, callbacks, datasets, initializers, layers, losses, models, optimizers, utils, viz  # noqa: E402
+from . import activations, callbacks, datasets, initializers, layers, losses, metrics  # noqa: E402
+from . import models, optimizers, utils, viz  # noqa: E402
 from .preprocessing import sequence, text  # noqa: E402,F401  (Keras 2's module paths)
 from .layers import Input  # noqa: E402
 from .missing import module_getattr  # noqa: E402
 from .models import Model, Sequential  # noqa: E402
 
 __all__ = ["Tensor", "no_grad", "concatenate", "stack", "gradcheck", "GradcheckError", "Input", "Model",
-           "Sequential", "activations", "callbacks", "datasets", "initializers", "layers", "losses", "models",
-           "optimizers", "utils"]
+           "Sequential", "activations", "callbacks", "datasets", "initializers", "layers", "losses", "metrics",
+           "models", "optimizers", "utils"]
 __getattr__ = module_getattr(__name__, "top-level name", lambda: [n for n in __all__ if n[:1].isupper()])

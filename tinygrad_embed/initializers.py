@@ -1,47 +1,219 @@
-"""Initial weights, as Keras draws them: uniform, glorot_uniform, orthogonal, zeros."""
+"""Initial weights, as Keras 3 draws them. An initializer is a callable `init(shape, dtype=None)` that
+returns a new numpy array; the classes below also have get_config, so a layer holding one can be saved.
+
+Names resolve as in Keras 3 (`get("glorot_uniform")`, `get("GlorotUniform")`, aliases such as
+"uniform" and "zero"), and the lower-case module names are the classes, as there: `zeros is Zeros`.
+Without a seed, draws come from the package's generator (seeded by utils.set_random_seed), so each
+call gives new values; with an integer seed every call gives the same values."""
 from __future__ import annotations
 
-from typing import Callable, Union
+from typing import Any, Callable, Union
 
 import numpy as np
 
+from .missing import module_getattr
 from .utils import random_generator
 
-Initializer = Callable[[tuple, np.dtype], np.ndarray]
+InitializerFunction = Callable[..., np.ndarray]
 
 
-def zeros(shape: tuple, dtype=np.float32) -> np.ndarray:
-    return np.zeros(shape, dtype)
+def _float_dtype(dtype: Any) -> np.dtype:
+    return np.dtype("float32" if dtype is None else dtype)  # Keras's floatx; np.dtype(None) would be float64
 
 
-def uniform(shape: tuple, dtype=np.float32) -> np.ndarray:
-    """Keras's RandomUniform default, the Embedding layer's initialiser: U(-0.05, 0.05)."""
-    return random_generator().uniform(-0.05, 0.05, shape).astype(dtype)
+def compute_fans(shape: tuple) -> tuple[int, int]:
+    """Keras's (fan_in, fan_out): a vector counts its length as both; a kernel of rank > 2 (a
+    convolution's) multiplies its last two axes by the receptive field, the product of the others."""
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return int(shape[0]), int(shape[0])
+    receptive_field = int(np.prod(shape[:-2]))
+    return int(shape[-2]) * receptive_field, int(shape[-1]) * receptive_field
 
 
-def glorot_uniform(shape: tuple, dtype=np.float32) -> np.ndarray:
-    """U(-limit, limit) with limit = sqrt(6 / (fan_in + fan_out)), keeping activations' variance."""
-    fan_in, fan_out = int(np.prod(shape[:-1])), shape[-1]
-    limit = np.sqrt(6.0 / (fan_in + fan_out))
-    return random_generator().uniform(-limit, limit, shape).astype(dtype)
+class Initializer:
+    """init(shape, dtype=None) -> a new array of that shape; type(init)(**init.get_config()) rebuilds it."""
+
+    def __call__(self, shape: tuple, dtype: Any = None) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} must define __call__(shape, dtype=None)")
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Initializer:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        arguments = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({arguments})"
 
 
-def orthogonal(shape: tuple, dtype=np.float32) -> np.ndarray:
-    """A matrix with orthonormal rows or columns, from the QR decomposition of a Gaussian one (Keras's
-    recipe); a recurrent kernel drawn so neither explodes nor vanishes at the start of training."""
-    rows, cols = int(np.prod(shape[:-1])), shape[-1]
-    q, r = np.linalg.qr(random_generator().standard_normal((max(rows, cols), min(rows, cols))))
-    q *= np.sign(np.diag(r))  # makes the decomposition unique, so q is uniformly distributed
-    return (q.T if rows < cols else q).reshape(shape).astype(dtype)
+class Zeros(Initializer):
+    """All 0."""
+
+    def __call__(self, shape: tuple, dtype: Any = None) -> np.ndarray:
+        return np.zeros(shape, _float_dtype(dtype))
 
 
-KNOWN = {"zeros": zeros, "uniform": uniform, "random_uniform": uniform,
-         "glorot_uniform": glorot_uniform, "orthogonal": orthogonal}
+class Ones(Initializer):
+    """All 1."""
+
+    def __call__(self, shape: tuple, dtype: Any = None) -> np.ndarray:
+        return np.ones(shape, _float_dtype(dtype))
 
 
-def get(identifier: Union[str, Initializer]) -> Initializer:
+class Constant(Initializer):
+    """`value` everywhere: a number, or an array that broadcasts to the weight's shape (Keras 3 computes
+    value * ones(shape)), such as a pretrained embedding matrix of exactly the table's shape."""
+
+    def __init__(self, value: Any = 0.0) -> None:
+        self.value = np.asarray(value)
+        if self.value.dtype.kind not in "biuf":
+            raise TypeError(f"Constant needs a number or an array of numbers, got {value!r:.80}")
+
+    def __call__(self, shape: tuple, dtype: Any = None) -> np.ndarray:
+        shape = tuple(shape)
+        try:
+            values = np.broadcast_to(self.value, shape)
+        except ValueError:
+            raise ValueError(f"Constant's value has shape {self.value.shape}, which does not fit the weight's "
+                             f"shape {shape}") from None
+        return values.astype(_float_dtype(dtype))  # a copy: the weight must not share the caller's array
+
+    def get_config(self) -> dict[str, Any]:
+        return {"value": self.value.tolist()}
+
+
+class _Seeded(Initializer):
+    """A random initializer: seed None draws from the package's generator, an int from its own."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise TypeError(f"seed must be an integer or None, got {seed!r}")
+        self.seed = None if seed is None else int(seed)
+
+    def _generator(self) -> np.random.Generator:
+        return random_generator() if self.seed is None else np.random.default_rng(self.seed)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"seed": self.seed}
+
+
+class RandomUniform(_Seeded):
+    """U(minval, maxval); Keras's defaults U(-0.05, 0.05) are the Embedding table's."""
+
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None) -> None:
+        super().__init__(seed)
+        self.minval, self.maxval = minval, maxval
+
+    def __call__(self, shape: tuple, dtype: Any = None) -> np.ndarray:
+        return self._generator().uniform(self.minval, self.maxval, shape).astype(_float_dtype(dtype))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"minval": self.minval, "maxval": self.maxval, **super().get_config()}
+
+
+class RandomNormal(_Seeded):
+    """N(mean, stddev**2), by default N(0, 0.05**2) as Keras."""
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
+        super().__init__(seed)
+        if not stddev >= 0:
+            raise ValueError(f"RandomNormal's stddev must be at least 0, got {stddev!r}")
+        self.mean, self.stddev = mean, stddev
+
+    def __call__(self, shape: tuple, dtype: Any = None) -> np.ndarray:
+        return self._generator().normal(self.mean, self.stddev, shape).astype(_float_dtype(dtype))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
+
+
+class GlorotUniform(_Seeded):
+    """U(-limit, limit) with limit = sqrt(6 / (fan_in + fan_out)): activations keep their variance."""
+
+    def __call__(self, shape: tuple, dtype: Any = None) -> np.ndarray:
+        fan_in, fan_out = compute_fans(tuple(shape))
+        limit = np.sqrt(3.0 / max(1.0, (fan_in + fan_out) / 2))  # Keras's form: sqrt(6 / (fan_in + fan_out))
+        return self._generator().uniform(-limit, limit, shape).astype(_float_dtype(dtype))
+
+
+class Orthogonal(_Seeded):
+    """gain * a matrix with orthonormal columns (or rows, if wider than tall), from the QR decomposition of
+    a Gaussian one; a shape of rank > 2 is drawn as (product of all but the last axis, last axis).
+    A recurrent kernel drawn so its repeated product neither explodes nor vanishes at the start."""
+
+    def __init__(self, gain: float = 1.0, seed: int | None = None) -> None:
+        super().__init__(seed)
+        self.gain = gain
+
+    def __call__(self, shape: tuple, dtype: Any = None) -> np.ndarray:
+        shape = tuple(shape)
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal needs a shape of rank 2 or more, got {shape}")
+        rows, cols = int(np.prod(shape[:-1])), shape[-1]
+        q, r = np.linalg.qr(self._generator().standard_normal((max(rows, cols), min(rows, cols))))
+        q *= np.sign(np.diag(r))  # makes the decomposition unique, so q is uniformly distributed
+        return (self.gain * (q.T if rows < cols else q)).reshape(shape).astype(_float_dtype(dtype))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"gain": self.gain, **super().get_config()}
+
+
+# Keras 3's lower-case names are its classes, and so they are here.
+zeros, ones, constant = Zeros, Ones, Constant
+random_uniform, random_normal, glorot_uniform, orthogonal = RandomUniform, RandomNormal, GlorotUniform, Orthogonal
+zero, one, uniform, normal = Zeros, Ones, RandomUniform, RandomNormal  # Keras's aliases (and Keras 2's names)
+
+CLASSES = (Zeros, Ones, Constant, RandomUniform, RandomNormal, GlorotUniform, Orthogonal)
+KNOWN: dict[str, type[Initializer]] = {
+    **{cls.__name__: cls for cls in CLASSES},
+    "zeros": Zeros, "ones": Ones, "constant": Constant, "random_uniform": RandomUniform,
+    "random_normal": RandomNormal, "glorot_uniform": GlorotUniform, "orthogonal": Orthogonal,
+    "zero": Zeros, "one": Ones, "uniform": RandomUniform, "normal": RandomNormal,
+    "OrthogonalInitializer": Orthogonal}
+
+
+def serialize(initializer: Initializer) -> dict[str, Any]:
+    """{"class_name": ..., "config": ...}, the form get and deserialize read back (Keras's keys)."""
+    if not isinstance(initializer, Initializer):
+        raise TypeError(f"only an Initializer object can be serialised, got {initializer!r:.80}")
+    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+
+
+def deserialize(config: dict[str, Any]) -> Initializer:
+    """The initializer that serialize described."""
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise ValueError(f"an initializer's config is a dict with a 'class_name', got {config!r:.80}")
+    name = config["class_name"]
+    if name not in KNOWN:
+        raise ValueError(f"unknown initializer {name!r}; known: {', '.join(sorted(KNOWN))}")
+    return KNOWN[name].from_config(config.get("config", {}))
+
+
+def get(identifier: Union[None, str, dict, np.ndarray, type, InitializerFunction]) -> InitializerFunction | None:
+    """An initializer from a name, a serialize dict, an Initializer class (instantiated), an array (a
+    Constant of it), or a callable (returned as is); None stays None, as in Keras."""
+    if identifier is None or isinstance(identifier, Initializer):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier not in KNOWN:
+            raise ValueError(f"unknown initializer {identifier!r}; known: {', '.join(sorted(KNOWN))}")
+        return KNOWN[identifier]()
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, np.ndarray):
+        return Constant(identifier)
+    if isinstance(identifier, type):
+        if not issubclass(identifier, Initializer):
+            raise ValueError(f"{identifier.__name__} is not an Initializer class")
+        return identifier()
     if callable(identifier):
         return identifier
-    if identifier not in KNOWN:
-        raise ValueError(f"unknown initializer {identifier!r}; known: {', '.join(sorted(KNOWN))}")
-    return KNOWN[identifier]
+    raise ValueError(f"cannot use {identifier!r:.80} as an initializer: expected a name, a config dict, an "
+                     "array, or a callable init(shape, dtype)")
+
+
+__getattr__ = module_getattr(__name__, "initializer", lambda: [cls.__name__ for cls in CLASSES])

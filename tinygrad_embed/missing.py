@@ -13,7 +13,8 @@ def module_getattr(module: str, kind: str, known: Callable[[], Iterable[str]]) -
     """A module-level __getattr__ for `module`: capitalised names (classes) raise NotInTinygradEmbed."""
     def __getattr__(name: str) -> object:
         if name[:1].isupper():
-            raise NotInTinygradEmbed(f"tinygrad_embed has no {kind} {name}; the {kind}s here are: "
+            kinds = kind + ("es" if kind.endswith("s") else "s")  # losses, not losss
+            raise NotInTinygradEmbed(f"tinygrad_embed has no {kind} {name}; the {kinds} here are: "
                                      f"{', '.join(sorted(known()))}")
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
     return __getattr__

@@ -303,6 +303,29 @@ class GetItem(Function):
         return (dx,)
 
 
+@register("sliding_windows")
+class SlidingWindows(Function):
+    """z[b, t, j, ...] = x[b, t * stride + j * dilation, ...] for j < size (the windows along axis 1 that
+    Conv1D and pooling look through);  dx = each window's g added back where it was read from"""
+    def forward(self, x, size: int, stride: int = 1, dilation: int = 1):
+        span = (size - 1) * dilation + 1
+        if x.ndim < 2 or x.shape[1] < span:
+            raise ValueError(f"windows of {size} steps (spanning {span} with dilation {dilation}) need an input "
+                             f"of shape (batch, at least {span} steps, ...), got shape {x.shape}")
+        self.shape, self.size, self.stride, self.dilation = x.shape, size, stride, dilation
+        self.count = (x.shape[1] - span) // stride + 1
+        views = np.lib.stride_tricks.sliding_window_view(x, span, axis=1)  # (batch, steps - span + 1, ..., span)
+        return np.moveaxis(views[:, ::stride, ..., ::dilation], -1, 2)  # a read-only view: no copy
+
+    def backward(self, g):
+        dx = np.zeros(self.shape, g.dtype)
+        last = (self.count - 1) * self.stride + 1
+        for j in range(self.size):  # a loop over the window's few positions, each one vectorised slice
+            start = j * self.dilation
+            dx[:, start:start + last:self.stride] += g[:, :, j]
+        return (dx,)
+
+
 def validate_indices(indices: Any, input_dim: int) -> np.ndarray:
     """The index array itself (no copy), after proving every index is an integer in [0, input_dim): the
     kernels check no bounds, and numba wraps negative indices."""

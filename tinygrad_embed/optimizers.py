@@ -2,9 +2,14 @@
 
     optimizer.apply_gradients(zip(grads, variables))   # Keras's call
     optimizer.step(variables)                          # the same, reading each variable's .grad
+
+As in Keras, each gradient is clipped first (clipnorm: each variable's gradient on its own is rescaled
+to at most that L2 norm; clipvalue: each element is clipped to [-clipvalue, clipvalue]), then the
+optimizer's rule is applied.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -13,10 +18,37 @@ from .missing import module_getattr
 from .tensor import Tensor
 
 
+class _Default(float):
+    """A default learning rate: lets `lr=` tell it apart from the same number given explicitly."""
+
+
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+
+
 def _positive(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not value > 0:
+    if not _is_number(value) or not value > 0:
         raise ValueError(f"{what} must be a positive number, got {value!r}")
     return float(value)
+
+
+def _fraction(value: Any, what: str, one_allowed: bool = False) -> float:
+    """value in [0, 1), or in [0, 1] when one_allowed."""
+    if not _is_number(value) or not (0 <= value <= 1 if one_allowed else 0 <= value < 1):
+        raise ValueError(f"{what} must be in [0, {'1]' if one_allowed else '1)'}, got {value!r}")
+    return float(value)
+
+
+def _learning_rate(learning_rate: float, lr: float | None) -> float:
+    """The learning rate, from `learning_rate` or from Keras 2's deprecated spelling `lr`."""
+    if lr is None:
+        return _positive(learning_rate, "learning_rate")
+    if not isinstance(learning_rate, _Default):
+        raise TypeError(f"got both learning_rate={learning_rate!r} and lr={lr!r}: lr is the old name of "
+                        "learning_rate, give only learning_rate")
+    # stacklevel 4: the warning points at the user's line, above the optimizer's and the base's __init__
+    warnings.warn("lr is deprecated; use learning_rate", DeprecationWarning, stacklevel=4)
+    return _positive(lr, "lr")
 
 
 class Optimizer:
@@ -24,12 +56,21 @@ class Optimizer:
     first seen; clipping; the step count; state that can be read out and restored."""
     slot_names: tuple[str, ...] = ()
 
-    def __init__(self, learning_rate: float, clipnorm: float | None = None) -> None:
-        self.learning_rate = _positive(learning_rate, "learning_rate")
+    def __init__(self, learning_rate: float, clipnorm: float | None = None, clipvalue: float | None = None,
+                 lr: float | None = None) -> None:
+        self.learning_rate = _learning_rate(learning_rate, lr)
+        if clipnorm is not None and clipvalue is not None:
+            raise ValueError(f"give clipnorm or clipvalue, not both; got clipnorm={clipnorm!r}, "
+                             f"clipvalue={clipvalue!r}")
         self.clipnorm = None if clipnorm is None else _positive(clipnorm, "clipnorm")
+        self.clipvalue = None if clipvalue is None else _positive(clipvalue, "clipvalue")
         self.iterations = 0
         self._variables: list[Tensor] = []
         self._slots: list[dict[str, np.ndarray]] = []
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor's arguments: `type(opt)(**opt.get_config())` is the same optimizer, unbuilt."""
+        return {"learning_rate": self.learning_rate, "clipnorm": self.clipnorm, "clipvalue": self.clipvalue}
 
     def build(self, variables: Sequence[Tensor]) -> None:
         """Fix the order of the variables' slots (what get_state and set_state rely on)."""
@@ -41,8 +82,11 @@ class Optimizer:
             if known is variable:
                 return slots
         self._variables.append(variable)
-        self._slots.append({name: np.zeros_like(variable.data) for name in self.slot_names})
+        self._slots.append({name: self._new_slot(name, variable.data) for name in self.slot_names})
         return self._slots[-1]
+
+    def _new_slot(self, name: str, value: np.ndarray) -> np.ndarray:
+        return np.zeros_like(value)
 
     def apply_gradients(self, grads_and_vars: Iterable[tuple[Any, Tensor]]) -> None:
         pairs = [(g, v) for g, v in grads_and_vars if g is not None]
@@ -51,11 +95,16 @@ class Optimizer:
             grad = np.asarray(grad, dtype=variable.dtype)
             if grad.shape != variable.shape:
                 raise ValueError(f"gradient of shape {grad.shape} for a variable of shape {variable.shape}")
-            if self.clipnorm is not None:  # Keras clips each variable's gradient on its own
-                norm = float(np.sqrt(np.sum(grad * grad)))
-                if norm > self.clipnorm:
-                    grad = grad * (self.clipnorm / norm)
-            self._update(variable.data, grad, self._slots_of(variable))
+            self._update(variable.data, self._clip(grad), self._slots_of(variable))
+
+    def _clip(self, grad: np.ndarray) -> np.ndarray:
+        if self.clipvalue is not None:
+            return np.clip(grad, -self.clipvalue, self.clipvalue)
+        if self.clipnorm is not None:
+            norm = float(np.sqrt(np.sum(grad * grad)))
+            if norm > self.clipnorm:
+                return grad * (self.clipnorm / norm)
+        return grad
 
     def step(self, variables: Iterable[Tensor]) -> None:
         """apply_gradients with each variable's own .grad (variables without one are left alone)."""
@@ -89,19 +138,18 @@ class Adam(Optimizer):
     The bias correction is folded into the step size, so epsilon is added to sqrt(v) uncorrected
     (PyTorch adds it to sqrt(v / (1 - b2^t)): the same rule with a slightly different epsilon)."""
 
-    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7, amsgrad: bool = False, clipnorm: float | None = None) -> None:
-        super().__init__(learning_rate, clipnorm)
-        for value, what in ((beta_1, "beta_1"), (beta_2, "beta_2")):
-            if not 0 <= value < 1:
-                raise ValueError(f"{what} must be in [0, 1), got {value!r}")
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), _positive(epsilon, "epsilon")
+    def __init__(self, learning_rate: float = _Default(0.001), beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, amsgrad: bool = False, clipnorm: float | None = None,
+                 clipvalue: float | None = None, *, lr: float | None = None) -> None:
+        super().__init__(learning_rate, clipnorm, clipvalue, lr)
+        self.beta_1, self.beta_2 = _fraction(beta_1, "beta_1"), _fraction(beta_2, "beta_2")
+        self.epsilon = _positive(epsilon, "epsilon")
         self.amsgrad = bool(amsgrad)
         self.slot_names = ("m", "v", "v_hat") if amsgrad else ("m", "v")
 
     def get_config(self) -> dict[str, Any]:
-        return {"learning_rate": self.learning_rate, "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon, "amsgrad": self.amsgrad, "clipnorm": self.clipnorm}
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "amsgrad": self.amsgrad}
 
     def _update(self, value, grad, slots):
         t = self.iterations
@@ -116,37 +164,114 @@ class Adam(Optimizer):
 
 
 class SGD(Optimizer):
-    """Keras's SGD: w -= lr g; with momentum, velocity = momentum velocity - lr g; w += velocity."""
+    """Keras's SGD: w -= lr g. With momentum: velocity <- momentum velocity - lr g, then w += velocity;
+    with nesterov as well, w += momentum velocity - lr g (the step looks ahead along the new velocity)."""
 
-    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, clipnorm: float | None = None) -> None:
-        super().__init__(learning_rate, clipnorm)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-        self.momentum = float(momentum)
+    def __init__(self, learning_rate: float = _Default(0.01), momentum: float = 0.0, nesterov: bool = False,
+                 clipnorm: float | None = None, clipvalue: float | None = None, *, lr: float | None = None) -> None:
+        super().__init__(learning_rate, clipnorm, clipvalue, lr)
+        self.momentum = _fraction(momentum, "momentum", one_allowed=True)
+        self.nesterov = bool(nesterov)
         self.slot_names = ("velocity",) if momentum else ()
 
     def get_config(self) -> dict[str, Any]:
-        return {"learning_rate": self.learning_rate, "momentum": self.momentum, "clipnorm": self.clipnorm}
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
     def _update(self, value, grad, slots):
-        if self.momentum:
-            velocity = slots["velocity"]
-            velocity *= self.momentum
-            velocity -= self.learning_rate * grad
-            value += velocity
-        else:
+        if not self.momentum:  # as in Keras, nesterov without momentum is plain SGD
             value -= (self.learning_rate * grad).astype(value.dtype, copy=False)
+            return
+        velocity = slots["velocity"]
+        velocity *= self.momentum
+        velocity -= self.learning_rate * grad
+        if self.nesterov:
+            value += self.momentum * velocity - self.learning_rate * grad
+        else:
+            value += velocity
 
 
-KNOWN = {"adam": Adam, "sgd": SGD}
+class RMSprop(Optimizer):
+    """Keras's RMSprop: velocity <- rho velocity + (1 - rho) g^2; step = lr g / sqrt(velocity + epsilon)
+    (epsilon inside the root, unlike Adam). centered: also average <- rho average + (1 - rho) g, and the
+    root is of velocity - average^2 + epsilon, the gradient's variance rather than its second moment.
+    momentum: buffer <- momentum buffer + step, w -= buffer; without it, w -= step."""
+
+    def __init__(self, learning_rate: float = _Default(0.001), rho: float = 0.9, momentum: float = 0.0,
+                 epsilon: float = 1e-7, centered: bool = False, clipnorm: float | None = None,
+                 clipvalue: float | None = None, *, lr: float | None = None) -> None:
+        super().__init__(learning_rate, clipnorm, clipvalue, lr)
+        self.rho = _fraction(rho, "rho")
+        self.momentum = _fraction(momentum, "momentum", one_allowed=True)
+        self.epsilon = _positive(epsilon, "epsilon")
+        self.centered = bool(centered)
+        self.slot_names = (("velocity",) + (("momentum",) if momentum else ())
+                           + (("average_gradient",) if centered else ()))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
+                "centered": self.centered}
+
+    def _update(self, value, grad, slots):
+        velocity = slots["velocity"]
+        velocity *= self.rho
+        velocity += (1 - self.rho) * grad * grad
+        if self.centered:
+            average = slots["average_gradient"]
+            average *= self.rho
+            average += (1 - self.rho) * grad
+            denominator = velocity - average * average + self.epsilon
+        else:
+            denominator = velocity + self.epsilon
+        step = self.learning_rate * grad / np.sqrt(denominator)
+        if self.momentum:
+            buffer = slots["momentum"]
+            buffer *= self.momentum
+            buffer += step
+            step = buffer
+        value -= step.astype(value.dtype, copy=False)
+
+
+class Adagrad(Optimizer):
+    """Keras's Adagrad: accumulator += g^2, starting from initial_accumulator_value;
+    w -= lr g / sqrt(accumulator + epsilon). Steps only shrink, each weight at its own pace."""
+    slot_names = ("accumulator",)
+
+    def __init__(self, learning_rate: float = _Default(0.001), initial_accumulator_value: float = 0.1,
+                 epsilon: float = 1e-7, clipnorm: float | None = None, clipvalue: float | None = None, *,
+                 lr: float | None = None) -> None:
+        super().__init__(learning_rate, clipnorm, clipvalue, lr)
+        if not _is_number(initial_accumulator_value) or not initial_accumulator_value >= 0:
+            raise ValueError(f"initial_accumulator_value must be a number >= 0, got {initial_accumulator_value!r}")
+        self.initial_accumulator_value = float(initial_accumulator_value)
+        self.epsilon = _positive(epsilon, "epsilon")
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}
+
+    def _new_slot(self, name, value):
+        return np.full_like(value, self.initial_accumulator_value)
+
+    def _update(self, value, grad, slots):
+        accumulator = slots["accumulator"]
+        accumulator += grad * grad
+        value -= (self.learning_rate * grad / np.sqrt(accumulator + self.epsilon)).astype(value.dtype, copy=False)
+
+
+KNOWN = {cls.__name__.lower(): cls for cls in (Adam, SGD, RMSprop, Adagrad)}
 
 
 def get(identifier: Any) -> Optimizer:
+    """An optimizer from an instance (returned as is), a name in any case ("rmsprop", "RMSprop"), or a
+    config dict {"class_name": ..., "config": {...}} as get_config writes it."""
     if isinstance(identifier, Optimizer):
         return identifier
-    if not isinstance(identifier, str) or identifier.lower() not in KNOWN:
+    name, config = identifier, {}
+    if isinstance(identifier, dict):
+        name, config = identifier.get("class_name"), identifier.get("config", {})
+    if not isinstance(name, str) or name.lower() not in KNOWN:
         raise ValueError(f"unknown optimizer {identifier!r}; known: {', '.join(sorted(KNOWN))}")
-    return KNOWN[identifier.lower()]()
+    return KNOWN[name.lower()](**config)
 
 
-__getattr__ = module_getattr(__name__, "optimizer", lambda: ["Adam", "SGD"])
+__getattr__ = module_getattr(__name__, "optimizer", lambda: [cls.__name__ for cls in KNOWN.values()])

@@ -197,6 +197,10 @@ class Tensor:
         """self[index], with numpy's indexing (basic or an integer array)."""
         return _apply("GetItem", self, index)
 
+    def sliding_windows(self, size: int, stride: int = 1, dilation: int = 1) -> Tensor:
+        """Windows of `size` steps along axis 1, a new axis 2: (batch, steps, ...) -> (batch, windows, size, ...)."""
+        return _apply("SlidingWindows", self, size, stride, dilation)
+
     # ---- The backward sweep ---------------------------------------------------------------------
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
         """Reverse-mode sweep: every leaf that requires grad gets d(self)/d(leaf) added to its .grad.

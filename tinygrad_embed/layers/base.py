@@ -44,6 +44,12 @@ def unique_name(base: str) -> str:
     return base if count == 0 else f"{base}_{count}"
 
 
+def snake_case(class_name: str) -> str:
+    """Keras's default layer names: GlobalMaxPooling1D -> global_max_pooling1d, LSTM -> lstm."""
+    words = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)  # a capitalised word starts a new part
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", words).lower()
+
+
 @contextlib.contextmanager
 def initializers_skipped() -> Iterator[None]:
     """Weights created inside start as lazily allocated zeros, for loading: the file's arrays replace them."""
@@ -67,7 +73,8 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        LAYERS[cls.__name__] = cls
+        if not cls.__name__.startswith("_"):  # _Pooling1D and the like: shared parts, never a model's layer
+            LAYERS[cls.__name__] = cls
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
         layer = super().__new__(cls)
@@ -92,7 +99,7 @@ class Layer:
             raise TypeError(f"a layer's dtype must be 'float32' or 'float64', got {dtype!r}") from None
         if self.dtype not in (np.float32, np.float64):  # what the numba kernels are compiled for
             raise ValueError(f"a layer's dtype must be 'float32' or 'float64', got {dtype!r}")
-        self.name = name or unique_name(re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(self).__name__).lower())
+        self.name = name or unique_name(snake_case(type(self).__name__))
         self.built, self._trainable = False, bool(trainable)
         # Keras 3: a layer that defines compute_mask supports masking unless it says otherwise
         self.supports_masking = type(self).supports_masking or type(self).compute_mask is not Layer.compute_mask

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import optimizers
+from .. import initializers, optimizers
 from .. import saving as archive
 from ..layers.base import get_layer_class, initializers_skipped
 from ..layers.input_layer import InputLayer
@@ -100,9 +100,18 @@ def _weight_arrays(model: Any) -> dict[str, np.ndarray]:
     return {f"weight/{i:04d}": w for i, w in enumerate(model.get_weights())}
 
 
+def _jsonable(value: Any) -> Any:
+    """json.dumps's fallback for layer configs: an initializer object becomes Keras's {"class_name", "config"},
+    which the rebuilt layer keeps and initializers.get reads; anything else has no JSON form."""
+    if isinstance(value, initializers.Initializer):
+        return initializers.serialize(value)
+    raise TypeError(f"a layer's config holds {value!r:.80}, which cannot be saved: give it by name, or as a "
+                    "tinygrad_embed.initializers object")
+
+
 def model_arrays(model: Any, include_optimizer: bool = True) -> dict[str, np.ndarray]:
     arrays = _weight_arrays(model)
-    arrays["config"] = np.array(json.dumps(model_config(model)))
+    arrays["config"] = np.array(json.dumps(model_config(model), default=_jsonable))
     if include_optimizer and model.optimizer is not None:
         arrays.update({f"optimizer/{k}": v for k, v in model.optimizer.get_state().items()})
     return arrays

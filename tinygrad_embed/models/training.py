@@ -18,11 +18,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import losses, optimizers
+from .. import metrics as metrics_module
 from ..callbacks import Callback, CallbackList, History, TerminateOnNaN
 from ..tensor import Tensor, no_grad
 from ..utils import positive_int, random_generator
-
-METRICS = ("accuracy", "acc")
 
 
 def _batch_size(batch_size: Any) -> int:
@@ -63,13 +62,10 @@ class Trainer:
     stop_training = False
     history: History | None = None
 
-    def compile(self, optimizer: Any = "adam", loss: Any = None, metrics: Sequence[str] | None = None) -> None:
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Sequence[Any] | None = None) -> None:
         self.optimizer = optimizers.get(optimizer)
         self.loss = None if loss is None else losses.get(loss)
-        for metric in metrics or []:
-            if metric not in METRICS:
-                raise ValueError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
-        self.metrics = list(metrics or [])  # Keras logs a metric under the name it was given: acc, val_acc
+        self.metrics = metrics_module.names(metrics)  # the names logged, as given: acc logs acc, val_acc
 
     # ---- the data ---------------------------------------------------------------------------------
     def _check_data(self, x: Any, y: Any = None, need_y: bool = True) -> tuple[list[np.ndarray], np.ndarray | None]:
@@ -102,12 +98,7 @@ class Trainer:
         loss = self.loss(y, predictions).mean()
         logs = {"loss": float(loss.data)}
         for name in self.metrics:
-            p = predictions.data
-            if p.shape[-1] == 1:  # Keras picks binary accuracy for one output, categorical for several
-                hits = (p > 0.5) == (y.reshape(p.shape) > 0.5)
-            else:
-                hits = p.argmax(-1) == (y.argmax(-1) if y.shape == p.shape else y)
-            logs[name] = float(np.mean(hits))
+            logs[name] = metrics_module.mean(name, y, predictions.data)
         return loss, logs
 
     def _train_step(self, x: Any, y: np.ndarray) -> dict[str, float]:

@@ -1,14 +1,17 @@
-"""Tokenizer: words to integer ids by frequency, with Keras's rules.
+"""Text to word ids, with Keras 2's rules (keras.preprocessing.text).
 
-The most frequent word gets id 1 (0 is left for padding); ties keep first-seen order; with num_words
-only ids below num_words are emitted, so Tokenizer(num_words) keeps num_words - 1 words; an
+Tokenizer: the most frequent word gets id 1 (0 is left for padding); ties keep first-seen order; with
+num_words only ids below num_words are emitted, so Tokenizer(num_words) keeps num_words - 1 words; an
 oov_token, when given, takes id 1 and stands in for every word that is left out.
+
+hashing_trick and one_hot need no vocabulary: a word's id is its hash, folded into [1, n - 1].
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import OrderedDict, defaultdict
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Union
 
 from ..utils import positive_int
 
@@ -16,10 +19,45 @@ DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 
 
 def text_to_word_sequence(text: str, filters: str = DEFAULT_FILTERS, lower: bool = True, split: str = " ") -> list[str]:
+    """The words of `text`, split at `split` after each character of `filters` became `split` (and, with
+    lower, every letter lower case); empty words are dropped."""
+    if not isinstance(text, str):
+        raise TypeError(f"text_to_word_sequence works on a string, got {type(text).__name__}: {text!r:.60}")
     if lower:
         text = text.lower()
     text = text.translate(str.maketrans({c: split for c in filters}))
     return [word for word in text.split(split) if word]
+
+
+def _md5(word: str) -> int:
+    return int(hashlib.md5(word.encode()).hexdigest(), 16)
+
+
+def hashing_trick(text: str, n: int, hash_function: Union[None, str, Callable[[str], int]] = None,
+                  filters: str = DEFAULT_FILTERS, lower: bool = True, split: str = " ",
+                  analyzer: Callable[[str], list[str]] | None = None) -> list[int]:
+    """Each word's id, hash_function(word) % (n - 1) + 1, in [1, n - 1] (0 stays free for padding); two
+    words may share an id. hash_function: None (Python's hash, which is salted per process unless
+    PYTHONHASHSEED is set), "md5" (the same ids in every process) or any function from str to int.
+    The words are analyzer(text) if given, else text_to_word_sequence's."""
+    n = positive_int(n, "hashing_trick's n")
+    if n < 2:
+        raise ValueError(f"hashing_trick's n must be at least 2 (id 0 is reserved, so n = 1 leaves none), got {n}")
+    if hash_function is None:
+        hash_function = hash
+    elif hash_function == "md5":
+        hash_function = _md5
+    elif not callable(hash_function):
+        raise ValueError(f'hash_function must be None, "md5" or a function of a word, got {hash_function!r}')
+    words = analyzer(text) if analyzer is not None else text_to_word_sequence(text, filters, lower, split)
+    return [hash_function(word) % (n - 1) + 1 for word in words]
+
+
+def one_hot(input_text: str, n: int, filters: str = DEFAULT_FILTERS, lower: bool = True, split: str = " ",
+            analyzer: Callable[[str], list[str]] | None = None) -> list[int]:
+    """hashing_trick with Python's hash, as Keras 2 (not one-hot vectors, despite the name): the ids
+    change from one process to the next unless PYTHONHASHSEED is set; hashing_trick(..., "md5") does not."""
+    return hashing_trick(input_text, n, hash, filters, lower, split, analyzer)
 
 
 class Tokenizer:
