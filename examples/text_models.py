@@ -67,8 +67,8 @@ def train(name: str, data: tuple, seed: int, epochs: int | None) -> None:
     timer = EpochTimer()
     model.fit(x_train, y_train, epochs=epochs or default_epochs, batch_size=BATCH, callbacks=[timer], verbose=0)
     loss, accuracy = model.evaluate(x_test, y_test, batch_size=BATCH, verbose=0)
-    print(f"{name}: test accuracy {accuracy:.4f} (loss {loss:.4f}) after {len(timer.seconds)} epochs; seconds per "
-          f"epoch " + ", ".join(f"{s:.1f}" for s in timer.seconds), flush=True)
+    print(f"{name}: test accuracy {accuracy:.4f} (loss {loss:.4f}); seconds per epoch, {len(timer.seconds)} epochs: "
+          + ", ".join(f"{s:.1f}" for s in timer.seconds), flush=True)
 
 
 def main() -> None:
