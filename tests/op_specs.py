@@ -109,19 +109,48 @@ def clip_cases(draw):
 
 
 @st.composite
-def lstm_cases(draw):
+def dropout_masks(draw, gates, batch, features, units):
+    """Keras's dropout masks, rows kept scaled by 1 / (1 - rate): none; or one for the input; or, with
+    recurrent dropout on, one per gate for the state and (maybe) one per gate for the input."""
+    def masks(count, size):
+        return draw(hnp.arrays(bool, (count, batch, size))) / 0.75
+    recurrent = draw(st.booleans())
+    count = gates if recurrent else 1
+    input_masks = masks(count, features) if draw(st.booleans()) else None
+    return input_masks, masks(gates, units) if recurrent else None
+
+
+@st.composite
+def recurrent_cases(draw, gates, bias_shape):
     batch, steps, features, units = (draw(st.integers(1, n)) for n in (3, 5, 3, 3))
     x = draw(float64_arrays((batch, steps, features)))
-    kernel, recurrent = (draw(float64_arrays(shape, -1, 1)) for shape in ((features, 4 * units), (units, 4 * units)))
-    bias = draw(float64_arrays((4 * units,), -1, 1))
+    kernel, recurrent = (draw(float64_arrays(shape, -1, 1)) for shape in ((features, gates * units),
+                                                                          (units, gates * units)))
+    bias = draw(float64_arrays(bias_shape(units), -1, 1))
     mask = draw(st.one_of(st.none(), hnp.arrays(bool, (batch, steps))))
-    return (x, kernel, recurrent, bias), (), {"mask": mask, "all_steps": draw(st.booleans())}
+    input_masks, recurrent_masks = draw(dropout_masks(gates, batch, features, units))
+    return (x, kernel, recurrent, bias), (), {"mask": mask, "all_steps": draw(st.booleans()),
+                                              "input_masks": input_masks, "recurrent_masks": recurrent_masks}
 
 
-def lstm_reference_numpy(*arrays, mask, all_steps):
+def lstm_cases():
+    return recurrent_cases(4, lambda units: (4 * units,))
+
+
+def gru_cases():
+    return recurrent_cases(3, lambda units: (2, 3 * units))
+
+
+def lstm_reference_numpy(*arrays, **options):
     from tinygrad_embed import Tensor
     from tinygrad_embed.layers import lstm_reference
-    return lstm_reference(*map(Tensor, arrays), mask=mask, all_steps=all_steps).data
+    return lstm_reference(*map(Tensor, arrays), **options).data
+
+
+def gru_reference_numpy(*arrays, **options):
+    from tinygrad_embed import Tensor
+    from tinygrad_embed.layers import gru_reference
+    return gru_reference(*map(Tensor, arrays), **options).data
 
 
 SPECS = {
@@ -139,6 +168,7 @@ SPECS = {
     "LogSigmoid": OpSpec(unary(-40.0, 40.0), lambda x: -np.logaddexp(0, -x)),
     "Clip": OpSpec(clip_cases(), np.clip),
     "FusedLSTM": OpSpec(lstm_cases(), lstm_reference_numpy),
+    "FusedGRU": OpSpec(gru_cases(), gru_reference_numpy),
     "Relu": OpSpec(unary(avoid=1e-3), lambda x: np.maximum(x, 0)),
     "Sum": OpSpec(reduce_cases(), np.sum),
     "Max": OpSpec(reduce_cases(distinct=True), np.max),

@@ -19,6 +19,8 @@ BUILT_INS = {
     "Dense": (lambda: Dense(3, activation="relu"), np.ones((2, 5), np.float32)),
     "LSTM": (lambda: LSTM(3, return_sequences=True), np.ones((2, 4, 5), np.float32)),
     "LSTM_state": (lambda: LSTM(3, return_state=True), np.ones((2, 4, 5), np.float32)),
+    "GRU": (lambda: layers.GRU(3, return_sequences=True, reset_after=False), np.ones((2, 4, 5), np.float32)),
+    "SimpleRNN": (lambda: layers.SimpleRNN(3, return_state=True), np.ones((2, 4, 5), np.float32)),
     "Conv1D": (lambda: layers.Conv1D(3, 2, padding="causal", dilation_rate=2), np.ones((2, 6, 5), np.float32)),
     "MaxPooling1D": (lambda: layers.MaxPooling1D(3, strides=2, padding="same"), np.ones((2, 6, 5), np.float32)),
     "AveragePooling1D": (lambda: layers.AveragePooling1D(2), np.ones((2, 6, 5), np.float32)),

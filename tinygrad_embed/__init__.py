@@ -6,7 +6,7 @@ keras.Input, keras.layers, keras.models, keras.optimizers, keras.losses, keras.c
 keras.datasets.imdb and keras.utils, at Keras 3's places (Keras 2's module paths work too)."""
 from .tensor import Tensor, no_grad
 from .ops import concatenate, stack
-from . import fused_lstm  # registers the fused LSTM op (ops.OPS holds every op)
+from . import fused_gru, fused_lstm  # register the fused recurrent ops (ops.OPS holds every op)
 from .gradcheck import GradcheckError, gradcheck
 
 __version__ = "0.1.0"

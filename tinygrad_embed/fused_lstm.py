@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels
+from .fused_rnn import dropped_matmul, dropped_matmul_input_grad, dropped_matmul_weight_grad, pack_steps
 from .ops import Function, register
 
 BLOCK_STEPS = 32  # x W + b is computed this many steps at a time: large products, small buffers
@@ -28,20 +29,19 @@ BLOCK_STEPS = 32  # x W + b is computed this many steps at a time: large product
 @register()
 class FusedLSTM(Function):
     """[h_t | c_t] for each step (or the last), c_t = f c_{t-1} + i g, h_t = o tanh(c_t), with
-    i, f, g, o = act(x_t W + h_{t-1} U + b); masked steps keep h, c. Backward: BPTT by hand."""
+    i, f, g, o = act(x_t W + h_{t-1} U + b); masked steps keep h, c. Backward: BPTT by hand. Keras's
+    dropout masks, when given, multiply x_t and h_{t-1} before their products (see fused_rnn.py)."""
     arity = 4
 
-    def forward(self, x, kernel, recurrent_kernel, bias, mask=None, all_steps=True):
+    def forward(self, x, kernel, recurrent_kernel, bias, mask=None, all_steps=True, input_masks=None,
+                recurrent_masks=None):
         dtype = np.result_type(x, kernel, recurrent_kernel, bias)  # the kernels want one float type
         if dtype not in (np.float32, np.float64):
             raise TypeError(f"FusedLSTM runs in float32 or float64, got inputs of type {dtype}")
         x, kernel, recurrent_kernel, bias = (a.astype(dtype, copy=False) for a in (x, kernel, recurrent_kernel, bias))
         batch, steps, _ = x.shape
         units = recurrent_kernel.shape[0]
-        active = np.ones((steps, batch), bool) if mask is None else np.asarray(mask, bool).T
-        step_rows = [np.flatnonzero(step) for step in active]  # unmasked rows at each step
-        offsets = np.concatenate([[0], np.cumsum([len(r) for r in step_rows])])
-        packed_steps, packed_rows = np.nonzero(active)  # (t, row) of each packed row, step after step
+        step_rows, offsets, packed_rows, packed_steps = pack_steps(mask, batch, steps)
         # Backward reads the gate activations and h_{t-1} of every packed row and c after every step,
         # so with a backward to come all of them are kept. Without one (no_grad: predict, evaluate) the
         # loop holds only what the next step reads: the gates of one block of steps, h_{t-1} of one
@@ -60,7 +60,8 @@ class FusedLSTM(Function):
                 block = slice(lo, offsets[min(t + BLOCK_STEPS, steps)])
                 first = 0 if keep else lo  # the packed row that row 0 of gates holds
                 block_gates = gates[block.start - first:block.stop - first]
-                np.matmul(x[packed_rows[block], packed_steps[block]], kernel, out=block_gates)
+                dropped_matmul(x[packed_rows[block], packed_steps[block]], kernel, input_masks, packed_rows[block],
+                               block_gates)
                 block_gates += bias
             before, after = t % slots, (t + 1) % slots
             if lo == hi:  # every row masked: the state carries over, nothing to compute
@@ -68,11 +69,12 @@ class FusedLSTM(Function):
                 continue
             step_h_prev = h_prev[lo:hi] if keep else h_prev[:hi - lo]
             kernels.gather(step_h_prev, h[before], rows)
-            np.matmul(step_h_prev, recurrent_kernel, out=recurrent[:hi - lo])
+            dropped_matmul(step_h_prev, recurrent_kernel, recurrent_masks, rows, recurrent[:hi - lo])
             kernels.lstm_step_forward(h[after], c[after], gates[lo - first:hi - first], recurrent[:hi - lo],
                                       h[before], c[before], rows)
         if keep:
             self.x, self.weights, self.all_steps = x, (kernel, recurrent_kernel), all_steps
+            self.masks = input_masks, recurrent_masks
             self.step_rows, self.offsets = step_rows, offsets
             self.packed_rows, self.packed_steps = packed_rows, packed_steps
             self.gates, self.h_prev, self.c = gates, h_prev, c
@@ -80,7 +82,7 @@ class FusedLSTM(Function):
         return np.concatenate([h[picked], c[picked]], axis=2).transpose(1, 0, 2)
 
     def backward(self, grad):
-        x, (kernel, recurrent_kernel) = self.x, self.weights
+        x, (kernel, recurrent_kernel), (input_masks, recurrent_masks) = self.x, self.weights, self.masks
         batch, steps, _ = x.shape
         units = recurrent_kernel.shape[0]
         upstream = np.ascontiguousarray(grad.transpose(1, 0, 2))  # time-major: [dh | dc] per step
@@ -101,10 +103,12 @@ class FusedLSTM(Function):
                 continue
             dz = dz_step[:hi - lo]
             kernels.lstm_step_backward(dz, dh, dc, self.gates[lo:hi], self.c[t + 1], self.c[t], rows)
-            np.matmul(dz, recurrent_t, out=dh_packed[:hi - lo])
+            dropped_matmul_input_grad(dz, recurrent_t, recurrent_masks, rows, dh_packed[:hi - lo])
             kernels.scatter_add(dh, rows, dh_packed[:hi - lo])  # the kernel zeroed these rows of dh
             dz_all[lo:hi] = dz
-        where = self.packed_rows, self.packed_steps
-        dx = np.zeros(x.shape, grad.dtype)
-        dx[where] = dz_all @ kernel.T
-        return dx, x[where].T @ dz_all, self.h_prev.T @ dz_all, dz_all.sum(axis=0)
+        where, rows = (self.packed_rows, self.packed_steps), self.packed_rows
+        dx, dx_packed = np.zeros(x.shape, grad.dtype), np.empty((len(rows), x.shape[2]), grad.dtype)
+        dropped_matmul_input_grad(dz_all, kernel.T, input_masks, rows, dx_packed)
+        dx[where] = dx_packed
+        return (dx, dropped_matmul_weight_grad(x[where], dz_all, input_masks, rows),
+                dropped_matmul_weight_grad(self.h_prev, dz_all, recurrent_masks, rows), dz_all.sum(axis=0))

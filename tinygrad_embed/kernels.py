@@ -169,3 +169,70 @@ def lstm_step_backward_numpy(dz, dh, dc, gates, c_next, c_prev, rows):
                             dc_rows * i * (1 - g ** 2), dh_rows * tanh_c * o * (1 - o)], axis=1)
     dc[rows] = dc_rows * f
     dh[rows] = 0
+
+
+# ---- The GRU cell (Keras 3's default, reset_after=True), one time step ----------------------------
+@numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def gru_step_forward(h_next, gates, recurrent, h_prev, rows):
+    """One step for the rows listed in `rows`; the other rows keep their state. On entry gates[k, :3u] =
+    x_t W + b_in and recurrent[k] = h_prev[rows[k]] U + b_rec, gate order z, r, h (Keras's); on exit
+    gates[k] holds z, r, hh and the candidate's recurrent part rh, which the backward step needs."""
+    units = h_prev.shape[1]
+    h_next[:] = h_prev
+    for k in range(rows.shape[0]):
+        a, rec = gates[k], recurrent[k]
+        z, r, hh, rh = a[:units], a[units:2 * units], a[2 * units:3 * units], a[3 * units:]
+        for j in range(units):
+            z[j] = gate_sigmoid(z[j] + rec[j])
+        for j in range(units):
+            r[j] = gate_sigmoid(r[j] + rec[units + j])
+        for j in range(units):
+            rh[j] = rec[2 * units + j]
+            hh[j] = gate_tanh(hh[j] + r[j] * rh[j])
+        h_old, h_new = h_prev[rows[k]], h_next[rows[k]]
+        for j in range(units):
+            h_new[j] = z[j] * h_old[j] + (1 - z[j]) * hh[j]
+
+
+def gru_step_forward_numpy(h_next, gates, recurrent, h_prev, rows):
+    units = h_prev.shape[1]
+    z = _sigmoid(gates[:, :units] + recurrent[:, :units])
+    r = _sigmoid(gates[:, units:2 * units] + recurrent[:, units:2 * units])
+    rh = recurrent[:, 2 * units:].copy()
+    hh = np.tanh(gates[:, 2 * units:3 * units] + r * rh)
+    h_next[:] = h_prev
+    h_next[rows] = z * h_prev[rows] + (1 - z) * hh
+    gates[:] = np.concatenate([z, r, hh, rh], axis=1)
+
+
+@numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def gru_step_backward(d, dh, gates, h_old, rows):
+    """Backward through one step for the rows listed in `rows` (h_old[k]: row rows[k]'s state before the
+    step). On entry dh holds the gradient reaching h_t. On exit d[k] = [dz, dr, drh, dhh] holds the
+    gradients of the pre-activations of z and r, of the recurrent part rh, and of the candidate's
+    pre-activation; dh holds the gradient along the direct path h_{t-1} -> h_t, to which the caller
+    adds the recurrent path d[:, :3u] U^T. Masked rows pass dh through untouched."""
+    units = dh.shape[1]
+    one = dh.dtype.type(1)
+    for k in range(rows.shape[0]):
+        a, g = gates[k], d[k]
+        z, r, hh, rh = a[:units], a[units:2 * units], a[2 * units:3 * units], a[3 * units:]
+        dz, dr, drh, dhh = g[:units], g[units:2 * units], g[2 * units:3 * units], g[3 * units:]
+        dh_row, h_prev = dh[rows[k]], h_old[k]
+        for j in range(units):
+            dz[j] = dh_row[j] * (h_prev[j] - hh[j]) * (z[j] - z[j] * z[j])
+        for j in range(units):
+            dhh[j] = dh_row[j] * (one - z[j]) * (one - hh[j] * hh[j])
+        for j in range(units):
+            drh[j] = dhh[j] * r[j]
+            dr[j] = dhh[j] * rh[j] * (r[j] - r[j] * r[j])
+        for j in range(units):
+            dh_row[j] *= z[j]
+
+
+def gru_step_backward_numpy(d, dh, gates, h_old, rows):
+    z, r, hh, rh = np.split(gates, 4, axis=1)
+    dh_rows = dh[rows]
+    dhh = dh_rows * (1 - z) * (1 - hh ** 2)
+    d[:] = np.concatenate([dh_rows * (h_old - hh) * z * (1 - z), dhh * rh * r * (1 - r), dhh * r, dhh], axis=1)
+    dh[rows] = dh_rows * z

@@ -6,14 +6,17 @@ from .core import Activation, Flatten, Reshape
 from .dense import Dense
 from .dropout import Dropout, SpatialDropout1D
 from .embedding import Embedding
+from .gru import GRU, gru_reference
 from .input_layer import Input, InputLayer
 from .lstm import LSTM, lstm_reference
 from .pooling import (AveragePooling1D, AvgPool1D, GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D,
                       GlobalMaxPooling1D, MaxPool1D, MaxPooling1D)
+from .simple_rnn import SimpleRNN
 from .symbolic import KerasTensor
 
 __all__ = ["Layer", "Dense", "Embedding", "Input", "InputLayer", "LSTM", "KerasTensor", "lstm_reference",
            "get_layer_class", "Conv1D", "Convolution1D", "MaxPooling1D", "MaxPool1D", "AveragePooling1D",
            "AvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "GlobalAveragePooling1D", "GlobalAvgPool1D",
-           "Flatten", "Activation", "Reshape", "Dropout", "SpatialDropout1D"]
+           "Flatten", "Activation", "Reshape", "Dropout", "SpatialDropout1D", "GRU", "gru_reference",
+           "SimpleRNN"]
 __getattr__ = module_getattr(__name__, "layer", lambda: [n for n in LAYERS if n in globals()])

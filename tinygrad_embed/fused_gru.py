@@ -1,0 +1,85 @@
+"""The GRU (Keras 3's default variant, reset_after=True) as a single op, for speed: the same maths as
+the reference GRU composed from Tensor ops (layers/gru.py), with backpropagation through time written
+by hand. It is built as FusedLSTM is (read fused_lstm.py first): x W + b_in in blocks of steps before
+the loop needs them, h_{t-1} U + b_rec and the numba step kernels inside it, masked rows packed away,
+weight gradients as one product each after the backward loop.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import kernels
+from .fused_lstm import BLOCK_STEPS
+from .fused_rnn import dropped_matmul, dropped_matmul_input_grad, dropped_matmul_weight_grad, pack_steps
+from .ops import Function, register
+
+
+@register()
+class FusedGRU(Function):
+    """h_t for each step (or the last): z, r = sigmoid(x_t W + h_{t-1} U + b), hh = tanh(x_t W_h + b_in_h
+    + r (h_{t-1} U_h + b_rec_h)), h_t = z h_{t-1} + (1 - z) hh; bias (2, 3u) = [b_in; b_rec]; masked steps
+    keep h. Keras's dropout masks, when given, multiply x_t and h_{t-1} before their products."""
+    arity = 4
+
+    def forward(self, x, kernel, recurrent_kernel, bias, mask=None, all_steps=True, input_masks=None,
+                recurrent_masks=None):
+        dtype = np.result_type(x, kernel, recurrent_kernel, bias)
+        if dtype not in (np.float32, np.float64):
+            raise TypeError(f"FusedGRU runs in float32 or float64, got inputs of type {dtype}")
+        x, kernel, recurrent_kernel, bias = (a.astype(dtype, copy=False) for a in (x, kernel, recurrent_kernel, bias))
+        batch, steps, _ = x.shape
+        units = recurrent_kernel.shape[0]
+        step_rows, offsets, packed_rows, packed_steps = pack_steps(mask, batch, steps)
+        keep, packed = self.needs_backward, len(packed_rows)  # without a backward: one block of gates, as FusedLSTM
+        gates = np.empty((packed if keep else min(packed, BLOCK_STEPS * batch), 4 * units), dtype)
+        h_prev = np.empty((packed if keep else batch, units), dtype)
+        h = np.zeros((steps + 1 if all_steps else 2, batch, units), dtype)  # the state after step t: h[(t + 1) % slots]
+        slots, recurrent = len(h), np.empty((batch, 3 * units), dtype)
+        for t, rows in enumerate(step_rows):
+            lo, hi = offsets[t], offsets[t + 1]
+            if t % BLOCK_STEPS == 0:
+                block, first = slice(lo, offsets[min(t + BLOCK_STEPS, steps)]), 0 if keep else lo
+                block_gates = gates[block.start - first:block.stop - first, :3 * units]
+                dropped_matmul(x[packed_rows[block], packed_steps[block]], kernel, input_masks, packed_rows[block],
+                               block_gates)
+                block_gates += bias[0]
+            before, after = t % slots, (t + 1) % slots
+            step_h_prev = h_prev[lo:hi] if keep else h_prev[:hi - lo]
+            kernels.gather(step_h_prev, h[before], rows)
+            dropped_matmul(step_h_prev, recurrent_kernel, recurrent_masks, rows, recurrent[:hi - lo])
+            recurrent[:hi - lo] += bias[1]
+            kernels.gru_step_forward(h[after], gates[lo - first:hi - first], recurrent[:hi - lo], h[before], rows)
+        if keep:
+            self.x, self.weights, self.masks, self.all_steps = x, (kernel, recurrent_kernel), (input_masks, recurrent_masks), all_steps
+            self.step_rows, self.offsets, self.packed = step_rows, offsets, (packed_rows, packed_steps)
+            self.gates, self.h_prev = gates, h_prev
+        return (h[1:] if all_steps else h[steps % slots][None]).transpose(1, 0, 2).copy()
+
+    def backward(self, grad):
+        x, (kernel, recurrent_kernel), (input_masks, recurrent_masks) = self.x, self.weights, self.masks
+        batch, steps, _ = x.shape
+        units = recurrent_kernel.shape[0]
+        upstream = np.ascontiguousarray(grad.transpose(1, 0, 2))  # time-major
+        dh, dh_packed = np.zeros((batch, units), grad.dtype), np.empty((batch, units), grad.dtype)
+        d_step = np.empty((batch, 4 * units), grad.dtype)
+        # d of every packed row: [dz, dr, drh, dhh] (kernels.gru_step_backward); the first three are the
+        # gradient of h_{t-1} U + b_rec, and dz, dr, dhh that of x_t W + b_in.
+        d_all = np.empty_like(self.gates) if self.retain_graph else self.gates  # the activations are spent once used
+        recurrent_t = np.ascontiguousarray(recurrent_kernel.T)
+        for t in reversed(range(steps)):
+            if self.all_steps or t == steps - 1:
+                dh += upstream[t if self.all_steps else 0]
+            lo, hi, rows = self.offsets[t], self.offsets[t + 1], self.step_rows[t]
+            d = d_step[:hi - lo]
+            kernels.gru_step_backward(d, dh, self.gates[lo:hi], self.h_prev[lo:hi], rows)
+            dropped_matmul_input_grad(d[:, :3 * units], recurrent_t, recurrent_masks, rows, dh_packed[:hi - lo])
+            kernels.scatter_add(dh, rows, dh_packed[:hi - lo])
+            d_all[lo:hi] = d
+        (packed_rows, packed_steps), d_recurrent = self.packed, d_all[:, :3 * units]
+        d_input = np.concatenate([d_all[:, :2 * units], d_all[:, 3 * units:]], axis=1)
+        dx, dx_packed = np.zeros(x.shape, grad.dtype), np.empty((len(packed_rows), x.shape[2]), grad.dtype)
+        dropped_matmul_input_grad(d_input, kernel.T, input_masks, packed_rows, dx_packed)
+        dx[packed_rows, packed_steps] = dx_packed
+        return (dx, dropped_matmul_weight_grad(x[packed_rows, packed_steps], d_input, input_masks, packed_rows),
+                dropped_matmul_weight_grad(self.h_prev, d_recurrent, recurrent_masks, packed_rows),
+                np.stack([d_input.sum(axis=0), d_recurrent.sum(axis=0)]))
