@@ -16,9 +16,8 @@ MODELS; nothing here was tuned on the test set.
 The dataset comes from TINYGRAD_EMBED_IMDB, the cache or a download, as in examples/imdb_lstm.py.
 """
 import argparse
-import time
 
-from tinygrad_embed.callbacks import Callback
+from imdb_lstm import EpochTimer  # the per-epoch clock of the seed example (this script's folder is on sys.path)
 from tinygrad_embed.datasets import imdb
 from tinygrad_embed.layers import (LSTM, Conv1D, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
                                    MaxPooling1D)
@@ -45,17 +44,6 @@ def flatten() -> Sequential:
 
 
 MODELS = {"fasttext": (fasttext, "adam", 10), "cnn_lstm": (cnn_lstm, "adam", 3), "flatten": (flatten, "rmsprop", 3)}
-
-
-class EpochTimer(Callback):
-    def on_train_begin(self, logs=None):
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.start)
 
 
 def train(name: str, data: tuple, seed: int, epochs: int | None) -> None:

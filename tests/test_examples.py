@@ -9,12 +9,20 @@ from test_imdb import build_archive
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def test_text_models_trains_and_reports_each_model(tmp_path):
+def run_example(tmp_path, script):
     archive = build_archive(tmp_path / "aclImdb_v1.tar.gz")
     environment = {**os.environ, "TINYGRAD_EMBED_IMDB": str(archive), "TINYGRAD_EMBED_CACHE": str(tmp_path / "cache")}
-    result = subprocess.run([sys.executable, str(EXAMPLES / "text_models.py"), "--epochs", "1"], env=environment,
+    result = subprocess.run([sys.executable, str(EXAMPLES / script), "--epochs", "1"], env=environment,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     reports = [line for line in result.stdout.splitlines() if "test accuracy" in line]
-    assert [line.split(":")[0] for line in reports] == ["fasttext", "cnn_lstm", "flatten"]
     assert all("1 epochs: " in line for line in reports)
+    return [line.split(":")[0] for line in reports]
+
+
+def test_text_models_trains_and_reports_each_model(tmp_path):
+    assert run_example(tmp_path, "text_models.py") == ["fasttext", "cnn_lstm", "flatten"]
+
+
+def test_imdb_recurrent_trains_and_reports_each_model(tmp_path):
+    assert run_example(tmp_path, "imdb_recurrent.py") == ["bilstm", "gru", "stacked", "dropout"]

@@ -134,7 +134,7 @@ def test_a_model_file_with_an_unknown_layer_is_refused(tmp_path):
     trained_model().save(path)
     arrays = saving.read_archive(path)
     config = json.loads(str(arrays["config"]))
-    config["layers"][1]["class_name"] = "GRU"
+    config["layers"][1]["class_name"] = "Conv2D"
     arrays["config"] = np.array(json.dumps(config))
     saving.write_archive(path, {k: v for k, v in arrays.items() if k != "format"})
     with pytest.raises(ValueError, match="cannot rebuild.*GRU"):

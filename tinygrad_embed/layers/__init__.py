@@ -1,6 +1,7 @@
 """Layers with Keras's names, arguments and weight layouts."""
 from ..missing import module_getattr
 from .base import LAYERS, Layer, get_layer_class
+from .bidirectional import Bidirectional
 from .conv import Conv1D, Convolution1D
 from .core import Activation, Flatten, Reshape
 from .dense import Dense
@@ -18,5 +19,5 @@ __all__ = ["Layer", "Dense", "Embedding", "Input", "InputLayer", "LSTM", "KerasT
            "get_layer_class", "Conv1D", "Convolution1D", "MaxPooling1D", "MaxPool1D", "AveragePooling1D",
            "AvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "GlobalAveragePooling1D", "GlobalAvgPool1D",
            "Flatten", "Activation", "Reshape", "Dropout", "SpatialDropout1D", "GRU", "gru_reference",
-           "SimpleRNN"]
+           "SimpleRNN", "Bidirectional"]
 __getattr__ = module_getattr(__name__, "layer", lambda: [n for n in LAYERS if n in globals()])

@@ -1,0 +1,144 @@
+"""Bidirectional, Keras's wrapper: one copy of a recurrent layer reads the sequence front to back, a second
+(go_backwards) reads it back to front, and their outputs are merged.
+
+Both directions get the same mask; the backward layer reverses it along with the sequence, so each reads
+exactly the real steps. With return_sequences the backward outputs come back in the order of the input
+before merging, and the outputs at masked steps are zeros in both directions (Keras forces the RNN's
+zero_output_for_mask). Weights: the forward layer's, then the backward layer's.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..ops import concatenate
+from ..tensor import Tensor
+from .base import Layer, get_layer_class
+
+MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+RECURRENT_ATTRIBUTES = ("go_backwards", "return_sequences", "return_state")
+
+
+def _renamed_copy(layer: Layer, prefix: str, **changes: Any) -> Layer:
+    """A fresh layer (new weights) from `layer`'s config, named prefix + its name, as Keras names the halves."""
+    config = layer.get_config()
+    base_name = layer.name[len(prefix):] if layer.name.startswith(prefix) else layer.name
+    return type(layer).from_config({**config, **changes, "name": prefix + base_name})
+
+
+def _serialized(layer: Layer) -> dict[str, Any]:
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def _deserialized(entry: Any) -> Any:
+    """A layer back from {"class_name", "config"}; anything else (a Layer, None) as it is."""
+    if isinstance(entry, dict):
+        return get_layer_class(entry["class_name"]).from_config(entry["config"])
+    return entry
+
+
+class Bidirectional(Layer):
+    """merge(forward(x), reverse_time(backward(x))) with merge concat, sum, mul, ave (the mean) or None (the
+    list [forward, backward]); return_state adds the forward layer's final states, then the backward's."""
+    supports_masking = True
+
+    def __init__(self, layer: Layer, merge_mode: str | None = "concat", weights: list[np.ndarray] | None = None,
+                 backward_layer: Layer | None = None, **kwargs: Any) -> None:
+        if not isinstance(layer, Layer) or not all(hasattr(layer, a) for a in RECURRENT_ATTRIBUTES):
+            raise ValueError(f"Bidirectional wraps a recurrent Layer instance (e.g. LSTM(64)), one with "
+                             f"{', '.join(RECURRENT_ATTRIBUTES)}; got {layer!r:.80}")
+        if backward_layer is not None and not (isinstance(backward_layer, Layer) and
+                                               all(hasattr(backward_layer, a) for a in RECURRENT_ATTRIBUTES)):
+            raise ValueError(f"Bidirectional's backward_layer must be a recurrent Layer instance or None, got "
+                             f"{backward_layer!r:.80}")
+        if merge_mode not in MERGE_MODES:
+            raise ValueError(f"Bidirectional's merge_mode must be one of {MERGE_MODES}, got {merge_mode!r}")
+        # Unlike Keras 3 (always float32 unless told), the wrapper computes in its layer's dtype by default.
+        super().__init__(weights=weights, **{"dtype": layer.dtype, **kwargs})
+        self.merge_mode = merge_mode
+        self.forward_layer = _renamed_copy(layer, "forward_")
+        # The flip, as Keras 2 (Keras 3 sets True, and so refuses a go_backwards layer): the copy reads the other way.
+        self.backward_layer = _renamed_copy(layer, "backward_", go_backwards=not layer.go_backwards) \
+            if backward_layer is None else backward_layer
+        self._check_halves()
+        if not self.trainable:  # the halves were made after Layer.__init__ set the flag: freeze them too
+            self.trainable = False
+        self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
+
+    def _check_halves(self) -> None:
+        forward, backward = self.forward_layer, self.backward_layer
+        if forward.go_backwards == backward.go_backwards:
+            raise ValueError(f"Bidirectional's layer and backward_layer must read in opposite directions, but both "
+                             f"have go_backwards={forward.go_backwards}")
+        for attribute in ("return_sequences", "return_state"):
+            if getattr(forward, attribute) != getattr(backward, attribute):
+                raise ValueError(f"Bidirectional's layer and backward_layer must have the same {attribute}, got "
+                                 f"{getattr(forward, attribute)} and {getattr(backward, attribute)}")
+        if not forward.dtype == backward.dtype == self.dtype:  # the merge has no cast to make them agree
+            raise ValueError(f"Bidirectional {self.name!r} and its layers must share one dtype, got {self.dtype} for "
+                             f"the wrapper, {forward.dtype} and {backward.dtype} for the layers: give the wrapped "
+                             "layer the dtype")
+
+    def build(self, input_shape: tuple) -> None:
+        self.forward_layer._maybe_build(input_shape)
+        self.backward_layer._maybe_build(input_shape)
+
+    def call(self, inputs: Tensor, mask: np.ndarray | None = None, training: bool | None = None) -> Any:
+        y = self.forward_layer(inputs, mask=mask, training=training)
+        y_rev = self.backward_layer(inputs, mask=mask, training=training)
+        states = []
+        if self.return_state:
+            (y, *forward_states), (y_rev, *backward_states) = y, y_rev
+            states = forward_states + backward_states
+        if self.return_sequences:
+            y_rev = y_rev[:, ::-1]  # back in the input's order
+            if mask is not None:
+                keep = np.asarray(mask, bool)[:, :, None].astype(y.dtype)
+                y, y_rev = y * keep, y_rev * keep
+        outputs = self._merge(y, y_rev)
+        return outputs + states if self.merge_mode is None else ([outputs, *states] if states else outputs)
+
+    def _merge(self, y: Tensor, y_rev: Tensor) -> Tensor | list[Tensor]:
+        if self.merge_mode == "concat":
+            return concatenate([y, y_rev], axis=-1)
+        if self.merge_mode == "sum":
+            return y + y_rev
+        if self.merge_mode == "mul":
+            return y * y_rev
+        if self.merge_mode == "ave":
+            return (y + y_rev) / 2
+        return [y, y_rev]
+
+    def compute_output_shape(self, input_shape: tuple) -> Any:
+        forward, backward = (half.compute_output_shape(input_shape)
+                             for half in (self.forward_layer, self.backward_layer))
+        (forward, *forward_states), (backward, *backward_states) = \
+            (forward, backward) if self.return_state else ([forward], [backward])
+        # Keras doubles the forward size: the same as the sum, except for a backward_layer of other units
+        output = forward[:-1] + (forward[-1] + backward[-1],) if self.merge_mode == "concat" else forward
+        outputs = [forward, backward] if self.merge_mode is None else [output]
+        return outputs + forward_states + backward_states if self.merge_mode is None or self.return_state else output
+
+    def compute_mask(self, inputs: Any, mask: np.ndarray | None = None) -> Any:
+        """The mask goes on with return_sequences (to both outputs when merge_mode is None); states have none."""
+        output_mask = mask if self.return_sequences else None
+        return [output_mask, output_mask] if self.merge_mode is None else output_mask
+
+    def _attach_mask(self, inputs: Any, outputs: Any, mask: Any) -> None:
+        if self.merge_mode is not None:
+            return super()._attach_mask(inputs, outputs, mask)
+        for output, output_mask in zip(outputs, self.compute_mask(inputs, mask)):  # one mask per direction
+            if output_mask is not None:
+                output._keras_mask = np.asarray(output_mask, bool)
+
+    def get_config(self) -> dict[str, Any]:
+        """Keras's: the two layers nested as {"class_name", "config"}, plain JSON."""
+        config = {k: v for k, v in super().get_config().items() if k != "weights"}
+        return {**config, "merge_mode": self.merge_mode, "layer": _serialized(self.forward_layer),
+                "backward_layer": _serialized(self.backward_layer)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Bidirectional:
+        return cls(**{**config, "layer": _deserialized(config["layer"]),
+                      "backward_layer": _deserialized(config.get("backward_layer"))})
