@@ -187,7 +187,7 @@ def test_pad_sequences(data, maxlen, padding, truncating, dtype):
 
 def _valid_model_file(path):  # fixed names: the file's length must not depend on how many layers exist
     set_random_seed(0)
-    model = Sequential([Embedding(6, 2, input_length=3, name="e"), LSTM(2, name="l"), Dense(1, name="d")])
+    model = Sequential([Embedding(6, 2, input_length=3, name="e"), LSTM(2, name="l"), Dense(1, name="d")], name="m")
     model.compile(optimizer="adam", loss="mse")
     model.build()
     model.save(path)
@@ -236,3 +236,41 @@ def _npy(array):
     buffer = io.BytesIO()
     np.lib.format.write_array(buffer, array)
     return buffer.getvalue()
+
+
+def _valid_keras_files(directory):
+    """A .keras archive and a .weights.h5 file (Keras's formats, tinygrad_embed.models.keras_files)."""
+    set_random_seed(0)
+    model = Sequential([tg.layers.Input((3,), dtype="int32", name="i"), Embedding(6, 2, name="e"), LSTM(2, name="l"),
+                        Dense(1, name="d")], name="m")  # fixed names: the files' lengths must not vary between runs
+    model.compile(optimizer="adam", loss="mse")
+    model.save(directory / "model.keras")
+    model.save_weights(directory / "model.weights.h5")
+    return (directory / "model.keras").read_bytes(), (directory / "model.weights.h5").read_bytes()
+
+
+@fuzz_settings
+@given(st.data())
+def test_damaged_keras_files(tmp_path_factory, data):
+    pytest.importorskip("h5py")  # the keras-files extra
+    directory = tmp_path_factory.mktemp("keras_files")
+    archive, weights = _valid_keras_files(directory)
+    kind = data.draw(st.sampled_from(["truncate", "flip", "random", "truncate weights"]))
+    if kind == "truncate weights":  # the bare HDF5 file has no checksum: only truncation is fuzzed there
+        (directory / "damaged.weights.h5").write_bytes(weights[:data.draw(st.integers(0, len(weights) - 1))])
+    elif kind == "truncate":
+        (directory / "damaged.keras").write_bytes(archive[:data.draw(st.integers(0, len(archive) - 1))])
+    elif kind == "flip":  # inside the zip a flipped byte meets the CRC before HDF5 parses anything
+        position = data.draw(st.integers(0, len(archive) - 1))
+        flipped = bytes([archive[position] ^ data.draw(st.integers(1, 255))])
+        (directory / "damaged.keras").write_bytes(archive[:position] + flipped + archive[position + 1:])
+    else:
+        (directory / "damaged.keras").write_bytes(data.draw(st.binary(max_size=300)))
+    allowed = (*ALLOWED, OSError)
+    if kind == "truncate weights":
+        model = Sequential([tg.layers.Input((3,), dtype="int32"), Embedding(6, 2), LSTM(2), Dense(1)])
+        attempt("load_weights .weights.h5", model.load_weights, directory / "damaged.weights.h5", allowed=allowed)
+        return
+    ok, restored = attempt("load_model .keras", load_model, directory / "damaged.keras", allowed=allowed)
+    if ok:  # a flip that left the file loadable hit bytes never read (metadata.json, its date)
+        assert len(restored.get_weights()) == 6  # Embedding 1, LSTM 3, Dense 2

@@ -88,7 +88,8 @@ class Model(Trainer, Layer):
         return saving.model_config(self)
 
     def save(self, filepath: str, include_optimizer: bool = True) -> None:
-        """Architecture (JSON), weights and, optionally, the optimizer's state, in one .npz file."""
+        """Architecture, weights and, optionally, the optimizer's state, in one file: .keras is Keras 3's
+        archive (models/keras_files.py), any other name this project's pickle-free .npz."""
         saving.save_model(self, filepath, include_optimizer)
 
     def save_weights(self, filepath: str) -> None:

@@ -4,10 +4,12 @@ the optimizer's state, in the pickle-free .npz archive of tinygrad_embed/saving.
 Layers are rebuilt from the layer registry (layers.base.LAYERS) by class name and nothing else: no
 getattr on a module, no code from the file. A rebuilt model starts with lazily allocated zero weights
 (no initializer runs), and its weight shapes are compared with the file's before any array is copied.
+File names ending in .keras or .weights.h5 go to keras_files.py instead: Keras 3's own formats.
 """
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import numpy as np
@@ -17,6 +19,7 @@ from .. import saving as archive
 from ..layers.base import get_layer_class, initializers_skipped
 from ..layers.input_layer import InputLayer
 from ..layers.symbolic import flatten
+from . import keras_files  # Keras's .keras and .weights.h5 files
 
 
 # ---- architecture ---------------------------------------------------------------------------------
@@ -117,15 +120,27 @@ def model_arrays(model: Any, include_optimizer: bool = True) -> dict[str, np.nda
     return arrays
 
 
+def _keras_file(filepath: Any) -> str | None:
+    """"keras" or "weights.h5" for Keras's own file names (read and written by keras_files.py), else None."""
+    name = os.fspath(filepath)
+    return "keras" if name.endswith(".keras") else "weights.h5" if name.endswith(".weights.h5") else None
+
+
 def save_model(model: Any, filepath: str, include_optimizer: bool = True) -> None:
+    if _keras_file(filepath) == "keras":
+        return keras_files.save_keras(model, filepath, include_optimizer)
     archive.write_archive(filepath, model_arrays(model, include_optimizer))
 
 
 def save_weights(model: Any, filepath: str) -> None:
+    if _keras_file(filepath) == "weights.h5":
+        return keras_files.save_weights_h5(model, filepath)
     archive.write_archive(filepath, _weight_arrays(model))
 
 
 def load_weights(model: Any, filepath: str) -> None:
+    if _keras_file(filepath) == "weights.h5":
+        return keras_files.load_weights_h5(model, filepath)
     arrays = archive.read_archive(filepath)
     if not model.built:
         try:
@@ -157,6 +172,8 @@ def restore(model: Any, arrays: dict[str, np.ndarray], filepath: str) -> None:
 
 def load_model(filepath: str) -> Any:
     """The model that save wrote: same layers and graph, weights, compile settings, optimizer state."""
+    if _keras_file(filepath) == "keras":
+        return keras_files.load_keras(filepath)
     arrays = archive.read_archive(filepath)
     if "config" not in arrays:
         raise ValueError(f"{filepath!r} holds weights only (no architecture): build the model and call load_weights")
