@@ -74,6 +74,8 @@ class _Recurrent(Layer):
         if x.ndim != 3 or x.shape[2] != self.kernel.shape[0]:
             raise ValueError(f"{type(self).__name__} {self.name!r} was built for input (batch, time, "
                              f"{self.kernel.shape[0]}), got shape {x.shape}")
+        if x.shape[1] == 0:
+            raise ValueError(f"{type(self).__name__} {self.name!r} needs at least one time step, got shape {x.shape}")
         if mask is not None:
             mask = np.asarray(mask)
             if mask.shape != x.shape[:2]:
