@@ -24,6 +24,8 @@ BUILT_INS = {
     "Bidirectional": (lambda: layers.Bidirectional(LSTM(3, return_sequences=True)), np.ones((2, 4, 5), np.float32)),
     "Bidirectional_none": (lambda: layers.Bidirectional(layers.GRU(3, return_state=True), merge_mode=None),
                            np.ones((2, 4, 5), np.float32)),
+    "TextVectorization": (lambda: layers.TextVectorization(output_sequence_length=4, vocabulary=["the", "cat"]),
+                          np.array(["the cat", "a dog sat"])),
     "Conv1D": (lambda: layers.Conv1D(3, 2, padding="causal", dilation_rate=2), np.ones((2, 6, 5), np.float32)),
     "MaxPooling1D": (lambda: layers.MaxPooling1D(3, strides=2, padding="same"), np.ones((2, 6, 5), np.float32)),
     "AveragePooling1D": (lambda: layers.AveragePooling1D(2), np.ones((2, 6, 5), np.float32)),

@@ -1,4 +1,5 @@
-"""Small helpers users call directly: seeding, one-hot labels, and (at Keras 3's place) pad_sequences."""
+"""Small helpers users call directly: seeding, one-hot labels, and (at Keras 3's places) pad_sequences,
+text_dataset_from_directory, PyDataset (Keras 2's Sequence) and AUTOTUNE (from data.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -55,3 +56,4 @@ def to_categorical(y, num_classes: int | None = None, dtype="float32") -> np.nda
 
 # Keras 3's places: keras.utils.pad_sequences. Imported last: preprocessing uses positive_int above.
 from .preprocessing.sequence import pad_sequences  # noqa: E402,F401
+from .data import AUTOTUNE, PyDataset, Sequence, text_dataset_from_directory  # noqa: E402,F401

@@ -14,10 +14,11 @@ from .pooling import (AveragePooling1D, AvgPool1D, GlobalAveragePooling1D, Globa
                       GlobalMaxPooling1D, MaxPool1D, MaxPooling1D)
 from .simple_rnn import SimpleRNN
 from .symbolic import KerasTensor
+from .text_vectorization import TextVectorization
 
 __all__ = ["Layer", "Dense", "Embedding", "Input", "InputLayer", "LSTM", "KerasTensor", "lstm_reference",
            "get_layer_class", "Conv1D", "Convolution1D", "MaxPooling1D", "MaxPool1D", "AveragePooling1D",
            "AvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "GlobalAveragePooling1D", "GlobalAvgPool1D",
            "Flatten", "Activation", "Reshape", "Dropout", "SpatialDropout1D", "GRU", "gru_reference",
-           "SimpleRNN", "Bidirectional"]
+           "SimpleRNN", "Bidirectional", "TextVectorization"]
 __getattr__ = module_getattr(__name__, "layer", lambda: [n for n in LAYERS if n in globals()])

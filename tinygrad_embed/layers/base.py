@@ -70,6 +70,7 @@ def _call_parameters(cls: type) -> frozenset[str]:
 class Layer:
     supports_masking = False  # True: compute_mask gives the next layer a mask (by default the incoming one)
     float_inputs = False  # True: integer input is cast to the layer's float dtype (Dense, LSTM); else only floats are
+    string_inputs = False  # True: call gets the input as one numpy array of str/bytes, not a Tensor (TextVectorization)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -232,7 +233,7 @@ class Layer:
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         if any(isinstance(t, KerasTensor) for t in flatten(inputs)):
             return self._call_symbolic(inputs, args, kwargs)
-        inputs = map_structure(self._as_tensor, inputs)
+        inputs = np.asarray(inputs) if self.string_inputs else map_structure(self._as_tensor, inputs)
         first = flatten(inputs)[0]
         parameters = _call_parameters(type(self))
         if "mask" in parameters and kwargs.get("mask") is None:

@@ -26,7 +26,7 @@ class InputLayer(Layer):
             batch_shape = self._batch_input_shape if shape is None else (batch_size, *_as_shape(shape))
         self.batch_shape = tuple(batch_shape)
         try:
-            self.dtype = np.dtype("float32" if dtype is None else dtype)
+            self.dtype = np.dtype(object if dtype == "string" else "float32" if dtype is None else dtype)  # Keras's "string": text
         except TypeError:
             raise TypeError(f"Input's dtype must be a numpy dtype name such as 'int32' or 'float32', got {dtype!r}") from None
         self.built = True

@@ -1,0 +1,40 @@
+"""TextVectorization gives Keras 3's vocabulary and outputs on the same texts and settings (needs the
+`parity` extra: keras and torch, Keras running on its torch backend). Skipped without them, except under
+`make parity` (and so in CI), which sets TINYGRAD_EMBED_PARITY=required: there a missing Keras is an
+error, not a skip. Keras's TextVectorization itself needs TensorFlow: without it this file is skipped
+even then (TensorFlow is not a test dependency)."""
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+if os.environ.get("TINYGRAD_EMBED_PARITY") == "required":
+    import keras
+    import torch  # noqa: F401
+else:
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("torch")
+pytest.importorskip("tensorflow", reason="Keras's TextVectorization runs on TensorFlow's string ops")
+
+from tinygrad_embed.layers import TextVectorization  # noqa: E402
+
+TEXTS = ["The cat sat on the mat.", "the dog, the cat!  And\tthe BIRD?", "a b a b c", "Ça va? ÉCOLE école",
+         "x-ray's e-mail: 3.14 <br />ok", "", "zebra zebra apple apple mango"]
+QUERY = ["the cat and a zebra", "unknown words only", "The   mat, the MAT", "a", "école Ça"]
+
+
+@pytest.mark.parametrize("settings", [
+    {}, {"output_sequence_length": 4}, {"standardize": "lower"}, {"standardize": "strip_punctuation"},
+    {"standardize": None}, {"split": "character", "output_sequence_length": 12}, {"ngrams": 2},
+    {"ngrams": (2, 3)}, {"max_tokens": 6}, {"output_mode": "multi_hot"}, {"output_mode": "count", "ngrams": 2},
+    {"output_mode": "tf_idf"}, {"output_mode": "multi_hot", "max_tokens": 8, "pad_to_max_tokens": True},
+    {"output_mode": "tf_idf", "max_tokens": 9, "pad_to_max_tokens": True},
+])
+def test_same_vocabulary_and_output_as_keras(settings):
+    theirs, ours = keras.layers.TextVectorization(**settings), TextVectorization(**settings)
+    theirs.adapt(TEXTS)
+    ours.adapt(TEXTS)
+    assert ours.get_vocabulary() == theirs.get_vocabulary()
+    expected = keras.ops.convert_to_numpy(theirs(np.array(QUERY)))
+    np.testing.assert_allclose(ours(np.array(QUERY)).data, expected, rtol=1e-6)

@@ -1,0 +1,426 @@
+"""Data in batches without TensorFlow: a small tf.data-like Dataset on numpy, Keras 3's PyDataset (and
+Keras 2's Sequence), text_dataset_from_directory, and Stream, which hands the training loop the batches
+of any of these (or of a generator, or of a real tf.data.Dataset, recognised without importing it).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import warnings
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+
+from .utils import positive_int, random_generator
+
+AUTOTUNE = -1  # tf.data.AUTOTUNE's value: "let the runtime choose", accepted wherever a buffer size is
+INFINITE, UNKNOWN = -1, -2  # cardinality() for a dataset that repeats forever / whose length is not known
+
+
+def to_numpy(value: Any) -> Any:
+    """A batch's parts as numpy: TensorFlow tensors through .numpy(), nested tuples and lists kept."""
+    if isinstance(value, (tuple, list)):
+        return type(value)(to_numpy(v) for v in value)
+    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
+        return value.numpy()
+    return np.asarray(value)
+
+
+def _stack(elements: list[Any]) -> Any:
+    """Elements (each an array or a tuple of them) as one batch: stacked along a new first axis."""
+    if isinstance(elements[0], tuple):
+        return tuple(_stack(list(column)) for column in zip(*elements))
+    arrays = [np.asarray(e) for e in elements]
+    if arrays[0].dtype.kind in "OSU":  # texts: tf.data's batches of strings are object arrays
+        return np.array([array.tolist() for array in arrays], dtype=object)
+    return np.stack(arrays)
+
+
+def _row(element: Any, i: int) -> Any:
+    return tuple(_row(part, i) for part in element) if isinstance(element, tuple) else element[i]
+
+
+def _rows(element: Any) -> int:
+    return _rows(element[0]) if isinstance(element, tuple) else len(element)
+
+
+class Dataset:
+    """tf.data.Dataset's methods that text tutorials chain, on numpy. Each method returns a new dataset;
+    iterating one runs its pipeline from the start (shuffle draws a new order each time, as tf.data)."""
+
+    def __init__(self, make: Callable[[], Iterable[Any]], length: int | None) -> None:
+        self._make, self._length = make, length  # length: None unknown, INFINITE for repeat()
+
+    @staticmethod
+    def from_tensor_slices(tensors: Any) -> Dataset:
+        """One element per row of the array (or per row of each array of a tuple, all of one length)."""
+        data = (tuple(np.asarray(to_numpy(t)) for t in tensors) if isinstance(tensors, tuple)
+                else np.asarray(to_numpy(tensors)))
+        sizes = {len(a) for a in (data if isinstance(data, tuple) else (data,))}
+        if len(sizes) != 1:
+            raise ValueError(f"from_tensor_slices needs arrays with the same number of rows, got {sorted(sizes)}")
+        return Dataset(lambda: (_row(data, i) for i in range(_rows(data))), _rows(data))
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._make())
+
+    def as_numpy_iterator(self) -> Iterator[Any]:
+        return iter(self)
+
+    def __len__(self) -> int:
+        if self._length is None or self._length == INFINITE:
+            raise TypeError("this dataset's length is " + ("infinite" if self._length == INFINITE else "unknown"))
+        return self._length
+
+    def cardinality(self) -> int:
+        """The number of elements, or INFINITE (-1) or UNKNOWN (-2), as tf.data."""
+        return UNKNOWN if self._length is None else self._length
+
+    def _derived(self, make: Callable[[], Iterable[Any]], length: int | None) -> Dataset:
+        return Dataset(make, length)
+
+    def map(self, map_func: Callable[..., Any], num_parallel_calls: int | None = None,
+            deterministic: bool | None = None) -> Dataset:
+        """map_func on each element (a tuple is passed as separate arguments); tensors it returns become numpy."""
+        def apply(element: Any) -> Any:
+            result = map_func(*element) if isinstance(element, tuple) else map_func(element)
+            return to_numpy(result) if not isinstance(result, tuple) else tuple(to_numpy(r) for r in result)
+        return self._derived(lambda: map(apply, self), self._length)
+
+    def batch(self, batch_size: int, drop_remainder: bool = False, num_parallel_calls: int | None = None,
+              deterministic: bool | None = None) -> Dataset:
+        """Consecutive elements stacked into batches; the last one is smaller unless drop_remainder."""
+        size = positive_int(batch_size, "batch_size")
+
+        def batches() -> Iterator[Any]:
+            chunk = []
+            for element in self:
+                chunk.append(element)
+                if len(chunk) == size:
+                    yield _stack(chunk)
+                    chunk = []
+            if chunk and not drop_remainder:
+                yield _stack(chunk)
+        known = self._length not in (None, INFINITE)
+        length = self._length
+        if known:
+            length = self._length // size if drop_remainder else math.ceil(self._length / size)
+        return self._derived(batches, length)
+
+    def unbatch(self) -> Dataset:
+        """Each batch split back into its rows."""
+        return self._derived(lambda: (_row(b, i) for b in self for i in range(_rows(b))),
+                             INFINITE if self._length == INFINITE else None)
+
+    def shuffle(self, buffer_size: int, seed: int | None = None, reshuffle_each_iteration: bool = True) -> Dataset:
+        """tf.data's buffered shuffle: keep buffer_size elements, emit a random one and put the next in its
+        place. The order is random but not TensorFlow's (its generator is not numpy's)."""
+        size = positive_int(buffer_size, "shuffle's buffer_size")
+        base = int(random_generator().integers(2 ** 31)) if seed is None else int(seed)
+        epochs = itertools.count()
+
+        def shuffled() -> Iterator[Any]:
+            rng = np.random.default_rng([base, next(epochs) if reshuffle_each_iteration else 0])
+            buffer = []
+            for element in self:
+                if len(buffer) < size:
+                    buffer.append(element)
+                    continue
+                i = int(rng.integers(len(buffer)))
+                yield buffer[i]
+                buffer[i] = element
+            while buffer:
+                i = int(rng.integers(len(buffer)))
+                buffer[i], buffer[-1] = buffer[-1], buffer[i]
+                yield buffer.pop()
+        return self._derived(shuffled, self._length)
+
+    def take(self, count: int) -> Dataset:
+        """The first count elements (all of them for count=-1)."""
+        if count == -1:
+            return self
+        count = int(count)
+        length = None if self._length is None else count if self._length == INFINITE else min(count, self._length)
+        return self._derived(lambda: itertools.islice(self, count), length)
+
+    def skip(self, count: int) -> Dataset:
+        count = int(count)
+        length = self._length if self._length in (None, INFINITE) else max(self._length - count, 0)
+        return self._derived(lambda: itertools.islice(self, count, None), length)
+
+    def repeat(self, count: int | None = None) -> Dataset:
+        """The elements count times over (forever for None or -1), each pass a new iteration."""
+        forever = count is None or count == -1
+
+        def repeated() -> Iterator[Any]:
+            for _ in (itertools.count() if forever else range(int(count))):
+                yield from self
+        length = INFINITE if forever else (None if self._length is None else
+                                           INFINITE if self._length == INFINITE else self._length * int(count))
+        return self._derived(repeated, length)
+
+    def cache(self, filename: str = "") -> Dataset:
+        """Keep the elements in memory after the first full pass; later passes read them from there."""
+        if filename:
+            raise ValueError(f"cache keeps elements in memory only; got filename={filename!r} (give none)")
+        store: list[Any] = []
+        done = [False]
+
+        def cached() -> Iterator[Any]:
+            if done[0]:
+                yield from store
+                return
+            store.clear()
+            for element in self:
+                store.append(element)
+                yield element
+            done[0] = True
+        return self._derived(cached, self._length)
+
+    def prefetch(self, buffer_size: int) -> Dataset:
+        """Nothing to overlap in one numpy process: the same dataset (any buffer size, AUTOTUNE too)."""
+        return self
+
+
+class PyDataset:
+    """Keras 3's base class for data in batches: define __len__ (the number of batches) and
+    __getitem__(index) returning batch `index` as (x, y) or (x, y, sample_weight); on_epoch_end runs after
+    each epoch. workers and use_multiprocessing are accepted and ignored: batches load here, in order."""
+
+    def __init__(self, workers: int = 1, use_multiprocessing: bool = False, max_queue_size: int = 10) -> None:
+        self.workers, self.use_multiprocessing, self.max_queue_size = workers, use_multiprocessing, max_queue_size
+
+    def __getitem__(self, index: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__(index) returning a batch")
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must define __len__ (its number of batches)")
+
+    def on_epoch_end(self) -> None:
+        """Called after each epoch: shuffle the batches here if you want them shuffled."""
+
+
+Sequence = PyDataset  # Keras 2's name
+
+
+# ---- the training loop's view of a stream of batches -----------------------------------------------
+def _is_pydataset(data: Any) -> bool:
+    """Ours, or Keras's own (duck-typed): indexed batches with a length and an epoch hook."""
+    return isinstance(data, PyDataset) or all(hasattr(data, a) for a in ("__getitem__", "__len__", "on_epoch_end"))
+
+
+def is_stream(data: Any) -> bool:
+    """Batches to iterate (a dataset, generator, PyDataset, tf.data.Dataset), not arrays of samples."""
+    if data is None or isinstance(data, (np.ndarray, list, tuple, dict, str, bytes)) or hasattr(data, "__array__"):
+        return False
+    return _is_pydataset(data) or hasattr(data, "as_numpy_iterator") or hasattr(data, "__iter__")
+
+
+def _iterate(data: Any) -> Iterator[Any]:
+    if _is_pydataset(data):
+        return (data[i] for i in range(len(data)))
+    return iter(data.as_numpy_iterator() if hasattr(data, "as_numpy_iterator") else data)
+
+
+def _length(data: Any) -> int | None:
+    try:
+        return len(data)
+    except TypeError:  # a generator, or a dataset of unknown or infinite length (tf.data raises the same)
+        return None
+
+
+def unpack(batch: Any) -> tuple[Any, Any, Any]:
+    """(x, y, sample_weight) from a batch given as x, (x,), (x, y) or (x, y, sample_weight)."""
+    if not isinstance(batch, tuple):
+        return to_numpy(batch), None, None
+    if not 1 <= len(batch) <= 3:
+        raise ValueError(f"a batch is x, (x, y) or (x, y, sample_weight); got a tuple of {len(batch)} parts")
+    x, y, weights = (tuple(batch) + (None, None))[:3]
+    return to_numpy(x), None if y is None else to_numpy(y), None if weights is None else to_numpy(weights)
+
+
+class Stream:
+    """The batches of a stream, epoch after epoch, by Keras's rule. Without steps, each epoch is one
+    full pass from the start. With steps, one iterator carries on across epochs, started again when a
+    stream of known length has been read to its end; a stream that runs out stops training with Keras's
+    warning. `check` turns each batch into what the loop feeds the model."""
+
+    def __init__(self, data: Any, steps: int | None = None, check: Callable[[Any], Any] = unpack,
+                 what: str = "x") -> None:
+        self.data, self.check, self.what = data, check, what
+        self.length = _length(data)
+        self.steps_per_epoch = None if steps is None else positive_int(steps, "steps")
+        self.steps = self.steps_per_epoch or self.length  # None: not known before the epoch ends
+        if self.steps is None and getattr(data, "cardinality", None) and int(data.cardinality()) == INFINITE:
+            raise ValueError(f"{what} repeats forever: give steps_per_epoch (validation_steps, steps) to end an epoch")
+        self.ran_out = False
+        self._iterator: Iterator[Any] | None = None
+        self._seen, self._fresh = 0, False
+
+    def _start(self) -> None:
+        self._iterator, self._seen, self._fresh = _iterate(self.data), 0, True
+
+    def peek(self) -> Any:
+        """The first batch, checked; the first epoch still yields it (a model is built from it first)."""
+        if self._iterator is None:
+            self._start()
+        try:
+            first = next(self._iterator)
+        except StopIteration:
+            raise ValueError(f"{self.what} is empty: it gave no batch") from None
+        self._iterator = itertools.chain([first], self._iterator)
+        return self.check(unpack(first))
+
+    def first_inputs(self) -> Any:
+        """The model's input from the first batch: a model is built from it before training."""
+        return self.peek()[0]
+
+    def epoch(self) -> Iterator[Any]:
+        if self._iterator is None or (self.steps_per_epoch is None and not self._fresh):
+            self._start()
+        self._fresh = False
+        if self.steps is None:
+            yield from (self.check(unpack(batch)) for batch in self._iterator)
+        else:
+            yield from self._counted()
+        if hasattr(self.data, "on_epoch_end") and _is_pydataset(self.data):
+            self.data.on_epoch_end()
+
+    def _counted(self) -> Iterator[Any]:
+        for _ in range(self.steps):
+            batch = next(self._iterator, None) if self.length is None or self._seen < self.length else None
+            if batch is None:
+                self._ran_out()
+                return
+            self._seen += 1
+            yield self.check(unpack(batch))
+        if self.length is not None and self._seen >= self.length:
+            self._start()
+
+    def _ran_out(self) -> None:
+        self.ran_out, self._iterator = True, None
+        warnings.warn("Your input ran out of data; interrupting training. Make sure that your dataset or generator "
+                      "can generate at least `steps_per_epoch * epochs` batches. You may need to use the "
+                      "`.repeat()` function when building your dataset.", stacklevel=4)
+
+
+# ---- text_dataset_from_directory -------------------------------------------------------------------
+def _class_folders(directory: str, class_names: list[str] | None) -> list[str]:
+    """Keras's class inference: the sub-folders, sorted, hidden ones skipped; class_names picks some of them."""
+    folders = [d for d in sorted(os.listdir(directory))
+               if os.path.isdir(os.path.join(directory, d)) and not d.startswith(".")]
+    if not folders:
+        raise ValueError(f"directory {directory!r} has no sub-folders to infer the classes from: put each class's "
+                         ".txt files in a folder named after it, or pass labels=[...] or labels=None")
+    if class_names is not None:
+        if not set(class_names) <= set(folders):
+            raise ValueError(f"class_names {list(class_names)} are not all sub-folders of {directory!r}: {folders}")
+        return list(class_names)  # Keras keeps the given order
+    return folders
+
+
+def _text_files(folder: str, follow_links: bool) -> list[str]:
+    """The .txt files under folder (sub-folders too), sorted by folder then name, as Keras's index."""
+    found = []
+    for root, _, files in sorted(os.walk(folder, followlinks=follow_links), key=lambda walk: walk[0]):
+        found += [os.path.join(root, name) for name in sorted(files) if name.lower().endswith(".txt")]
+    return found
+
+
+def _split(paths: list, labels: Any, validation_split: float | None, subset: str) -> tuple[list, Any]:
+    """Keras's rule: the last int(validation_split * n) files (after the seeded shuffle) are for validation."""
+    if not validation_split:
+        return paths, labels
+    count = int(validation_split * len(paths))
+    if count == 0:
+        raise ValueError(f"validation_split={validation_split} of {len(paths)} files leaves none for validation")
+    keep = slice(None, -count) if subset == "training" else slice(-count, None)
+    print(f"Using {len(paths) - count if subset == 'training' else count} files for {subset}.")
+    return paths[keep], None if labels is None else labels[keep]
+
+
+def _check_split_arguments(validation_split: float | None, subset: str | None, shuffle: bool, seed: int | None) -> None:
+    if validation_split and not 0 < validation_split < 1:
+        raise ValueError(f"validation_split must be between 0 and 1, got {validation_split}")
+    if bool(validation_split) != bool(subset):
+        raise ValueError("validation_split and subset go together: give both (subset='training', 'validation' "
+                         f"or 'both') or neither; got validation_split={validation_split!r}, subset={subset!r}")
+    if subset not in ("training", "validation", "both", None):
+        raise ValueError(f"subset must be 'training', 'validation' or 'both', got {subset!r}")
+    if validation_split and shuffle and seed is None:
+        raise ValueError("validation_split with shuffle=True needs a seed, so that the training and validation "
+                         "subsets do not overlap (Keras requires it too)")
+
+
+def _labelled(paths: list[str], labels: Any, label_mode: str | None, classes: int, max_length: int | None,
+              shuffle: bool, buffer: int, seed: int | None, batch_size: int | None) -> Dataset:
+    def read(path: str) -> bytes:
+        with open(path, "rb") as file:
+            return file.read() if max_length is None else file.read(max_length)  # tf.strings.substr: bytes
+    eye = np.eye(max(classes, 1), dtype=np.float32)
+    encode = {"int": lambda i: np.int32(i), "binary": lambda i: np.array([i], np.float32),
+              "categorical": lambda i: eye[i]}.get(label_mode)
+    order = list(range(len(paths)))
+    dataset = Dataset(lambda: iter(order), len(order))
+    if shuffle:
+        dataset = dataset.shuffle(buffer, seed=seed)
+    if encode is None:
+        dataset = dataset.map(lambda i: np.array(read(paths[i]), object))
+    else:
+        dataset = dataset.map(lambda i: (np.array(read(paths[i]), object), encode(labels[i])))
+    return dataset if batch_size is None else dataset.batch(batch_size)
+
+
+def text_dataset_from_directory(directory: str, labels: Any = "inferred", label_mode: str | None = "int",
+                                class_names: list[str] | None = None, batch_size: int | None = 32,
+                                max_length: int | None = None, shuffle: bool = True, seed: int | None = None,
+                                validation_split: float | None = None, subset: str | None = None,
+                                follow_links: bool = False, verbose: bool = True) -> Any:
+    """Keras 3's function without TensorFlow: batches of (texts as bytes, labels) from one folder per class.
+    The files (and the training/validation split) are Keras's for the same seed; the order of batches
+    within an epoch is shuffled here by numpy, so it is not TensorFlow's."""
+    if labels not in ("inferred", None) and not isinstance(labels, (list, tuple)):
+        raise ValueError(f"labels must be 'inferred', None, or a list of integer labels (one per file), got {labels!r}")
+    if labels not in ("inferred", None) and class_names:
+        raise ValueError("class_names can be given only with labels='inferred'")
+    if label_mode not in ("int", "binary", "categorical", None):
+        raise ValueError(f"label_mode must be 'int', 'binary', 'categorical' or None, got {label_mode!r}")
+    if not os.path.isdir(directory):
+        raise ValueError(f"directory {directory!r} does not exist or is not a folder")
+    if labels is None or label_mode is None:
+        labels, label_mode = None, None
+    _check_split_arguments(validation_split, subset, shuffle, seed)
+    seed = int(np.random.randint(1e6)) if seed is None else seed  # as Keras: a shuffle without seed gets one
+    if labels == "inferred":
+        names = _class_folders(directory, class_names)
+        per_class = [_text_files(os.path.join(directory, name), follow_links) for name in names]
+        paths = [p for files in per_class for p in files]
+        labels = np.repeat(np.arange(len(names), dtype=np.int32), [len(files) for files in per_class])
+    else:
+        paths = _text_files(directory, follow_links)
+        if labels is not None and len(labels) != len(paths):
+            raise ValueError(f"labels has {len(labels)} values but {directory!r} holds {len(paths)} .txt files")
+        names = None if labels is None else [str(label) for label in sorted(set(labels))]
+        labels = None if labels is None else np.asarray(labels)
+    if verbose:
+        print(f"Found {len(paths)} files." if labels is None else
+              f"Found {len(paths)} files belonging to {len(names)} classes.")
+    if label_mode == "binary" and len(names) != 2:
+        raise ValueError(f"label_mode='binary' needs exactly 2 classes, got class_names={names}")
+    if shuffle:  # Keras's global shuffle: numpy's RandomState(seed) on the paths, then again on the labels
+        np.random.RandomState(seed).shuffle(paths)
+        if labels is not None:
+            np.random.RandomState(seed).shuffle(labels)
+    buffer = 1024 if batch_size is None else batch_size * 8
+    subsets = ["training", "validation"] if subset == "both" else [subset]
+    datasets = []
+    for part in subsets:
+        part_paths, part_labels = _split(paths, labels, validation_split, part)
+        if not part_paths:
+            raise ValueError(f"no .txt files for {part or 'the dataset'} in {directory!r}")
+        dataset = _labelled(part_paths, part_labels, label_mode, len(names or []), max_length,
+                            shuffle and not (subset == "both" and part == "validation"), buffer, seed, batch_size)
+        dataset.class_names = names
+        datasets.append(dataset)
+    return datasets if subset == "both" else datasets[0]
