@@ -15,6 +15,7 @@ per epoch and test accuracy (the peer of the example's numbers in RESULTS.md).
 import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -101,6 +102,17 @@ def keras_tutorial(root: str, epochs: int) -> None:
     print(f"test accuracy {hits / total:.4f}; seconds per epoch: " + ", ".join(f"{s:.1f}" for s in seconds))
 
 
+def machine() -> str:
+    """The CPU, its cores, the load (other processes share them) and the date: what the timings depend on."""
+    cpu = platform.processor() or platform.machine()
+    if Path("/proc/cpuinfo").exists():
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
+    return f"{cpu}, {os.cpu_count()} cores, load average {load}, {time.strftime('%Y-%m-%d %H:%M %Z')}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -140,6 +152,7 @@ def main() -> None:
     same_vocabulary = results["tinygrad_embed"][-1]["vocabulary"] == results["keras (TensorFlow)"][-1]["vocabulary"]
     print(f"{len(train_texts)} IMDB training reviews, max_tokens={MAX_TOKENS}, output_sequence_length={LENGTH}; "
           f"medians of {args.repeats} runs, each in a fresh process")
+    print(f"  {machine()}")
     medians = {}
     for name, runs in results.items():
         medians[name] = {k: float(np.median([r[k] for r in runs])) for k in ("adapt", "call")}

@@ -2,8 +2,11 @@
 `parity` extra: keras and torch, Keras running on its torch backend). Skipped without them, except under
 `make parity` (and so in CI), which sets TINYGRAD_EMBED_PARITY=required: there a missing Keras is an
 error, not a skip. Keras's TextVectorization itself needs TensorFlow: without it this file is skipped
-even then (TensorFlow is not a test dependency)."""
+even then (TensorFlow is not a test dependency). In a Python with TensorFlow and no torch, run it with
+KERAS_BACKEND=tensorflow: torch is then not needed."""
 import os
+import re
+import string
 
 import numpy as np
 import pytest
@@ -11,11 +14,13 @@ import pytest
 os.environ.setdefault("KERAS_BACKEND", "torch")
 if os.environ.get("TINYGRAD_EMBED_PARITY") == "required":
     import keras
-    import torch  # noqa: F401
+    if os.environ["KERAS_BACKEND"] == "torch":
+        import torch  # noqa: F401
 else:
     keras = pytest.importorskip("keras")
-    pytest.importorskip("torch")
-pytest.importorskip("tensorflow", reason="Keras's TextVectorization runs on TensorFlow's string ops")
+    if os.environ["KERAS_BACKEND"] == "torch":
+        pytest.importorskip("torch")
+tf = pytest.importorskip("tensorflow", reason="Keras's TextVectorization runs on TensorFlow's string ops")
 
 from tinygrad_embed.layers import TextVectorization  # noqa: E402
 
@@ -38,3 +43,33 @@ def test_same_vocabulary_and_output_as_keras(settings):
     assert ours.get_vocabulary() == theirs.get_vocabulary()
     expected = keras.ops.convert_to_numpy(theirs(np.array(QUERY)))
     np.testing.assert_allclose(ours(np.array(QUERY)).data, expected, rtol=1e-6)
+
+
+def custom_standardization(input_data):
+    """TensorFlow's "Word embeddings" tutorial's standardize, as written there: tf.strings ops that
+    return a tf.Tensor of bytes, which our layer converts to numpy."""
+    lowercase = tf.strings.lower(input_data)
+    stripped_html = tf.strings.regex_replace(lowercase, '<br />', ' ')
+    return tf.strings.regex_replace(stripped_html,
+                                    '[%s]' % re.escape(string.punctuation), '')
+
+
+def tf_split(input_data):
+    """A split callable on tf.strings: it returns a tf.RaggedTensor of bytes."""
+    return tf.strings.split(input_data, sep="a")
+
+
+@pytest.mark.parametrize("settings", [
+    {"standardize": custom_standardization},
+    {"standardize": custom_standardization, "max_tokens": 10, "output_sequence_length": 6},
+    {"standardize": custom_standardization, "output_mode": "count", "ngrams": 2},
+    {"split": tf_split},
+])
+def test_tensorflow_string_op_callables_give_keras_vocabulary_and_ids(settings):
+    theirs, ours = keras.layers.TextVectorization(**settings), TextVectorization(**settings)
+    theirs.adapt(TEXTS)
+    ours.adapt(TEXTS)
+    assert ours.get_vocabulary() == theirs.get_vocabulary()
+    for texts in (QUERY, TEXTS):
+        expected = keras.ops.convert_to_numpy(theirs(np.array(texts)))
+        np.testing.assert_allclose(ours(np.array(texts)).data, expected, rtol=1e-6)

@@ -1,10 +1,14 @@
 """TextVectorization: every standardize, split, ngrams and output mode on texts small enough to work out
-by hand (each expectation says how), the vocabulary's order and ties, adapt on a dataset, and a model
-that starts from raw strings, saved and loaded."""
+by hand (each expectation says how), the vocabulary's order and ties, adapt on a dataset, a model
+that starts from raw strings, saved and loaded, and the numpy path for whole words (8-byte keys, a hash
+table) against the per-word split."""
+import collections
 import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tinygrad_embed.data import Dataset
 from tinygrad_embed.layers import Dense, Embedding, GlobalAveragePooling1D, Input, TextVectorization
@@ -61,6 +65,51 @@ def test_split_options():
     assert adapted(texts, split=None).tokens(["ab c"]) == [["ab c"]]
     by_comma = adapted(["x,y"], standardize=None, split=lambda t: [s.split(",") for s in t])
     assert by_comma.tokens(["x,y"]) == [["x", "y"]]
+
+
+def test_words_of_8_and_9_bytes_and_a_zero_byte():
+    # whole words are read 8 UTF-8 bytes at a time as integers: 8 bytes, 9 bytes and "é" (2 bytes) around the edge
+    texts = ["abcdefgh abcdefghi abcdefgh", "abcdefé abcdefgé"]  # abcdefé is 8 bytes, abcdefgé 9
+    layer = adapted(texts, standardize=None)
+    # abcdefgh twice, then the ties high to low: "é" (U+E9) sorts after "g" and "h"
+    assert layer.get_vocabulary() == ["", "[UNK]", "abcdefgh", "abcdefé", "abcdefgé", "abcdefghi"]
+    np.testing.assert_array_equal(layer(texts + ["abcdefg abcdefghij"]).data, [[2, 5, 2], [3, 4, 0], [1, 1, 0]])
+    # "a" and "a\x00" would have the same key: texts with a zero byte take the per-word path
+    zero = adapted(["a\x00 a a"], standardize=None)
+    assert zero.get_vocabulary() == ["", "[UNK]", "a", "a\x00"]
+    np.testing.assert_array_equal(zero(["a\x00 a b"]).data, [[3, 2, 1]])
+
+
+def test_a_large_vocabulary_finds_every_word_and_no_other():
+    words = [f"w{i}" for i in range(5000)] + [f"longword{i}" for i in range(100)]  # > 8 bytes: the dict
+    layer = TextVectorization(vocabulary=words)
+    queries = [" ".join(words), " ".join(f"x{i}" for i in range(5000))]
+    ids = layer(queries).data
+    np.testing.assert_array_equal(ids[0], np.arange(2, 5102))  # word i of the list has id i + 2
+    np.testing.assert_array_equal(ids[1, :5000], 1)  # none known
+
+
+# words of 1 to 5 characters of 1 to 4 UTF-8 bytes each, so 1 to 20 bytes, around the 8-byte boundary
+WORD = st.text(st.sampled_from("abAB.é€😀\x1c\xa0\x00"), min_size=1, max_size=5)
+TEXT = st.lists(st.tuples(WORD, st.sampled_from([" ", "  ", "\t", "\n", "\r\n", "\x0b", "\x0c"])), max_size=8)
+
+
+@given(st.lists(TEXT.map(lambda pairs: "".join(w + gap for w, gap in pairs)), min_size=1, max_size=6),
+       st.sampled_from(["lower_and_strip_punctuation", None]), st.sampled_from([None, 3]))
+def test_whole_words_agree_with_the_per_word_split(texts, standardize, length):
+    layer = adapted(texts, standardize=standardize, output_sequence_length=length)
+    rows = layer.tokens(texts)  # Python's split of each text, the reference
+    counts = collections.Counter(word for row in rows for word in row)
+    expected_vocabulary = ["", "[UNK]"] + sorted(counts, key=lambda w: (counts[w], w), reverse=True)
+    assert layer.get_vocabulary() == expected_vocabulary
+    index = {word: i for i, word in enumerate(expected_vocabulary)}
+    width = length or max(map(len, rows))
+    expected = [[index[w] for w in row[:width]] + [0] * (width - len(row[:width])) for row in rows]
+    np.testing.assert_array_equal(layer(texts).data.reshape(len(texts), width), expected)
+    known = expected_vocabulary[3:] + ["\x01"]  # all but the most frequent word, and one never drawn
+    bag = TextVectorization(output_mode="count", standardize=standardize, vocabulary=known)
+    counted = [[sum(w not in known for w in row)] + [row.count(w) for w in known] for row in rows]  # 0: unknown
+    np.testing.assert_array_equal(bag(texts).data, counted)
 
 
 def test_ngrams_int_means_every_width_up_to_it_and_a_tuple_exactly_those():
