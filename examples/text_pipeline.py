@@ -7,7 +7,7 @@ model, fit on datasets, then a model that predicts on raw strings, and the embed
 
 It prints the seconds to adapt, the seconds per epoch and the test accuracy of the end-to-end model.
 
-    python examples/text_pipeline.py [--epochs 15] [--out DIR] [--archive PATH]
+    python examples/text_pipeline.py [--epochs 15] [--seed 123] [--out DIR] [--archive PATH]
 
 The review folders (train/ and test/, pos/ and neg/ only: the tutorials drop train/unsup/) are
 extracted once from the archive the IMDB loader finds (TINYGRAD_EMBED_IMDB, the cache, or --archive)
@@ -71,15 +71,16 @@ def write_projector_files(vocabulary: list[str], table: np.ndarray, out: Path) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--seed", type=int, default=SEED, help="the tutorial's 123 by default: weights, shuffling, split")
     parser.add_argument("--out", default="text_pipeline_out", help="where the projector files go")
     parser.add_argument("--archive", default=None, help="the IMDB archive or an extracted aclImdb/ folder")
     args = parser.parse_args()
     root = review_folders(args.archive)
-    set_random_seed(SEED)
+    set_random_seed(args.seed)
     train_ds = text_dataset_from_directory(root / "train", batch_size=BATCH, validation_split=0.2,
-                                           subset="training", seed=SEED)
+                                           subset="training", seed=args.seed)
     val_ds = text_dataset_from_directory(root / "train", batch_size=BATCH, validation_split=0.2,
-                                         subset="validation", seed=SEED)
+                                         subset="validation", seed=args.seed)
     test_ds = text_dataset_from_directory(root / "test", batch_size=BATCH)
     train_ds, val_ds = train_ds.cache().prefetch(AUTOTUNE), val_ds.cache().prefetch(AUTOTUNE)
 

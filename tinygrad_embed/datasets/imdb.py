@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
@@ -199,3 +199,16 @@ def load_data(path: str | os.PathLike | None = None, num_words: int | None = Non
         x[:] = [sequences[i].tolist() for i in chosen]
         splits.append((x, tokens["labels"][chosen]))
     return tuple(splits)
+
+
+def decode_review(ids: Any, index_offset: int = 3, word_index: dict[str, int] | None = None) -> str:
+    """One review's words from load_data's ids, joined by spaces: id i is the word of rank
+    i - index_offset, and "?" stands for an id that names no word (padding 0, start 1, out-of-vocabulary 2).
+    word_index defaults to get_word_index(); pass it in when decoding many reviews."""
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):
+        raise ValueError(f"decode_review takes one review, a 1-D sequence of integer ids; got shape {ids.shape} "
+                         f"of dtype {ids.dtype}")
+    word_index = get_word_index() if word_index is None else word_index
+    words = {rank + index_offset: word for word, rank in word_index.items()}
+    return " ".join(words.get(int(i), "?") for i in ids)
