@@ -10,12 +10,13 @@ seconds (these virtual CPUs ramp up under load), and each figure is a median of 
 """
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import time
 
 import numpy as np
+
+from common import cpu_name
 
 BATCH, STEPS, CHANNELS, FILTERS, KERNEL = 64, 500, 32, 32, 3
 
@@ -99,14 +100,6 @@ def main():
     print(f"Conv1D forward+backward, batch {BATCH} x {STEPS} steps x {CHANNELS} -> {FILTERS} filters, kernel {KERNEL}:")
     print(f"  tinygrad_embed {ours_ms:.2f} ms, PyTorch nn.Conv1d {torch_ms:.2f} ms, ratio {ours_ms / torch_ms:.2f} "
           f"(medians of {args.rounds} rounds of {args.calls} calls; below 1 is faster than PyTorch)")
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as info:
-            return next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":

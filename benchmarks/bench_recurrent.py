@@ -22,12 +22,13 @@ keras versions); without --keras-python the Keras column is skipped:
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 
 import numpy as np
+
+from common import cpu_name
 
 VOCAB, DIM, UNITS, BATCH, STEPS = 5000, 32, 100, 64, 500
 MODELS = {"gru": ("ours", "torch", "keras"), "bilstm": ("ours", "torch", "keras"), "simplernn": ("ours", "torch")}
@@ -177,14 +178,6 @@ def main():
             print(f"  {NAMES[kind]:<22} {medians[kind]:8.1f} ms   (rounds: {rounds})")
         print("  ratios: " + ", ".join(f"ours/{NAMES[kind]} {medians['ours'] / medians[kind]:.2f}"
                                        for kind in kinds if kind != "ours") + "  (below 1 is faster)", flush=True)
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as info:
-            return next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":

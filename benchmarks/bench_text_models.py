@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+from common import cpu_name  # noqa: E402
 from bench_imdb import load  # noqa: E402  (top 5,000 words, padded to 500, as the example)
 from text_models import BATCH, MODELS  # noqa: E402
 
@@ -225,11 +226,6 @@ def compare(name: str, seed: int, epochs: int, threads: int) -> None:
     print(f"  median epoch: tinygrad_embed {ours:.1f} s, PyTorch {theirs:.1f} s, ratio {ours / theirs:.2f}")
     print(f"  test accuracy (25,000 reviews): tinygrad_embed {accuracy['ours']:.4f}, PyTorch {accuracy['torch']:.4f}",
           flush=True)
-
-
-def cpu_name() -> str:
-    with open("/proc/cpuinfo") as cpuinfo:
-        return next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "unknown")
 
 
 def main() -> None:

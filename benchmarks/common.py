@@ -2,6 +2,7 @@
 shared and noisy and only ratios taken in one run mean much."""
 from __future__ import annotations
 
+import platform
 import time
 from typing import Callable
 
@@ -29,3 +30,12 @@ def torch_or_none():
     except ImportError:
         return None
     return torch
+
+
+def cpu_name() -> str:
+    """The CPU's model name: ratios differ between machines of the same kind (AVX2, AVX-512)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            return next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown"
