@@ -271,9 +271,11 @@ class Layer:
         if mask is not None and not self.supports_masking:
             warnings.warn(f"layer {self.name!r} ({type(self).__name__}) does not support masking: the mask it "
                           "received is dropped and the layers after it see none (as in Keras)", stacklevel=3)
-        first = flatten(outputs)[0]
-        if out_mask is not None and isinstance(first, Tensor):
-            first._keras_mask = np.asarray(out_mask.data if isinstance(out_mask, Tensor) else out_mask, bool)
+        masks = out_mask if isinstance(out_mask, (list, tuple)) else [out_mask]  # one mask, or one per output
+        for output, output_mask in zip(flatten(outputs), masks):
+            if output_mask is not None and isinstance(output, Tensor):
+                output._keras_mask = np.asarray(output_mask.data if isinstance(output_mask, Tensor) else output_mask,
+                                                bool)
 
     def _call_symbolic(self, inputs: Any, args: tuple, kwargs: dict) -> Any:
         """A call on KerasTensors: build, work out the output's shape, record the call as a graph node."""

@@ -125,13 +125,6 @@ class Bidirectional(Layer):
         output_mask = mask if self.return_sequences else None
         return [output_mask, output_mask] if self.merge_mode is None else output_mask
 
-    def _attach_mask(self, inputs: Any, outputs: Any, mask: Any) -> None:
-        if self.merge_mode is not None:
-            return super()._attach_mask(inputs, outputs, mask)
-        for output, output_mask in zip(outputs, self.compute_mask(inputs, mask)):  # one mask per direction
-            if output_mask is not None:
-                output._keras_mask = np.asarray(output_mask, bool)
-
     def get_config(self) -> dict[str, Any]:
         """Keras's: the two layers nested as {"class_name", "config"}, plain JSON."""
         config = {k: v for k, v in super().get_config().items() if k != "weights"}
