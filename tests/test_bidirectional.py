@@ -174,3 +174,13 @@ def test_a_sequential_model_with_merge_mode_none_saves_and_loads(tmp_path):
     model.save(tmp_path / "m.npz")
     for mine, theirs in zip(load_model(tmp_path / "m.npz").predict(ids), (y, y_rev)):
         np.testing.assert_array_equal(mine, theirs)
+
+
+def test_with_merge_mode_none_each_direction_hands_the_mask_on():
+    ids = np.array([[0, 3, 4, 5], [6, 7, 0, 0]])
+    embedded = Embedding(10, 3, mask_zero=True)(ids)
+    forward, backward = Bidirectional(LSTM(2, return_sequences=True), merge_mode=None)(embedded)
+    np.testing.assert_array_equal(forward._keras_mask, ids != 0)
+    np.testing.assert_array_equal(backward._keras_mask, ids != 0)  # re-reversed with the outputs: input order
+    single = Bidirectional(LSTM(2, return_sequences=True))(embedded)
+    np.testing.assert_array_equal(single._keras_mask, ids != 0)
