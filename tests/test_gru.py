@@ -8,7 +8,8 @@ import tinygrad_embed as tg
 from tinygrad_embed.fused_gru import FusedGRU
 from tinygrad_embed.layers import GRU, LSTM, Embedding, SimpleRNN, gru_reference
 from tinygrad_embed.models import Sequential
-from op_specs import gru_cases, lstm_cases
+from op_specs import gru_cases
+from test_lstm import assert_fused_equals_reference
 
 
 def sigmoid(z):
@@ -55,25 +56,7 @@ def test_gru_matches_kerass_equations_and_layout(reset_after, fused, mask):
 @settings(deadline=None)
 @given(gru_cases())
 def test_fused_gru_equals_the_reference_in_outputs_and_every_gradient(case):
-    arrays, _, kwargs = case
-    results = []
-    for implementation in (lambda *ts: FusedGRU.apply(*ts, **kwargs), lambda *ts: gru_reference(*ts, **kwargs)):
-        inputs = [tg.Tensor(a, requires_grad=True) for a in arrays]
-        out = implementation(*inputs)
-        out.backward(np.random.default_rng(1).standard_normal(out.shape))
-        results.append([out.data] + [t.grad for t in inputs])
-    for fused, reference in zip(*results):
-        np.testing.assert_allclose(fused, reference, rtol=1e-10, atol=1e-13)
-
-
-@settings(deadline=None, max_examples=30)
-@given(lstm_cases())
-def test_fused_lstm_with_dropout_masks_equals_the_reference(case):
-    from tinygrad_embed.fused_lstm import FusedLSTM
-    from tinygrad_embed.layers import lstm_reference
-    arrays, _, kwargs = case
-    outputs = [f(*map(tg.Tensor, arrays), **kwargs).data for f in (FusedLSTM.apply, lstm_reference)]
-    np.testing.assert_allclose(*outputs, rtol=1e-10, atol=1e-13)
+    assert_fused_equals_reference(FusedGRU.apply, gru_reference, case)
 
 
 @pytest.mark.parametrize("layer", [lambda: GRU(3, return_sequences=True, dtype="float64"),
