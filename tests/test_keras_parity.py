@@ -1,18 +1,13 @@
 """Weights from a real Keras model give the same outputs here (needs the `parity` extra: keras and
 torch, Keras running on its torch backend). Skipped without them, except under `make parity` (and so
 in CI), which sets TINYGRAD_EMBED_PARITY=required: there a missing Keras is an error, not a skip."""
-import os
 
 import numpy as np
-import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-if os.environ.get("TINYGRAD_EMBED_PARITY") == "required":
-    import keras
-    import torch  # noqa: F401
-else:
-    keras = pytest.importorskip("keras")
-    pytest.importorskip("torch")
+from parity import require  # before keras: it sets KERAS_BACKEND
+
+keras = require("keras")
+require("torch")
 
 import tinygrad_embed  # noqa: E402
 from tinygrad_embed.layers import LSTM, Dense, Embedding, Input  # noqa: E402

@@ -2,18 +2,14 @@
 weights, in every merge mode, with pre-, post- and middle-padding masks; and an IMDB-like model. Needs the
 `parity` extra; skipped without it, except under `make parity` (see test_keras_parity.py)."""
 import itertools
-import os
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-if os.environ.get("TINYGRAD_EMBED_PARITY") == "required":
-    import keras
-    import torch  # noqa: F401
-else:
-    keras = pytest.importorskip("keras")
-    pytest.importorskip("torch")
+from parity import require  # before keras: it sets KERAS_BACKEND
+
+keras = require("keras")
+require("torch")
 
 import tinygrad_embed as tg  # noqa: E402
 

@@ -1,19 +1,15 @@
 """Conv1D and the 1-D poolings against real Keras 3 (torch backend), from the same weights and inputs.
 Needs the `parity` extra; skipped without it, except under `make parity` (see test_keras_parity.py)."""
 import itertools
-import os
 import re
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-if os.environ.get("TINYGRAD_EMBED_PARITY") == "required":
-    import keras
-    import torch  # noqa: F401
-else:
-    keras = pytest.importorskip("keras")
-    pytest.importorskip("torch")
+from parity import require  # before keras: it sets KERAS_BACKEND
+
+keras = require("keras")
+require("torch")
 
 import tinygrad_embed as tg  # noqa: E402
 from tinygrad_embed.layers.padding import padding_amounts  # noqa: E402

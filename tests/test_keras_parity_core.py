@@ -2,20 +2,16 @@
 same outputs from the same inputs and weights, the same shapes, masks, configs and names, and dropout
 masks with the same statistics (the random draws themselves differ: Keras's come from torch).
 Skipped without Keras and torch, except under `make parity` (TINYGRAD_EMBED_PARITY=required)."""
-import os
 import re
 import warnings
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-if os.environ.get("TINYGRAD_EMBED_PARITY") == "required":
-    import keras
-    import torch
-else:
-    keras = pytest.importorskip("keras")
-    torch = pytest.importorskip("torch")
+from parity import require  # before keras: it sets KERAS_BACKEND
+
+keras = require("keras")
+torch = require("torch")
 
 import tinygrad_embed  # noqa: E402
 from tinygrad_embed import activations  # noqa: E402

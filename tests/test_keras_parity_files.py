@@ -1,20 +1,15 @@
 """Keras 3's own files, read and written by real Keras (needs the `parity` extra: keras, torch, h5py; Keras
 on its torch backend). Skipped without them, except under `make parity` (and so in CI), which sets
 TINYGRAD_EMBED_PARITY=required: there a missing Keras is an error, not a skip."""
-import os
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-if os.environ.get("TINYGRAD_EMBED_PARITY") == "required":
-    import h5py  # noqa: F401
-    import keras
-    import torch  # noqa: F401
-else:
-    keras = pytest.importorskip("keras")
-    pytest.importorskip("torch")
-    pytest.importorskip("h5py")
+from parity import require  # before keras: it sets KERAS_BACKEND
+
+keras = require("keras")
+require("torch")
+require("h5py")
 
 import tinygrad_embed  # noqa: E402
 from tinygrad_embed.models import load_model  # noqa: E402

@@ -4,18 +4,14 @@ in CI), which sets TINYGRAD_EMBED_PARITY=required: there a missing Keras is an e
 
 Constants must match exactly; random draws cannot (other generators), so each initializer's defaults
 must match and both libraries' draws must show the distribution Keras defines."""
-import os
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-if os.environ.get("TINYGRAD_EMBED_PARITY") == "required":
-    import keras
-    import torch  # noqa: F401
-else:
-    keras = pytest.importorskip("keras")
-    pytest.importorskip("torch")
+from parity import require  # before keras: it sets KERAS_BACKEND
+
+keras = require("keras")
+require("torch")
 
 from keras.src.initializers import ALL_OBJECTS_DICT  # noqa: E402  (Keras's table of names)
 from keras.src.legacy.preprocessing import text as keras_text  # noqa: E402  (Keras 2's text functions)

@@ -1,16 +1,13 @@
 """to_torch / from_torch against real PyTorch: the same outputs and the same gradients, layer by layer and
 for a Sequential (needs the `parity` extra). Skipped without torch, except under `make parity` (and so in
 CI), which sets TINYGRAD_EMBED_PARITY=required: there a missing torch is an error, not a skip."""
-import os
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-if os.environ.get("TINYGRAD_EMBED_PARITY") == "required":
-    import torch
-else:
-    torch = pytest.importorskip("torch")
+from parity import require  # before keras: it sets KERAS_BACKEND
+
+torch = require("torch")
 
 from tinygrad_embed.interop import from_torch, gru_to_torch, lstm_to_torch, to_torch  # noqa: E402
 from tinygrad_embed.layers import GRU, LSTM, Conv1D, Dense, Dropout, Embedding, GlobalMaxPooling1D, Input  # noqa: E402

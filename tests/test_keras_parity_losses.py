@@ -2,18 +2,14 @@
 its torch backend): each loss's value and gradient with respect to y_pred, and what evaluate and fit
 log for the same weights and data. Skipped without them, except under `make parity`, which sets
 TINYGRAD_EMBED_PARITY=required: there a missing Keras is an error, not a skip."""
-import os
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-if os.environ.get("TINYGRAD_EMBED_PARITY") == "required":
-    import keras
-    import torch
-else:
-    keras = pytest.importorskip("keras")
-    torch = pytest.importorskip("torch")
+from parity import require  # before keras: it sets KERAS_BACKEND
+
+keras = require("keras")
+torch = require("torch")
 
 import tinygrad_embed  # noqa: E402
 from tinygrad_embed import losses  # noqa: E402

@@ -3,18 +3,14 @@ its torch backend): from the same weights, fed the same gradients, the weights a
 Skipped without them, except under `make parity` (and so in CI), which sets
 TINYGRAD_EMBED_PARITY=required: there a missing Keras is an error, not a skip."""
 import inspect
-import os
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-if os.environ.get("TINYGRAD_EMBED_PARITY") == "required":
-    import keras
-    import torch  # noqa: F401
-else:
-    keras = pytest.importorskip("keras")
-    pytest.importorskip("torch")
+from parity import require  # before keras: it sets KERAS_BACKEND
+
+keras = require("keras")
+require("torch")
 
 import tinygrad_embed  # noqa: E402
 from tinygrad_embed import optimizers  # noqa: E402

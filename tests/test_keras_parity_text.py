@@ -11,15 +11,11 @@ import string
 import numpy as np
 import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-if os.environ.get("TINYGRAD_EMBED_PARITY") == "required":
-    import keras
-    if os.environ["KERAS_BACKEND"] == "torch":
-        import torch  # noqa: F401
-else:
-    keras = pytest.importorskip("keras")
-    if os.environ["KERAS_BACKEND"] == "torch":
-        pytest.importorskip("torch")
+from parity import require  # before keras: it sets KERAS_BACKEND
+
+keras = require("keras")
+if os.environ["KERAS_BACKEND"] == "torch":
+    require("torch")
 tf = pytest.importorskip("tensorflow", reason="Keras's TextVectorization runs on TensorFlow's string ops")
 
 from tinygrad_embed.layers import TextVectorization  # noqa: E402
