@@ -7,7 +7,7 @@ import numpy as np
 
 from common import interleaved_medians, torch_or_none
 from tinygrad_embed import Tensor, kernels
-from tinygrad_embed.ops import Gather
+from tinygrad_embed.functions import Gather
 
 BATCH, STEPS, INPUT_DIM, OUTPUT_DIM = 64, 500, 5000, 32
 

@@ -1,6 +1,6 @@
 """One spec per registered op: how to draw its inputs (a hypothesis strategy giving the arrays, the
 extra positional arguments and the keyword arguments) and a numpy reference for its forward pass.
-tests/test_ops.py checks every op against its spec and fails when an op in ops.OPS has none."""
+tests/test_functions.py checks every op against its spec and fails when an op in functions.OPS has none."""
 from dataclasses import dataclass
 from typing import Callable
 

@@ -8,7 +8,7 @@ import pytest
 import tinygrad_embed as tg
 from tinygrad_embed.layers import GRU, LSTM, Bidirectional, Dense, Embedding, Input, SimpleRNN
 from tinygrad_embed.models import Model, Sequential, load_model
-from tinygrad_embed.ops import concatenate
+from tinygrad_embed.functions import concatenate
 from test_models import toy_data
 
 MERGES = {"concat": lambda a, b: np.concatenate([a, b], axis=-1), "sum": np.add, "mul": np.multiply,

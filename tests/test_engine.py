@@ -7,7 +7,7 @@ import pytest
 import tinygrad_embed as tg
 from tinygrad_embed.fused_lstm import FusedLSTM
 from tinygrad_embed.layers import LSTM
-from tinygrad_embed.ops import Function, Mul
+from tinygrad_embed.functions import Function, Mul
 from tinygrad_embed.tensor import _topological_order
 
 

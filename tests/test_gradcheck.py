@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import tinygrad_embed as tg
-from tinygrad_embed.ops import Exp, Gather, Mul
+from tinygrad_embed.functions import Exp, Gather, Mul
 
 
 class ScaledMul(Mul):

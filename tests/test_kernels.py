@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_embed import kernels
-from tinygrad_embed.ops import check_indices
+from tinygrad_embed.functions import check_indices
 from tinygrad_embed.testing import index_arrays
 
 

@@ -5,8 +5,8 @@ It also stands in for `keras`: `import tinygrad_embed as keras`, then keras.Sequ
 keras.Input, keras.layers, keras.models, keras.optimizers, keras.losses, keras.callbacks,
 keras.datasets.imdb and keras.utils, at Keras 3's places (Keras 2's module paths work too)."""
 from .tensor import Tensor, no_grad
-from .ops import concatenate, stack
-from . import fused_gru, fused_lstm  # register the fused recurrent ops (ops.OPS holds every op)
+from .functions import concatenate, stack
+from . import fused_gru, fused_lstm  # register the fused recurrent ops (functions.OPS holds every op)
 from .gradcheck import GradcheckError, gradcheck
 
 __version__ = "0.1.0"

@@ -11,7 +11,7 @@ import numpy as np
 from . import kernels
 from .fused_lstm import BLOCK_STEPS
 from .fused_rnn import dropped_matmul, dropped_matmul_input_grad, dropped_matmul_weight_grad, pack_steps
-from .ops import Function, register
+from .functions import Function, register
 
 
 @register()

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import kernels
 from .fused_rnn import dropped_matmul, dropped_matmul_input_grad, dropped_matmul_weight_grad, pack_steps
-from .ops import Function, register
+from .functions import Function, register
 
 BLOCK_STEPS = 32  # x W + b is computed this many steps at a time: large products, small buffers
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .layers import LSTM, Embedding, Layer
-from .ops import validate_indices
+from .functions import validate_indices
 from .tensor import Tensor, no_grad
 from .utils import positive_int
 

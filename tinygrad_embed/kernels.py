@@ -1,7 +1,7 @@
 """Every numba kernel of the package, each beside its plain-numpy twin that the tests compare it with.
 
 Kernels take plain arrays, the output buffer first, and never see a Tensor. They trust their inputs:
-numba checks no bounds and wraps negative indices, so the callers validate first (ops.Gather does).
+numba checks no bounds and wraps negative indices, so the callers validate first (functions.Gather does).
 """
 import numba
 import numpy as np

@@ -49,8 +49,8 @@ Operand = Union["Tensor", np.ndarray, float]  # the other side of an arithmetic 
 
 
 def _apply(op_name: str, *args: Any, **params: Any) -> Tensor:
-    """Run the op class of that name from the registry, ops.OPS (see the import at the end)."""
-    return ops.OPS[op_name].apply(*args, **params)
+    """Run the op class of that name from the registry, functions.OPS (see the import at the end)."""
+    return functions.OPS[op_name].apply(*args, **params)
 
 
 class Tensor:
@@ -89,8 +89,8 @@ class Tensor:
     def zero_grad(self) -> None:
         self.grad = None
 
-    # ---- Ops. Each method hands its work to the op class it names, in ops.py, where forward and
-    # backward sit side by side; tests/test_ops.py checks these calls against what ops.OPS registers.
+    # ---- Ops. Each method hands its work to the op class it names, in functions.py, where forward and
+    # backward sit side by side; tests/test_functions.py checks these calls against what functions.OPS registers.
     def __add__(self, other: Operand) -> Tensor:
         """self + other, broadcast as numpy does."""
         return _apply("Add", self, other)
@@ -258,6 +258,6 @@ def _topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
-# At the end, not the top: ops.py imports Tensor from this module, which by now is defined. (An import
+# At the end, not the top: functions.py imports Tensor from this module, which by now is defined. (An import
 # inside _apply would work too, but costs microseconds on every operator.)
-from . import ops  # noqa: E402
+from . import functions  # noqa: E402

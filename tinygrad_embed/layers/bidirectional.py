@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ops import concatenate
+from ..functions import concatenate
 from ..tensor import Tensor
 from .base import Layer, get_layer_class
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ops import Gather, validate_indices
+from ..functions import Gather, validate_indices
 from ..tensor import Tensor
 from ..utils import positive_int
 from .base import Layer

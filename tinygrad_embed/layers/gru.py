@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import activations
 from ..fused_gru import FusedGRU
-from ..ops import stack
+from ..functions import stack
 from ..tensor import Tensor
 from .recurrent import _Recurrent, dropped_product
 

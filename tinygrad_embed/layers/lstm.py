@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import activations, initializers
 from ..fused_lstm import FusedLSTM
-from ..ops import concatenate, stack
+from ..functions import concatenate, stack
 from ..tensor import Tensor
 from .recurrent import _Recurrent, dropped_product
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ops import concatenate
+from ..functions import concatenate
 from ..tensor import Tensor
 from ..utils import positive_int
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import activations
-from ..ops import concatenate
+from ..functions import concatenate
 from ..tensor import Tensor
 from ..utils import positive_int, random_generator
 from .base import Layer

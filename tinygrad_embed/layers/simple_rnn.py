@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ops import stack
+from ..functions import stack
 from ..tensor import Tensor
 from .recurrent import _Recurrent, dropped_product
 

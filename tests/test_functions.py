@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 
 import tinygrad_embed as tg
-from tinygrad_embed.ops import OPS
+from tinygrad_embed.functions import OPS
 from op_specs import SPECS
 
 
