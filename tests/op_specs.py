@@ -121,7 +121,8 @@ def dropout_masks(draw, gates, batch, features, units):
 
 
 @st.composite
-def recurrent_cases(draw, gates, bias_shape):
+def recurrent_cases(draw, gates, bias_shape, state_count=1):
+    """(x, kernel, recurrent_kernel, bias, and maybe the initial states), mask, dropout masks."""
     batch, steps, features, units = (draw(st.integers(1, n)) for n in (3, 5, 3, 3))
     x = draw(float64_arrays((batch, steps, features)))
     kernel, recurrent = (draw(float64_arrays(shape, -1, 1)) for shape in ((features, gates * units),
@@ -129,16 +130,21 @@ def recurrent_cases(draw, gates, bias_shape):
     bias = draw(float64_arrays(bias_shape(units), -1, 1))
     mask = draw(st.one_of(st.none(), hnp.arrays(bool, (batch, steps))))
     input_masks, recurrent_masks = draw(dropout_masks(gates, batch, features, units))
-    return (x, kernel, recurrent, bias), (), {"mask": mask, "all_steps": draw(st.booleans()),
+    states = [draw(float64_arrays((batch, units))) for _ in range(state_count)] if draw(st.booleans()) else []
+    return (x, kernel, recurrent, bias, *states), (), {"mask": mask, "all_steps": draw(st.booleans()),
                                               "input_masks": input_masks, "recurrent_masks": recurrent_masks}
 
 
 def lstm_cases():
-    return recurrent_cases(4, lambda units: (4 * units,))
+    return recurrent_cases(4, lambda units: (4 * units,), state_count=2)
 
 
 def gru_cases():
     return recurrent_cases(3, lambda units: (2, 3 * units))
+
+
+def simple_rnn_cases():
+    return recurrent_cases(1, lambda units: (units,))
 
 
 def lstm_reference_numpy(*arrays, **options):
@@ -151,6 +157,12 @@ def gru_reference_numpy(*arrays, **options):
     from tinygrad_embed import Tensor
     from tinygrad_embed.layers import gru_reference
     return gru_reference(*map(Tensor, arrays), **options).data
+
+
+def simple_rnn_reference_numpy(*arrays, **options):
+    from tinygrad_embed import Tensor
+    from tinygrad_embed.layers import simple_rnn_reference
+    return simple_rnn_reference(*map(Tensor, arrays), **options).data
 
 
 SPECS = {
@@ -169,6 +181,7 @@ SPECS = {
     "Clip": OpSpec(clip_cases(), np.clip),
     "FusedLSTM": OpSpec(lstm_cases(), lstm_reference_numpy),
     "FusedGRU": OpSpec(gru_cases(), gru_reference_numpy),
+    "FusedSimpleRNN": OpSpec(simple_rnn_cases(), simple_rnn_reference_numpy),
     "Relu": OpSpec(unary(avoid=1e-3), lambda x: np.maximum(x, 0)),
     "Sum": OpSpec(reduce_cases(), np.sum),
     "Max": OpSpec(reduce_cases(distinct=True), np.max),

@@ -1,14 +1,15 @@
 """GRU and SimpleRNN, and the recurrent layers' dropout: Keras's equations and layouts, the fused GRU
-equal to the reference, masks, and dropout in training only."""
+and SimpleRNN equal to their references, masks, and dropout in training only."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
 
 import tinygrad_embed as tg
 from tinygrad_embed.fused_gru import FusedGRU
-from tinygrad_embed.layers import GRU, LSTM, Embedding, SimpleRNN, gru_reference
+from tinygrad_embed.fused_simple_rnn import FusedSimpleRNN
+from tinygrad_embed.layers import GRU, LSTM, Embedding, SimpleRNN, gru_reference, simple_rnn_reference
 from tinygrad_embed.models import Sequential
-from op_specs import gru_cases
+from op_specs import gru_cases, simple_rnn_cases
 from test_lstm import assert_fused_equals_reference
 
 
@@ -57,6 +58,17 @@ def test_gru_matches_kerass_equations_and_layout(reset_after, fused, mask):
 @given(gru_cases())
 def test_fused_gru_equals_the_reference_in_outputs_and_every_gradient(case):
     assert_fused_equals_reference(FusedGRU.apply, gru_reference, case)
+
+
+@settings(deadline=None)
+@given(simple_rnn_cases())  # initial states, masks and dropout masks among the cases
+def test_fused_simple_rnn_equals_the_reference_in_outputs_and_every_gradient(case):
+    assert_fused_equals_reference(FusedSimpleRNN.apply, simple_rnn_reference, case)
+
+
+@pytest.mark.parametrize("activation, fused", [("tanh", True), ("relu", False)])
+def test_simple_rnn_runs_fused_only_for_tanh(activation, fused):
+    assert SimpleRNN(3, activation=activation).fused is fused
 
 
 @pytest.mark.parametrize("layer", [lambda: GRU(3, return_sequences=True, dtype="float64"),

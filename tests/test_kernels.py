@@ -108,3 +108,58 @@ def test_lstm_step_backward_equals_numpy_twin(case):
         results.append((dz, dh, dc))
     for ours, twin in zip(*results):
         np.testing.assert_allclose(ours, twin, **tolerance)
+
+
+@st.composite
+def step_inputs(draw, width):
+    """A step's buffers for `width` gate blocks: dtype, the unmasked rows, pre-activations (rows, width u),
+    a second array of that shape, and the state (batch, u)."""
+    batch, units = draw(st.integers(1, 5)), draw(st.integers(1, 9))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    rows = np.flatnonzero(draw(hnp.arrays(bool, batch)))
+    rng = np.random.default_rng(draw(st.integers(0, 999)))
+    array = lambda *shape: rng.standard_normal(shape).astype(dtype)  # noqa: E731
+    return dtype, rows, array(len(rows), width * units), array(len(rows), width * units), array(batch, units)
+
+
+def assert_twins_agree(kernel, twin, make_arguments, outputs, dtype):
+    """Run kernel and twin on fresh copies of the same arguments; the arrays at positions `outputs` agree."""
+    tolerance = dict(rtol=1e-12, atol=1e-14) if dtype == np.float64 else dict(rtol=0, atol=2e-6)
+    results = []
+    for step in (kernel, twin):
+        arguments = make_arguments()
+        step(*arguments)
+        results.append([arguments[i] for i in outputs])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, **tolerance)
+
+
+@given(step_inputs(4))
+def test_gru_step_kernels_equal_numpy_twins(case):
+    dtype, rows, gates, recurrent, h_prev = case
+    recurrent = recurrent[:, :3 * h_prev.shape[1]].copy()
+    assert_twins_agree(kernels.gru_step_forward, kernels.gru_step_forward_numpy,
+                       lambda: (np.full_like(h_prev, np.nan), gates.copy(), recurrent, h_prev, rows), (0, 1), dtype)
+    activations = 1 / (1 + np.exp(-gates))  # values a forward step could have produced
+    assert_twins_agree(kernels.gru_step_backward, kernels.gru_step_backward_numpy,
+                       lambda: (np.full_like(gates, np.nan), h_prev.copy(), activations, h_prev[rows] * 0.5, rows),
+                       (0, 1), dtype)
+
+
+def test_gru_step_backward_may_write_over_its_activations():
+    rng = np.random.default_rng(3)
+    gates, dh, h_old, rows = rng.random((2, 8)), rng.standard_normal((3, 2)), rng.standard_normal((2, 2)), np.array([0, 2])
+    separate = np.empty_like(gates)
+    kernels.gru_step_backward(separate, dh.copy(), gates, h_old, rows)
+    in_place = gates.copy()
+    kernels.gru_step_backward(in_place, dh.copy(), in_place, h_old, rows)
+    np.testing.assert_array_equal(in_place, separate)
+
+
+@given(step_inputs(1))
+def test_simple_rnn_step_kernels_equal_numpy_twins(case):
+    dtype, rows, pre, recurrent, h_prev = case
+    assert_twins_agree(kernels.simple_rnn_step_forward, kernels.simple_rnn_step_forward_numpy,
+                       lambda: (np.full_like(h_prev, np.nan), pre.copy(), recurrent, h_prev, rows), (0, 1), dtype)
+    assert_twins_agree(kernels.simple_rnn_step_backward, kernels.simple_rnn_step_backward_numpy,
+                       lambda: (np.full_like(pre, np.nan), h_prev.copy(), np.tanh(pre), rows), (0, 1), dtype)

@@ -18,10 +18,11 @@ from .functions import Function, register
 class FusedGRU(Function):
     """h_t for each step (or the last): z, r = sigmoid(x_t W + h_{t-1} U + b), hh = tanh(x_t W_h + b_in_h
     + r (h_{t-1} U_h + b_rec_h)), h_t = z h_{t-1} + (1 - z) hh; bias (2, 3u) = [b_in; b_rec]; masked steps
-    keep h. Keras's dropout masks, when given, multiply x_t and h_{t-1} before their products."""
-    arity = 4
+    keep h. Keras's dropout masks, when given, multiply x_t and h_{t-1} before their products. h0: the
+    initial state (zeros when not given)."""
+    arity = 5
 
-    def forward(self, x, kernel, recurrent_kernel, bias, mask=None, all_steps=True, input_masks=None,
+    def forward(self, x, kernel, recurrent_kernel, bias, h0=None, mask=None, all_steps=True, input_masks=None,
                 recurrent_masks=None):
         dtype = np.result_type(x, kernel, recurrent_kernel, bias)
         if dtype not in (np.float32, np.float64):
@@ -34,6 +35,7 @@ class FusedGRU(Function):
         gates = np.empty((packed if keep else min(packed, BLOCK_STEPS * batch), 4 * units), dtype)
         h_prev = np.empty((packed if keep else batch, units), dtype)
         h = np.zeros((steps + 1 if all_steps else 2, batch, units), dtype)  # the state after step t: h[(t + 1) % slots]
+        h[0] = 0 if h0 is None else h0
         slots, recurrent = len(h), np.empty((batch, 3 * units), dtype)
         for t, rows in enumerate(step_rows):
             lo, hi = offsets[t], offsets[t + 1]
@@ -61,25 +63,42 @@ class FusedGRU(Function):
         units = recurrent_kernel.shape[0]
         upstream = np.ascontiguousarray(grad.transpose(1, 0, 2))  # time-major
         dh, dh_packed = np.zeros((batch, units), grad.dtype), np.empty((batch, units), grad.dtype)
-        d_step = np.empty((batch, 4 * units), grad.dtype)
         # d of every packed row: [dz, dr, drh, dhh] (kernels.gru_step_backward); the first three are the
-        # gradient of h_{t-1} U + b_rec, and dz, dr, dhh that of x_t W + b_in.
-        d_all = np.empty_like(self.gates) if self.retain_graph else self.gates  # the activations are spent once used
-        recurrent_t = np.ascontiguousarray(recurrent_kernel.T)
+        # gradient of h_{t-1} U + b_rec, and dz, dr, dhh that of x_t W + b_in. The kernel writes over the
+        # activations it has just read, unless this backward may run again (retain_graph).
+        d_all = np.empty_like(self.gates) if self.retain_graph else self.gates
+        recurrent_t = _with_zero_block(recurrent_kernel.T, 3 * units, units)  # for [dz, dr, drh, dhh]
         for t in reversed(range(steps)):
             if self.all_steps or t == steps - 1:
                 dh += upstream[t if self.all_steps else 0]
             lo, hi, rows = self.offsets[t], self.offsets[t + 1], self.step_rows[t]
-            d = d_step[:hi - lo]
-            kernels.gru_step_backward(d, dh, self.gates[lo:hi], self.h_prev[lo:hi], rows)
-            dropped_matmul_input_grad(d[:, :3 * units], recurrent_t, recurrent_masks, rows, dh_packed[:hi - lo])
+            kernels.gru_step_backward(d_all[lo:hi], dh, self.gates[lo:hi], self.h_prev[lo:hi], rows)
+            if recurrent_masks is None:
+                np.matmul(d_all[lo:hi], recurrent_t, out=dh_packed[:hi - lo])
+            else:
+                dropped_matmul_input_grad(d_all[lo:hi, :3 * units], recurrent_t[:3 * units], recurrent_masks, rows,
+                                          dh_packed[:hi - lo])
             kernels.scatter_add(dh, rows, dh_packed[:hi - lo])
-            d_all[lo:hi] = d
-        (packed_rows, packed_steps), d_recurrent = self.packed, d_all[:, :3 * units]
-        d_input = np.concatenate([d_all[:, :2 * units], d_all[:, 3 * units:]], axis=1)
+        (packed_rows, packed_steps), input_columns = self.packed, np.r_[:2 * units, 3 * units:4 * units]
         dx, dx_packed = np.zeros(x.shape, grad.dtype), np.empty((len(packed_rows), x.shape[2]), grad.dtype)
-        dropped_matmul_input_grad(d_input, kernel.T, input_masks, packed_rows, dx_packed)
+        x_packed = x[packed_rows, packed_steps]
+        if input_masks is None:
+            np.matmul(d_all, _with_zero_block(kernel.T, 2 * units, units), out=dx_packed)
+            d_kernel = (x_packed.T @ d_all)[:, input_columns]
+        else:
+            d_input = d_all[:, input_columns]
+            dropped_matmul_input_grad(d_input, kernel.T, input_masks, packed_rows, dx_packed)
+            d_kernel = dropped_matmul_weight_grad(x_packed, d_input, input_masks, packed_rows)
         dx[packed_rows, packed_steps] = dx_packed
-        return (dx, dropped_matmul_weight_grad(x[packed_rows, packed_steps], d_input, input_masks, packed_rows),
-                dropped_matmul_weight_grad(self.h_prev, d_recurrent, recurrent_masks, packed_rows),
-                np.stack([d_input.sum(axis=0), d_recurrent.sum(axis=0)]))
+        d_recurrent = (self.h_prev.T @ d_all)[:, :3 * units] if recurrent_masks is None else \
+            dropped_matmul_weight_grad(self.h_prev, d_all[:, :3 * units], recurrent_masks, packed_rows)
+        d_bias = d_all.sum(axis=0)
+        return dx, d_kernel, d_recurrent, np.stack([d_bias[input_columns], d_bias[:3 * units]]), dh  # dh: to h0
+
+
+def _with_zero_block(weights_t: np.ndarray, at: int, units: int) -> np.ndarray:
+    """weights_t (3u, k) with u zero rows inserted at row `at`: a product of all four gradient blocks
+    with it leaves one block out. OpenBLAS (0.3.31, its Haswell kernels, on this project's AMD EPYC)
+    multiplies 64 x 4u by 4u x u about twice as fast as 64 x 3u by 3u x u for u = 100, so the wider
+    product, a third more arithmetic, takes less time (benchmarks/RESULTS.md)."""
+    return np.ascontiguousarray(np.insert(weights_t, [at] * units, 0, axis=0))

@@ -30,11 +30,12 @@ BLOCK_STEPS = 32  # x W + b is computed this many steps at a time: large product
 class FusedLSTM(Function):
     """[h_t | c_t] for each step (or the last), c_t = f c_{t-1} + i g, h_t = o tanh(c_t), with
     i, f, g, o = act(x_t W + h_{t-1} U + b); masked steps keep h, c. Backward: BPTT by hand. Keras's
-    dropout masks, when given, multiply x_t and h_{t-1} before their products (see fused_rnn.py)."""
-    arity = 4
+    dropout masks, when given, multiply x_t and h_{t-1} before their products (see fused_rnn.py).
+    h0, c0: the initial state (zeros when not given)."""
+    arity = 6
 
-    def forward(self, x, kernel, recurrent_kernel, bias, mask=None, all_steps=True, input_masks=None,
-                recurrent_masks=None):
+    def forward(self, x, kernel, recurrent_kernel, bias, h0=None, c0=None, mask=None, all_steps=True,
+                input_masks=None, recurrent_masks=None):
         dtype = np.result_type(x, kernel, recurrent_kernel, bias)  # the kernels want one float type
         if dtype not in (np.float32, np.float64):
             raise TypeError(f"FusedLSTM runs in float32 or float64, got inputs of type {dtype}")
@@ -53,6 +54,7 @@ class FusedLSTM(Function):
         h_prev = np.empty((packed if keep else batch, units), dtype)
         slots = steps + 1 if keep or all_steps else 2
         h, c = np.zeros((slots, batch, units), dtype), np.zeros((slots, batch, units), dtype)
+        h[0], c[0] = (0 if h0 is None else h0), (0 if c0 is None else c0)
         recurrent = np.empty((batch, 4 * units), dtype)
         for t, rows in enumerate(step_rows):
             lo, hi = offsets[t], offsets[t + 1]
@@ -111,4 +113,5 @@ class FusedLSTM(Function):
         dropped_matmul_input_grad(dz_all, kernel.T, input_masks, rows, dx_packed)
         dx[where] = dx_packed
         return (dx, dropped_matmul_weight_grad(x[where], dz_all, input_masks, rows),
-                dropped_matmul_weight_grad(self.h_prev, dz_all, recurrent_masks, rows), dz_all.sum(axis=0))
+                dropped_matmul_weight_grad(self.h_prev, dz_all, recurrent_masks, rows), dz_all.sum(axis=0),
+                dh, dc)  # what reaches the initial state

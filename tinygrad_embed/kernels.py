@@ -211,23 +211,21 @@ def gru_step_backward(d, dh, gates, h_old, rows):
     step). On entry dh holds the gradient reaching h_t. On exit d[k] = [dz, dr, drh, dhh] holds the
     gradients of the pre-activations of z and r, of the recurrent part rh, and of the candidate's
     pre-activation; dh holds the gradient along the direct path h_{t-1} -> h_t, to which the caller
-    adds the recurrent path d[:, :3u] U^T. Masked rows pass dh through untouched."""
+    adds the recurrent path d[:, :3u] U^T. Masked rows pass dh through untouched. d may be gates
+    itself: each position is read before it is written."""
     units = dh.shape[1]
     one = dh.dtype.type(1)
     for k in range(rows.shape[0]):
         a, g = gates[k], d[k]
-        z, r, hh, rh = a[:units], a[units:2 * units], a[2 * units:3 * units], a[3 * units:]
-        dz, dr, drh, dhh = g[:units], g[units:2 * units], g[2 * units:3 * units], g[3 * units:]
         dh_row, h_prev = dh[rows[k]], h_old[k]
         for j in range(units):
-            dz[j] = dh_row[j] * (h_prev[j] - hh[j]) * (z[j] - z[j] * z[j])
-        for j in range(units):
-            dhh[j] = dh_row[j] * (one - z[j]) * (one - hh[j] * hh[j])
-        for j in range(units):
-            drh[j] = dhh[j] * r[j]
-            dr[j] = dhh[j] * rh[j] * (r[j] - r[j] * r[j])
-        for j in range(units):
-            dh_row[j] *= z[j]
+            z, r, hh, rh = a[j], a[units + j], a[2 * units + j], a[3 * units + j]
+            dhh = dh_row[j] * (one - z) * (one - hh * hh)
+            g[j] = dh_row[j] * (h_prev[j] - hh) * (z - z * z)
+            g[units + j] = dhh * rh * (r - r * r)
+            g[2 * units + j] = dhh * r
+            g[3 * units + j] = dhh
+            dh_row[j] *= z
 
 
 def gru_step_backward_numpy(d, dh, gates, h_old, rows):
@@ -236,3 +234,41 @@ def gru_step_backward_numpy(d, dh, gates, h_old, rows):
     dhh = dh_rows * (1 - z) * (1 - hh ** 2)
     d[:] = np.concatenate([dh_rows * (h_old - hh) * z * (1 - z), dhh * rh * r * (1 - r), dhh * r, dhh], axis=1)
     dh[rows] = dh_rows * z
+
+
+# ---- The SimpleRNN cell (tanh), one time step ------------------------------------------------------
+@numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def simple_rnn_step_forward(h_next, pre, recurrent, h_prev, rows):
+    """One step for the rows listed in `rows`; the other rows keep their state. On entry pre[k] =
+    x_t W + b and recurrent[k] = h_prev[rows[k]] U; on exit pre[k] holds h_t, which backward needs."""
+    units = h_prev.shape[1]
+    h_next[:] = h_prev
+    for k in range(rows.shape[0]):
+        a, rec, h_new = pre[k], recurrent[k], h_next[rows[k]]
+        for j in range(units):
+            a[j] = gate_tanh(a[j] + rec[j])
+            h_new[j] = a[j]
+
+
+def simple_rnn_step_forward_numpy(h_next, pre, recurrent, h_prev, rows):
+    pre[:] = np.tanh(pre + recurrent)
+    h_next[:] = h_prev
+    h_next[rows] = pre
+
+
+@numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def simple_rnn_step_backward(d, dh, h_new, rows):
+    """Backward through one step for the rows listed in `rows` (h_new[k]: row rows[k]'s h_t). On exit
+    d[k] = dL/d(pre-activation) and dh is zero in these rows, ready for the caller to add d U^T.
+    Masked rows pass dh through untouched."""
+    one = dh.dtype.type(1)
+    for k in range(rows.shape[0]):
+        dh_row, h, g = dh[rows[k]], h_new[k], d[k]
+        for j in range(dh.shape[1]):
+            g[j] = dh_row[j] * (one - h[j] * h[j])
+        dh_row[:] = 0
+
+
+def simple_rnn_step_backward_numpy(d, dh, h_new, rows):
+    d[:] = dh[rows] * (1 - h_new ** 2)
+    dh[rows] = 0

@@ -12,7 +12,7 @@ from .input_layer import Input, InputLayer
 from .lstm import LSTM, lstm_reference
 from .pooling import (AveragePooling1D, AvgPool1D, GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D,
                       GlobalMaxPooling1D, MaxPool1D, MaxPooling1D)
-from .simple_rnn import SimpleRNN
+from .simple_rnn import SimpleRNN, simple_rnn_reference
 from .symbolic import KerasTensor
 from .text_vectorization import TextVectorization
 
@@ -20,5 +20,5 @@ __all__ = ["Layer", "Dense", "Embedding", "Input", "InputLayer", "LSTM", "KerasT
            "get_layer_class", "Conv1D", "Convolution1D", "MaxPooling1D", "MaxPool1D", "AveragePooling1D",
            "AvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "GlobalAveragePooling1D", "GlobalAvgPool1D",
            "Flatten", "Activation", "Reshape", "Dropout", "SpatialDropout1D", "GRU", "gru_reference",
-           "SimpleRNN", "Bidirectional", "TextVectorization"]
+           "SimpleRNN", "simple_rnn_reference", "Bidirectional", "TextVectorization"]
 __getattr__ = module_getattr(__name__, "layer", lambda: [n for n in LAYERS if n in globals()])

@@ -20,15 +20,16 @@ from ..tensor import Tensor
 from .recurrent import _Recurrent, dropped_product
 
 
-def gru_reference(x: Tensor, kernel: Tensor, recurrent_kernel: Tensor, bias: Tensor,
+def gru_reference(x: Tensor, kernel: Tensor, recurrent_kernel: Tensor, bias: Tensor, h0: Tensor | None = None,
                   mask: np.ndarray | None = None, all_steps: bool = True, reset_after: bool = True,
                   activation: Callable = activations.tanh, recurrent_activation: Callable = activations.sigmoid,
                   input_masks: np.ndarray | None = None, recurrent_masks: np.ndarray | None = None) -> Tensor:
-    """The GRU one step at a time: h_t for every step (batch, steps, u), or the last (batch, 1, u)."""
+    """The GRU one step at a time: h_t for every step (batch, steps, u), or the last (batch, 1, u). h0: the
+    initial state, zeros when not given."""
     batch, steps, _ = x.shape
     u = recurrent_kernel.shape[0]
     input_bias, recurrent_bias = (bias[0], bias[1]) if reset_after else (bias, None)
-    h = Tensor(np.zeros((batch, u), x.dtype))
+    h = Tensor(np.zeros((batch, u), x.dtype)) if h0 is None else h0
     outputs = []
     for t in range(steps):
         x_zrh = dropped_product(x[:, t, :], kernel, input_masks) + input_bias
@@ -75,8 +76,8 @@ class GRU(_Recurrent):
         self.bias = self.add_weight(shape, self.bias_initializer, name="bias") if self.use_bias else \
             Tensor(np.zeros(shape, self.dtype))
 
-    def recur(self, x, mask, input_masks, recurrent_masks):
-        weights = (x, self.kernel, self.recurrent_kernel, self.bias)
+    def recur(self, x, mask, input_masks, recurrent_masks, initial_state=None):
+        weights = (x, self.kernel, self.recurrent_kernel, self.bias, *(initial_state or ()))
         options = dict(mask=mask, all_steps=self.return_sequences, input_masks=input_masks,
                        recurrent_masks=recurrent_masks)
         if self.fused:

@@ -18,15 +18,17 @@ from ..tensor import Tensor
 from .recurrent import _Recurrent, dropped_product
 
 
-def lstm_reference(x: Tensor, kernel: Tensor, recurrent_kernel: Tensor, bias: Tensor,
-                   mask: np.ndarray | None = None, all_steps: bool = True,
+def lstm_reference(x: Tensor, kernel: Tensor, recurrent_kernel: Tensor, bias: Tensor, h0: Tensor | None = None,
+                   c0: Tensor | None = None, mask: np.ndarray | None = None, all_steps: bool = True,
                    activation: Callable = activations.tanh, recurrent_activation: Callable = activations.sigmoid,
                    input_masks: np.ndarray | None = None, recurrent_masks: np.ndarray | None = None) -> Tensor:
     """The LSTM written out one step at a time. Returns [h_t | c_t] for every step, shape
-    (batch, steps, 2 units), or for the last step only, shape (batch, 1, 2 units), as FusedLSTM."""
+    (batch, steps, 2 units), or for the last step only, shape (batch, 1, 2 units), as FusedLSTM. h0, c0: the
+    initial state, zeros when not given."""
     batch, steps, _ = x.shape
     units = recurrent_kernel.shape[0]
-    h = c = Tensor(np.zeros((batch, units), x.dtype))
+    zeros = Tensor(np.zeros((batch, units), x.dtype))
+    h, c = (zeros if h0 is None else h0), (zeros if c0 is None else c0)
     outputs = []
     for t in range(steps):
         z = dropped_product(x[:, t, :], kernel, input_masks) + dropped_product(h, recurrent_kernel, recurrent_masks) + bias
@@ -76,8 +78,8 @@ class LSTM(_Recurrent):
             bias[self.units:2 * self.units] = 1
         return bias
 
-    def recur(self, x, mask, input_masks, recurrent_masks):
-        weights = (x, self.kernel, self.recurrent_kernel, self.bias)
+    def recur(self, x, mask, input_masks, recurrent_masks, initial_state=None):
+        weights = (x, self.kernel, self.recurrent_kernel, self.bias, *(initial_state or ()))
         options = dict(mask=mask, all_steps=self.return_sequences, input_masks=input_masks,
                        recurrent_masks=recurrent_masks)
         if self.fused:

@@ -1,16 +1,42 @@
 """SimpleRNN, Keras's layer: h_t = activation(x_t W + b + h_{t-1} U), weights [kernel (features, u),
-recurrent_kernel (u, u), bias (u,)]; masked steps keep their state. Composed from Tensor ops, one
-step at a time: with one product and one activation per step there is little for a fused op to win
-(benchmarks/RESULTS.md has the figures)."""
+recurrent_kernel (u, u), bias (u,)]; masked steps keep their state.
+
+As for the LSTM and the GRU, `simple_rnn_reference` writes the recurrence out step by step with Tensor
+ops (the one to read, and the one that runs for an activation other than tanh); the fused op in
+fused_simple_rnn.py runs by default, and tests/test_simple_rnn.py proves the two equal.
+"""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
+from .. import activations
 from ..functions import stack
+from ..fused_simple_rnn import FusedSimpleRNN
 from ..tensor import Tensor
 from .recurrent import _Recurrent, dropped_product
+
+
+def simple_rnn_reference(x: Tensor, kernel: Tensor, recurrent_kernel: Tensor, bias: Tensor,
+                         h0: Tensor | None = None, mask: np.ndarray | None = None, all_steps: bool = True,
+                         activation: Callable = activations.tanh, input_masks: np.ndarray | None = None,
+                         recurrent_masks: np.ndarray | None = None) -> Tensor:
+    """The recurrence one step at a time: h_t for every step (batch, steps, u), or the last (batch, 1, u).
+    h0: the initial state, zeros when not given."""
+    batch, steps, _ = x.shape
+    h = Tensor(np.zeros((batch, recurrent_kernel.shape[0]), x.dtype)) if h0 is None else h0
+    outputs = []
+    for t in range(steps):
+        h_new = activation(dropped_product(x[:, t], kernel, input_masks) + bias +
+                           dropped_product(h, recurrent_kernel, recurrent_masks))
+        if mask is not None:  # a masked row keeps its previous state
+            keep = Tensor(mask[:, t:t + 1].astype(x.dtype))
+            h_new = keep * h_new + (1 - keep) * h
+        h = h_new
+        if all_steps or t == steps - 1:
+            outputs.append(h)
+    return stack(outputs, axis=1)
 
 
 class SimpleRNN(_Recurrent):
@@ -21,30 +47,23 @@ class SimpleRNN(_Recurrent):
                  kernel_initializer: Any = "glorot_uniform", recurrent_initializer: Any = "orthogonal",
                  bias_initializer: Any = "zeros", dropout: float = 0.0, recurrent_dropout: float = 0.0,
                  seed: int | None = None, return_sequences: bool = False, return_state: bool = False,
-                 go_backwards: bool = False, **kwargs: Any) -> None:
+                 go_backwards: bool = False, fused: bool = True, **kwargs: Any) -> None:
         super().__init__(units, activation, "sigmoid", use_bias, kernel_initializer, recurrent_initializer,
                          bias_initializer, dropout, recurrent_dropout, seed, return_sequences, return_state,
                          go_backwards, **kwargs)
+        self.fused = fused and activation == "tanh"  # the fused kernel hard-wires tanh
 
     def build(self, input_shape: tuple) -> None:
         super().build(input_shape)
-        self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias") if self.use_bias else None
+        self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias") if self.use_bias else \
+            Tensor(np.zeros(self.units, self.dtype))
 
-    def recur(self, x, mask, input_masks, recurrent_masks):
-        steps = x.shape[1]
-        h = Tensor(np.zeros((x.shape[0], self.units), x.dtype))
-        # x W + b for every step at once: the only product that does not wait for the previous step
-        projected = dropped_product(x.reshape(-1, x.shape[2]), self.kernel, None if input_masks is None else
-                                    np.repeat(input_masks, steps, axis=1)).reshape(x.shape[0], steps, self.units)
-        if self.use_bias:
-            projected = projected + self.bias
-        outputs = []
-        for t in range(steps):
-            h_new = self.activation(projected[:, t] + dropped_product(h, self.recurrent_kernel, recurrent_masks))
-            if mask is not None:  # a masked row keeps its previous state
-                keep = Tensor(mask[:, t:t + 1].astype(x.dtype))
-                h_new = keep * h_new + (1 - keep) * h
-            h = h_new
-            if self.return_sequences or t == steps - 1:
-                outputs.append(h)
-        return stack(outputs, axis=1), [h]
+    def recur(self, x, mask, input_masks, recurrent_masks, initial_state=None):
+        weights = (x, self.kernel, self.recurrent_kernel, self.bias, *(initial_state or ()))
+        options = dict(mask=mask, all_steps=self.return_sequences, input_masks=input_masks,
+                       recurrent_masks=recurrent_masks)
+        if self.fused:
+            h = FusedSimpleRNN.apply(*weights, **options)
+        else:
+            h = simple_rnn_reference(*weights, activation=self.activation, **options)
+        return h, [h[:, -1]]
