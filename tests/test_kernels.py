@@ -163,3 +163,13 @@ def test_simple_rnn_step_kernels_equal_numpy_twins(case):
                        lambda: (np.full_like(h_prev, np.nan), pre.copy(), recurrent, h_prev, rows), (0, 1), dtype)
     assert_twins_agree(kernels.simple_rnn_step_backward, kernels.simple_rnn_step_backward_numpy,
                        lambda: (np.full_like(pre, np.nan), h_prev.copy(), np.tanh(pre), rows), (0, 1), dtype)
+
+
+def test_every_kernel_has_a_numpy_twin_that_a_test_here_runs():
+    source = open(__file__).read()
+    helpers = {"gate_tanh", "gate_sigmoid", "tanh_float32"}  # inlined into the kernels, tested through them
+    compiled = [name for name, f in vars(kernels).items() if isinstance(f, numba.core.registry.CPUDispatcher)]
+    assert "gather" in compiled and "simple_rnn_step_backward" in compiled
+    for name in set(compiled) - helpers:
+        assert callable(getattr(kernels, f"{name}_numpy", None)), f"kernels.{name} has no numpy twin"
+        assert f"kernels.{name}_numpy" in source, f"no test in this file compares kernels.{name} with its twin"
