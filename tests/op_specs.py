@@ -45,6 +45,30 @@ def reduce_cases(draw, distinct=False):
 
 
 @st.composite
+def amax_cases(draw):
+    x = draw(float64_arrays(shapes(min_dims=1), distinct=True))
+    axes = st.lists(st.integers(-x.ndim, x.ndim - 1), min_size=1, max_size=x.ndim,
+                    unique_by=lambda a: a % x.ndim).map(tuple)
+    axis = draw(st.one_of(st.none(), st.integers(-x.ndim, x.ndim - 1), axes))
+    return (x,), (), {"axis": axis, "keepdims": draw(st.booleans())}
+
+
+def untied_pairs():
+    """Broadcastable pairs with no element within 1e-3 of its partner: maximum's kink is at x = y."""
+    return broadcastable_pairs().filter(lambda p: np.all(np.abs(np.subtract(*p)) > 1e-3)).map(lambda p: (p, (), {}))
+
+
+def power_cases():
+    return broadcastable_pairs().map(lambda p: ((np.abs(p[0]) + 0.5, p[1]), (), {}))  # bases in [0.5, 3.5]
+
+
+@st.composite
+def where_cases(draw):
+    x, y = draw(broadcastable_pairs())
+    return (x, y), (draw(hnp.arrays(bool, np.broadcast_shapes(x.shape, y.shape))),), {}
+
+
+@st.composite
 def pow_cases(draw):
     return (draw(float64_arrays(None, 0.5, 3.0)),), (draw(st.sampled_from([-1.5, 0.5, 2, 3])),), {}
 
@@ -185,6 +209,12 @@ SPECS = {
     "Relu": OpSpec(unary(avoid=1e-3), lambda x: np.maximum(x, 0)),
     "Sum": OpSpec(reduce_cases(), np.sum),
     "Max": OpSpec(reduce_cases(distinct=True), np.max),
+    "Amax": OpSpec(amax_cases(), np.max),
+    "Maximum": OpSpec(untied_pairs(), np.maximum),
+    "Power": OpSpec(power_cases(), np.power),
+    "Where": OpSpec(where_cases(), lambda x, y, condition: np.where(condition, x, y)),
+    # float64 to float64 only: gradcheck needs float64 out; tests/test_keras_ops.py checks other dtypes
+    "Cast": OpSpec(unary().map(lambda case: (case[0], ("float64",), {})), lambda x, dtype: x.astype(dtype)),
     "Reshape": OpSpec(reshape_cases(), lambda x, *shape: x.reshape(*shape)),
     "Transpose": OpSpec(transpose_cases(), np.transpose),
     "GetItem": OpSpec(getitem_cases(), lambda x, index: x[index]),

@@ -215,7 +215,7 @@ def test_damaged_files(tmp_path_factory, data):
     attempt("load_weights", model.load_weights, path, allowed=allowed)
     attempt("imdb.load_texts", imdb.load_texts, path, allowed=allowed)
     if ok:  # a flip that left the file loadable must have hit bytes that do not matter, or a weight value
-        assert len(restored.get_weights()) == 5
+        assert [w.shape for w in restored.get_weights()] == [w.shape for w in load_model(directory / "model.npz").get_weights()]
 
 
 def test_a_crafted_architecture_declaring_billions_of_weights_is_refused(tmp_path):

@@ -56,7 +56,7 @@ def test_keras_names_are_where_keras_puts_them(path):
 
 @pytest.mark.parametrize("module, name, kind", [("tinygrad_embed.layers", "Conv2D", "layer"),
                                                 ("tinygrad_embed.optimizers", "Nadam", "optimizer"),
-                                                ("tinygrad_embed.callbacks", "TensorBoard", "callback"),
+                                                ("tinygrad_embed.callbacks", "RemoteMonitor", "callback"),
                                                 ("tinygrad_embed.models", "Functional", "model"),
                                                 ("tinygrad_embed", "Variable", "top-level name")])
 def test_a_name_keras_has_and_we_do_not_says_so(module, name, kind):

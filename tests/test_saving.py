@@ -6,6 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
+import tinygrad_embed as tg
 from tinygrad_embed import saving
 from tinygrad_embed.layers import LSTM, Dense, Embedding
 from tinygrad_embed.models import Sequential, load_model
@@ -176,4 +177,19 @@ def test_initializer_objects_in_layer_configs_survive_save_and_load(tmp_path):
 def test_a_layer_config_holding_a_function_is_refused_when_saved(tmp_path):
     model = Sequential([Dense(2, kernel_initializer=lambda shape, dtype=None: np.zeros(shape, dtype), input_shape=(3,))])
     with pytest.raises(TypeError, match="cannot be saved"):
+        model.save(tmp_path / "m.npz")
+
+
+def test_a_model_compiled_but_never_trained_saves_and_loads(tmp_path):
+    model = tg.Sequential([tg.Input((3,)), tg.layers.Dense(1)])
+    model.compile("adam", "mse", metrics=[tg.metrics.AUC(), "mae"])
+    model.save(tmp_path / "m.npz")
+    back = tg.models.load_model(tmp_path / "m.npz")
+    assert back.optimizer.iterations == 0 and [type(m).__name__ for m in back.metrics] == ["AUC", "str"]
+
+
+def test_a_loss_function_of_ones_own_is_refused_when_saving_not_when_loading(tmp_path):
+    model = tg.Sequential([tg.Input((3,)), tg.layers.Dense(1)])
+    model.compile("adam", lambda y, p: ((p - y) ** 2).mean(axis=-1))
+    with pytest.raises(ValueError, match="cannot be saved: compile with a name or a built-in class"):
         model.save(tmp_path / "m.npz")

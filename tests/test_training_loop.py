@@ -1,5 +1,5 @@
 """The one training loop: argument checks shared by every entry point, metric names, the callback
-protocol's order."""
+protocol's order and logs, masked steps left out of the metrics."""
 import numpy as np
 import pytest
 
@@ -8,6 +8,7 @@ from tinygrad_embed.layers import Dense
 from tinygrad_embed.layers import LSTM, Embedding, Input
 from tinygrad_embed.models import Model, Sequential
 from tinygrad_embed.optimizers import Adam
+from tinygrad_embed.utils import set_random_seed
 from test_models import small_model, toy_data
 
 X, Y = toy_data(16)
@@ -144,3 +145,59 @@ def test_a_model_with_two_inputs_wants_a_list_of_two():
     with pytest.raises(ValueError, match="takes 2 inputs: give x as a list of 2 arrays"):
         model.predict(np.ones((4, 3)))
     assert model.predict([np.ones((4, 2)), np.ones((4, 3))]).shape == (4, 1)
+
+
+class Recorder(Callback):
+    """Every hook called, with its batch or epoch number and the sorted keys of its logs."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattribute__(self, name):
+        if name.startswith("on_"):
+            return lambda *args: self.calls.append((name, *args[:-1], sorted(args[-1])))
+        return super().__getattribute__(name)
+
+
+def test_hooks_come_in_keras_order_with_validation_inside_the_epoch():
+    model = small_model()
+    recorder = Recorder()
+    model.fit(X, Y, batch_size=8, epochs=1, verbose=0, validation_data=(X[:4], Y[:4]), callbacks=[recorder])
+    model.evaluate(X, Y, batch_size=16, verbose=0, callbacks=[recorder])
+    model.predict(X, batch_size=16, callbacks=[recorder])
+    logs = ["accuracy", "loss"]
+    # keras/src/backend/torch/trainer.py: fit runs evaluate (on_test_*) between the last batch and on_epoch_end
+    assert recorder.calls == [
+        ("on_train_begin", []), ("on_epoch_begin", 0, []),
+        ("on_train_batch_begin", 0, []), ("on_train_batch_end", 0, logs),
+        ("on_train_batch_begin", 1, []), ("on_train_batch_end", 1, logs),
+        ("on_test_begin", []), ("on_test_batch_begin", 0, []), ("on_test_batch_end", 0, logs), ("on_test_end", logs),
+        ("on_epoch_end", 0, logs + ["val_accuracy", "val_loss"]), ("on_train_end", logs + ["val_accuracy", "val_loss"]),
+        ("on_test_begin", []), ("on_test_batch_begin", 0, []), ("on_test_batch_end", 0, logs), ("on_test_end", logs),
+        ("on_predict_begin", []), ("on_predict_batch_begin", 0, []), ("on_predict_batch_end", 0, ["outputs"]),
+        ("on_predict_end", [])]
+
+
+def test_batch_logs_are_the_epochs_running_means_and_params_are_keras():
+    model = small_model()
+    seen = []
+
+    class Watch(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append((dict(self.params), logs["loss"]))
+    history = model.fit(*toy_data(20), batch_size=8, epochs=2, verbose=0, callbacks=[Watch()])
+    assert seen[0][0] == {"verbose": 0, "epochs": 2, "steps": 3}
+    assert [loss for _, loss in seen[2::3]] == history.history["loss"]  # each epoch's last batch: the epoch's mean
+
+
+def test_metrics_skip_the_steps_a_mask_hides():
+    set_random_seed(0)
+    model = Sequential([Input((5,), dtype="int64"), Embedding(10, 4, mask_zero=True), LSTM(4, return_sequences=True),
+                        Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(1)
+    ids, labels = rng.integers(1, 10, (6, 5)), rng.integers(0, 3, (6, 5))
+    ids[:3, 3:] = 0
+    right = model.predict(ids).argmax(-1) == labels
+    accuracy = model.evaluate(ids, labels, verbose=0, return_dict=True)["accuracy"]
+    assert accuracy == pytest.approx(right[ids != 0].mean()) and right[ids != 0].mean() != right.mean()

@@ -132,6 +132,61 @@ class MatMul(BinaryOp):
         return unbroadcast(g @ y.swapaxes(-1, -2), x.shape), unbroadcast(x.swapaxes(-1, -2) @ g, y.shape)
 
 
+@register()
+class Maximum(BinaryOp):
+    """z = max(x, y) elementwise;  dx = g where x > y, dy = g where y > x, and each g / 2 at a tie (as
+    torch.maximum; TensorFlow gives a tie's g to x)"""
+    def forward(self, x, y):
+        self.save(x, y)
+        return np.maximum(x, y)
+
+    def backward(self, g):
+        share = np.where(self.x > self.y, 1.0, np.where(self.x == self.y, 0.5, 0.0))
+        return unbroadcast(g * share, self.x.shape), unbroadcast(g * (1 - share), self.y.shape)
+
+
+@register()
+class Power(BinaryOp):
+    """z = x ** y elementwise;  dx = g * y * x ** (y - 1) (0 where y = 0), dy = g * z * ln x (0 where x = 0
+    and y >= 0), the two special cases as torch.pow has them, rather than 0 * inf"""
+    def forward(self, x, y):
+        self.save(x, y)
+        self.out = np.power(x, y)
+        return self.out
+
+    def backward(self, g):
+        x, y = self.x, self.y
+        with np.errstate(divide="ignore", invalid="ignore"):  # ln of 0 or of a negative base, masked or nan
+            dx = np.where(y == 0, 0.0, g * y * np.power(x, y - 1))  # x ** 0 is constant, even at x = 0
+            dy = np.where((x == 0) & (y >= 0), 0.0, g * self.out * np.log(x))
+        return unbroadcast(dx, x.shape), unbroadcast(dy, y.shape)
+
+
+@register()
+class Where(BinaryOp):
+    """z = x where condition, else y (all three broadcast);  dx = g where condition, dy = g elsewhere"""
+    def forward(self, x, y, condition):
+        self.shapes = x.shape, y.shape  # backward needs no values, only where each gradient goes
+        self.condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition, bool)
+        return np.where(self.condition, x, y)
+
+    def backward(self, g):
+        zero = np.zeros((), g.dtype)
+        return (unbroadcast(np.where(self.condition, g, zero), self.shapes[0]),
+                unbroadcast(np.where(self.condition, zero, g), self.shapes[1]))
+
+
+@register()
+class Cast(Function):
+    """z = x converted to dtype;  dx = g converted back to x's dtype"""
+    def forward(self, x, dtype):
+        self.dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, g):
+        return (g.astype(self.dtype),)
+
+
 @register("__neg__")
 class Neg(Function):
     """z = -x;  dx = -g"""
@@ -266,6 +321,21 @@ class Max(Function):
         dx = np.zeros(self.work_shape, dtype=g.dtype)
         np.put_along_axis(dx, self.argmax, g.reshape(self.argmax.shape), axis=self.axis)
         return (dx.reshape(self.shape),)
+
+
+@register()
+class Amax(Function):
+    """z = max of x over axis (an int, a tuple or None);  dx = g shared evenly among the tied maxima, as
+    torch.amax and tf.reduce_max share it (the Max op gives it all to the first, as max pooling does)"""
+    def forward(self, x, axis=None, keepdims=False):
+        out = np.max(x, axis=axis, keepdims=True)
+        self.ties, self.keepdims = x == out, keepdims
+        self.axis = tuple(range(x.ndim)) if axis is None else axis
+        return out if keepdims else np.squeeze(out, axis=self.axis)
+
+    def backward(self, g):
+        g = g if self.keepdims else np.expand_dims(g, self.axis)
+        return (g * self.ties / self.ties.sum(axis=self.axis, keepdims=True),)
 
 
 @register("reshape")

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import initializers
 from ..tensor import Tensor, no_grad
-from .symbolic import KerasTensor, Node, flatten, is_shape, map_structure
+from .symbolic import FirstCall, KerasTensor, Node, flatten, is_shape, map_structure
 
 LAYERS: dict[str, type[Layer]] = {}
 _name_counters: dict[str, itertools.count] = defaultdict(itertools.count)
@@ -42,6 +42,11 @@ def unique_name(base: str) -> str:
     """Keras's automatic names: "embedding", then "embedding_1", "embedding_2", ..."""
     count = next(_name_counters[base])
     return base if count == 0 else f"{base}_{count}"
+
+
+def reset_unique_names() -> None:
+    """Start Keras's automatic names afresh: the next Dense is "dense" again."""
+    _name_counters.clear()
 
 
 def snake_case(class_name: str) -> str:
@@ -71,6 +76,7 @@ class Layer:
     supports_masking = False  # True: compute_mask gives the next layer a mask (by default the incoming one)
     float_inputs = False  # True: integer input is cast to the layer's float dtype (Dense, LSTM); else only floats are
     string_inputs = False  # True: call gets the input as one numpy array of str/bytes, not a Tensor (TextVectorization)
+    input, output = FirstCall("input"), FirstCall("output")  # the KerasTensors of its first functional call
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -255,7 +261,10 @@ class Layer:
         x = value if isinstance(value, Tensor) else Tensor(np.asarray(value))
         cast = x.dtype.kind == "f" or (self.float_inputs and x.dtype.kind in "biu")
         if cast and x.dtype != self.dtype and not x.requires_grad:
+            mask = getattr(x, "_keras_mask", None)  # the cast input is still the masked one the layer before gave
             x = Tensor(x.data.astype(self.dtype))  # Keras's autocast: floats (and numbers for float layers) in the layer's dtype
+            if mask is not None:
+                x._keras_mask = mask
         return x
 
     def _maybe_build(self, input_shape: Any) -> None:

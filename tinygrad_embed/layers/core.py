@@ -1,6 +1,6 @@
 """Layers without weights that change a tensor's shape or apply a function to it: Flatten, Activation,
-Reshape. The batch axis (axis 0) is never touched. As in Keras, Activation hands a mask on unchanged,
-while Flatten and Reshape do not support masking: a mask they receive is dropped with a warning."""
+Reshape, RepeatVector. The batch axis (axis 0) is never touched. As in Keras, Activation hands a mask on
+unchanged, while the others do not support masking: a mask they receive is dropped with a warning."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import activations
+from ..functions import stack
 from ..tensor import Tensor
+from ..utils import positive_int
 from .base import Layer
 
 DATA_FORMATS = ("channels_last", "channels_first")
@@ -88,6 +90,25 @@ class Reshape(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return super().get_config() | {"target_shape": self.target_shape}  # a tuple, whatever was passed
+
+
+class RepeatVector(Layer):
+    """(batch, features) -> (batch, n, features): n copies of each row along a new time axis (the
+    gradient of a row is the sum over its copies)."""
+
+    def __init__(self, n: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.n = positive_int(n, "RepeatVector's n")
+
+    def call(self, inputs: Tensor) -> Tensor:
+        self.compute_output_shape(inputs.shape)  # checks the rank
+        return stack([inputs] * self.n, axis=1)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        if len(input_shape) != 2:
+            raise ValueError(f"RepeatVector {self.name!r} needs input of shape (batch, features), got shape "
+                             f"{tuple(input_shape)}")
+        return (input_shape[0], self.n, input_shape[1])
 
 
 def _checked_target_shape(target_shape: Any) -> tuple[int, ...]:

@@ -45,6 +45,25 @@ class Node:
         return [t.node for t in flatten(self.inputs) if t.node is not None]
 
 
+class FirstCall:
+    """`layer.input` / `layer.output`: the KerasTensors of the layer's first call in a functional graph, as
+    Keras gives them (one tensor, or a list of several), so that a new Model can be cut out of a trained
+    one's graph. Only __get__ (a non-data descriptor): a layer may store its own, as InputLayer its output."""
+
+    def __init__(self, side: str) -> None:
+        self.side = side
+
+    def __get__(self, layer: Any, owner: type | None = None) -> Any:
+        if layer is None:
+            return self
+        if not layer._inbound_nodes:
+            raise AttributeError(f"layer {layer.name!r} has never been called on a KerasTensor, so it has no "
+                                 f"{self.side}: call it on an Input (or on what a layer gave) first")
+        node = layer._inbound_nodes[0]
+        tensors = flatten(node.inputs if self.side == "input" else node.outputs)
+        return tensors[0] if len(tensors) == 1 else tensors
+
+
 def is_shape(value: Any) -> bool:
     return isinstance(value, tuple) and all(d is None or isinstance(d, (int, np.integer)) for d in value)
 

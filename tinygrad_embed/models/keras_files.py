@@ -32,6 +32,7 @@ from ..layers.bidirectional import Bidirectional
 from ..layers.input_layer import InputLayer
 from ..layers.recurrent import _Recurrent
 from ..layers.symbolic import KerasTensor, flatten
+from ..layers.time_distributed import TimeDistributed
 from . import saving
 
 EXTRA = "pip install 'tinygrad_embed[keras-files]'"
@@ -121,6 +122,8 @@ def _layer_groups(layer: Layer, path: str) -> list[tuple[str, str, list]]:
     if hasattr(layer, "layers"):
         raise NotImplementedError(f"model {layer.name!r} is a layer of another model, which Keras's layout nests "
                                   "in a way this project does not write yet")
+    if isinstance(layer, TimeDistributed):  # Keras keeps the wrapped layer's weights under "layer"
+        return _layer_groups(layer.layer, f"{path}/layer")
     if isinstance(layer, Bidirectional):
         return (_layer_groups(layer.forward_layer, f"{path}/forward_layer")
                 + _layer_groups(layer.backward_layer, f"{path}/backward_layer"))
@@ -287,13 +290,16 @@ def _read(dataset: Any, path: str) -> np.ndarray:
 # ---- the architecture: Keras's config.json and this project's model config -----------------------
 KERAS_LAYERS = ("InputLayer", "Embedding", "Dense", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "Conv1D",
                 "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling1D", "Flatten",
-                "Activation", "Reshape", "Dropout", "SpatialDropout1D")
+                "Activation", "Reshape", "Dropout", "SpatialDropout1D", "RepeatVector", "TimeDistributed", "Masking", "Add",
+                "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "BatchNormalization",
+                "LayerNormalization")
 OURS_ONLY = ("fused", "input_length", "batch_input_shape")  # Keras 3 has no such argument (the InputLayer holds the shape)
 NOT_IN_KERAS_CONFIG = {"SpatialDropout1D": ("trainable",)}  # Keras's constructor refuses it (the layer has no weights)
 ANY = object()
 # Keras's arguments this project does not have: accepted at the value that means "not used" only.
 KERAS_ONLY = {"stateful": False, "unroll": ANY, "quantization_config": None, "sparse": False, "ragged": False,
-              "optional": False, "lora_rank": None, "lora_alpha": None, "time_major": False}
+              "optional": False, "lora_rank": None, "lora_alpha": None, "time_major": False, "synchronized": False,
+              "renorm": False, "renorm_clipping": None, "renorm_momentum": ANY, "rms_scaling": False}
 OPTIMIZER_KERAS_ONLY = {"weight_decay": None, "global_clipnorm": None, "use_ema": False, "loss_scale_factor": None,
                         "gradient_accumulation_steps": None, "name": ANY, "ema_momentum": ANY,
                         "ema_overwrite_frequency": ANY}
@@ -357,6 +363,8 @@ def _layer_to_keras(layer: Layer) -> dict[str, Any]:
     if isinstance(layer, Bidirectional):  # the halves, each as Keras serializes a layer
         config["layer"], config["backward_layer"] = (_layer_to_keras(layer.forward_layer),
                                                      _layer_to_keras(layer.backward_layer))
+    if isinstance(layer, TimeDistributed):
+        config["layer"] = _layer_to_keras(layer.layer)
     return {"module": "keras.layers", "class_name": name, "config": config, "registered_name": None}
 
 
@@ -373,17 +381,27 @@ def _value_to_keras(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _loss_to_keras(loss: Any) -> Any:
+    """What Keras's compile_config holds for `loss`: a loss function's name as given to compile, or a
+    built-in Loss class serialized; None for anything else (a loss of the user's own)."""
+    if type(loss) is losses.LossFunctionWrapper:
+        by_name = losses.KNOWN.get(loss.name) is loss.fn and not loss.fn_kwargs
+        return loss.name if by_name and loss.reduction == "sum_over_batch_size" else None
+    return losses.serialize(loss) if losses.CLASSES.get(type(loss).__name__) is type(loss) else None
+
+
 def _compile_to_keras(model: Any) -> dict[str, Any] | None:
     optimizer, loss = model.optimizer, model.loss
     if optimizer is None:
         return None
-    if loss is not None and losses.KNOWN.get(loss.__name__) is not loss:
+    keras_loss = None if loss is None else _loss_to_keras(loss)
+    if loss is not None and keras_loss is None:
         warnings.warn(f"the loss {loss!r:.60} is not a Keras loss by name: the .keras file is saved uncompiled",
                       stacklevel=4)
         return None
     return {"optimizer": {"module": "keras.optimizers", "class_name": type(optimizer).__name__,
                           "config": optimizer.get_config(), "registered_name": None},
-            "loss": None if loss is None else loss.__name__, "loss_weights": None, "metrics": model.metrics or None,
+            "loss": keras_loss, "loss_weights": None, "metrics": model.metrics or None,
             "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
 
 
@@ -499,7 +517,8 @@ def _compile_from_keras(compile_config: Any) -> dict[str, Any] | None:
     problem = None
     if not isinstance(optimizer, dict) or str(optimizer.get("class_name")).lower() not in optimizers.KNOWN:
         problem = f"optimizer {optimizer!r:.80} is not one of {', '.join(optimizers.KNOWN)}"
-    elif not isinstance(loss, str) or loss not in losses.KNOWN:
+    elif not (isinstance(loss, str) and loss in losses.KNOWN
+              or isinstance(loss, dict) and loss.get("class_name") in losses.CLASSES):
         problem = f"loss {loss!r:.80} is not a loss known here by name"
     elif not all(isinstance(m, str) for m in metrics or []):
         problem = f"metrics {metrics!r:.80} are not names"

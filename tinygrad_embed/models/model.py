@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..layers.base import Layer, unique_name
+from ..tensor import Tensor
 from ..layers.input_layer import InputLayer
 from ..layers.symbolic import KerasTensor, Node, flatten, map_structure
 from . import saving, summary
@@ -29,6 +30,7 @@ class Model(Trainer, Layer):
         if inputs is None or outputs is None:
             raise ValueError("a functional Model needs both inputs and outputs: Model(inputs, outputs)")
         self.inputs, self.outputs = _keras_tensors(inputs, "inputs"), _keras_tensors(outputs, "outputs")
+        self._given = {"input": inputs, "output": outputs}  # model.input and model.output give them back as given
         for tensor in self.inputs:
             if tensor.node is None or not isinstance(tensor.node.layer, InputLayer):
                 raise ValueError(f"Model's inputs must come from Input(...), got {tensor}")
@@ -37,12 +39,27 @@ class Model(Trainer, Layer):
         self._layers = _keras_layer_order(self._nodes, first_seen)  # Keras 3 lists InputLayers too
         self.built = True
 
+    input = property(lambda self: self._as_given("input"), doc="The Input (or list of them) given to Model.")
+    output = property(lambda self: self._as_given("output"), doc="The output (or list of them) given to Model.")
+
+    def _as_given(self, side: str) -> Any:
+        if self.inputs is None:
+            raise AttributeError(f"model {self.name!r} is not a functional model: it has no symbolic {side}")
+        return self._given[side]
+
     @property
     def layers(self) -> list[Layer]:
         return list(self._layers)
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called `name`, or the one at `index` in model.layers (one of the two), as Keras."""
+        if (name is None) == (index is None):
+            raise ValueError(f"get_layer takes either a layer name or a layer index, got name={name!r}, "
+                             f"index={index!r}")
         if index is not None:
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(f"layer index {index} is out of range: model {self.name!r} has "
+                                 f"{len(self.layers)} layers")
             return self.layers[index]
         for layer in self.layers:
             if layer.name == name:
@@ -59,7 +76,7 @@ class Model(Trainer, Layer):
         values = {}
         for tensor, value in zip(self.inputs, given):
             _check_shape(tensor, value)
-            values[id(tensor)] = value
+            values[id(tensor)] = _as_input_dtype(tensor, value)
         for node in self._nodes:
             if isinstance(node.layer, InputLayer):
                 continue
@@ -81,8 +98,9 @@ class Model(Trainer, Layer):
                     node.layer.check_inputs(arrays[id(tensor)])
 
     # ---- description and files (saving.py, summary.py) -------------------------------------------
-    def summary(self, print_fn: Any = print) -> None:
-        summary.print_summary(self, print_fn)
+    def summary(self, line_length: int | None = None, positions: Sequence[float] | None = None,
+                expand_nested: bool = False, show_trainable: bool = False, print_fn: Any = None) -> None:
+        summary.print_summary(self, line_length, positions, print_fn, expand_nested, show_trainable)
 
     def get_config(self) -> dict[str, Any]:
         return saving.model_config(self)
@@ -145,6 +163,15 @@ def _keras_layer_order(nodes: list[Node], first_seen: dict) -> list[Layer]:
         for parent in node.parents:
             node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
     return sorted(layer_depth, key=lambda layer: (-layer_depth[layer], first_seen[layer]))
+
+
+def _as_input_dtype(tensor: KerasTensor, value: Any) -> Any:
+    """Float data in its Input's float dtype, as Keras converts a functional model's inputs (but not a Tensor
+    whose gradient is wanted: a copy would cut it)."""
+    floats = isinstance(value, Tensor) and value.dtype.kind == tensor.dtype.kind == "f"
+    if floats and value.dtype != tensor.dtype and not value.requires_grad:
+        return Tensor(value.data.astype(tensor.dtype))
+    return value
 
 
 def _check_shape(tensor: KerasTensor, value: Any) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import initializers, optimizers
+from .. import initializers, losses, metrics, optimizers
 from .. import saving as archive
 from ..layers.base import get_layer_class, initializers_skipped
 from ..layers.input_layer import InputLayer
@@ -26,7 +26,7 @@ from . import keras_files  # Keras's .keras and .weights.h5 files
 def model_config(model: Any) -> dict[str, Any]:
     compiled = None if model.optimizer is None else {
         "optimizer": {"class_name": type(model.optimizer).__name__, "config": model.optimizer.get_config()},
-        "loss": None if model.loss is None else model.loss.__name__, "metrics": model.metrics}
+        "loss": _compile_json(model.loss, "loss"), "metrics": _compile_json(model.metrics, "metrics")}
     from .model import Model  # here: model.py imports this module
     nested = [layer.name for layer in model.layers if isinstance(layer, Model)]
     if nested:  # refused when saving, not only when loading: a file that cannot be read back is a trap
@@ -94,8 +94,42 @@ def model_from_config(config: dict[str, Any]) -> Any:
         name = settings["optimizer"]["class_name"].lower()
         if name not in optimizers.KNOWN:
             raise ValueError(f"unknown optimizer {settings['optimizer']['class_name']!r}")
-        model.compile(optimizers.KNOWN[name](**settings["optimizer"]["config"]), settings["loss"], settings["metrics"])
+        loss = _from_compile_json(settings["loss"], losses.deserialize)
+        model.compile(optimizers.KNOWN[name](**settings["optimizer"]["config"]), loss,
+                      _from_compile_json(settings["metrics"], metrics.get))
     return model
+
+
+def _compile_json(value: Any, what: str) -> Any:
+    """compile's loss or metrics as JSON: names as given, a Loss or Metric object as its class name and
+    config, lists and per-output dicts of those; anything else (a function of the user's) is refused."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_compile_json(v, what) for v in value]
+    if isinstance(value, dict):
+        return {key: _compile_json(v, what) for key, v in value.items()}
+    serialized, rebuild = None, None
+    if isinstance(value, losses.Loss):
+        serialized, rebuild = losses.serialize(value), losses.deserialize
+    elif isinstance(value, metrics.Metric):
+        serialized, rebuild = {"class_name": type(value).__name__, "config": value.get_config()}, metrics.get
+    try:  # refused now, not when loading: a file that cannot be read back is a trap
+        if rebuild is not None and rebuild(serialized) is not None:
+            return serialized
+    except (ValueError, TypeError):
+        pass
+    raise ValueError(f"the {what} {value!r:.60} cannot be saved: compile with a name or a built-in class, or save "
+                     "the weights (save_weights) and compile again in code")
+
+
+def _from_compile_json(value: Any, rebuild: Any) -> Any:
+    """The inverse of _compile_json: objects rebuilt from {"class_name", "config"} dicts by `rebuild`."""
+    if isinstance(value, dict):
+        return rebuild(value) if "class_name" in value else {k: _from_compile_json(v, rebuild) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_compile_json(v, rebuild) for v in value]
+    return value
 
 
 # ---- files ----------------------------------------------------------------------------------------
@@ -162,6 +196,8 @@ def restore(model: Any, arrays: dict[str, np.ndarray], filepath: str) -> None:
     """Weights and, when the file has it, the optimizer's state."""
     _set_weights(model, arrays, filepath)
     state = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}
+    if set(state) == {"iterations"} and int(state["iterations"]) == 0:
+        return  # saved compiled but before any step: the optimizer had no slots yet, and has none now
     if state and model.optimizer is not None:
         model.optimizer.build(model.trainable_weights)
         try:

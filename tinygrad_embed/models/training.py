@@ -1,10 +1,13 @@
 """The one training loop: compile, fit, evaluate, predict and their *_on_batch forms, for every model.
 
 It knows a model only through what every model offers: calling it on a batch (`model(x, training=...)`),
-its `trainable_weights`, and `check_inputs(x)` (a model refuses data its layers cannot take, before any
-training). Sequential and the functional Model inherit it; neither has a loop of its own.
-The data comes as arrays (_ArrayBatches) or as a stream of batches (data.Stream: a Dataset, a generator,
-a PyDataset, a tf.data.Dataset); either way each epoch is a sequence of (input, y, sample_weight).
+its `trainable_weights`, `check_inputs(x)` (a model refuses data its layers cannot take, before any
+training), and, for a functional model, its `inputs` and `outputs` (whose layers name them). Sequential and
+the functional Model inherit it; neither has a loop of its own.
+The data comes as arrays (_Samples in _ArrayBatches) or as a stream of batches (data.Stream: a Dataset, a
+generator, a PyDataset, a tf.data.Dataset); either way each epoch is a sequence of batches
+(model input, ys, sample weights): one y and one weights array per model output. What compile asked for,
+output by output, and the running means that are logged live in _Objectives.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import signal
 import sys
 import threading
 import warnings
+from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -23,6 +27,7 @@ from .. import losses, optimizers
 from .. import metrics as metrics_module
 from ..callbacks import Callback, CallbackList, History, TerminateOnNaN
 from ..data import Stream, is_stream
+from ..layers.symbolic import flatten
 from ..tensor import Tensor, no_grad
 from ..utils import positive_int, random_generator
 
@@ -31,59 +36,305 @@ def _batch_size(batch_size: Any) -> int:
     return 32 if batch_size is None else positive_int(batch_size, "batch_size")  # Keras: None means 32
 
 
-def _samples(data: Any, what: str, inputs: int = 1, text: bool = False) -> list[np.ndarray]:
-    """x (or y) as a list of arrays, one per model input, each with the samples on axis 0. A list is
-    one array of samples for a model with one input, and one array per input for a model with several.
-    text: the model starts with a TextVectorization, so strings are data too."""
+# ---- the data ----------------------------------------------------------------------------------------
+def _arrays(data: Any, what: str, names: list[str | None], text: bool = False) -> list[np.ndarray]:
+    """data as one array per model input (what="x") or output (y, sample_weight), in the model's order, each
+    with the samples on axis 0: an array when there is one, else a list in order or a dict keyed by name.
+    For a model with one input a list is the array itself (nested Python lists, as in many tutorials)."""
+    kind = "input" if what == "x" else "output"
     if data is None:
         raise ValueError(f"{what} is missing: give an array of samples")
-    if inputs > 1 and (not isinstance(data, (list, tuple)) or len(data) != inputs):
-        raise ValueError(f"this model takes {inputs} inputs: give {what} as a list of {inputs} arrays")
-    arrays = [np.asarray(a) for a in data] if inputs > 1 else [np.asarray(data)]
-    for array in arrays:
-        if array.ndim == 0 or len(array) == 0:
-            raise ValueError(f"{what} must hold at least one sample, got shape {array.shape}")
-        if array.dtype.kind not in "biuf" and not (text and array.dtype.kind in "OSU"):
-            raise TypeError(f"{what} must hold numbers, got an array of dtype {array.dtype}"
-                            + (" (strings need a TextVectorization layer first in the model)" if what == "x" else
-                               " (string labels: turn them into class ids first)" if array.dtype.kind in "OSU" else ""))
-        if array.dtype.kind == "f" and not np.isfinite(array).all():
-            raise ValueError(f"{what} contains NaN or inf, first at sample {int(np.argwhere(~np.isfinite(array))[0][0])}")
+    if isinstance(data, dict):
+        data = _by_name(data, what, names, kind)
+    elif len(names) == 1:
+        data = [data]
+    elif not isinstance(data, (list, tuple)) or len(data) != len(names):
+        several = f"takes {len(names)} inputs" if kind == "input" else f"has several outputs ({len(names)})"
+        raise ValueError(f"this model {several}: give {what} as a list of {len(names)} arrays, or a dict keyed by "
+                         f"the {kind} names {names}")
+    arrays = [_checked(np.asarray(a), what, text) for a in data]
     if len({len(a) for a in arrays}) > 1:
         raise ValueError(f"the arrays of {what} hold different numbers of samples: {[len(a) for a in arrays]}")
     return arrays
 
 
-def _take(arrays: list[np.ndarray], rows: Any) -> Any:
-    """The model's input for these rows: one array, or a list of them for a model with several inputs."""
-    parts = [a[rows] for a in arrays]
-    return parts[0] if len(parts) == 1 else parts
+def _by_name(data: dict, what: str, names: list[str | None], kind: str) -> list[Any]:
+    for key in data:
+        if key not in names:
+            raise ValueError(f"{what} has the key {key!r}, which names no {kind} of this model; its {kind}s: {names}")
+    missing = [name for name in names if name not in data]
+    if missing:
+        raise ValueError(f"{what} has no entry for the {kind} {missing[0]!r}: give one for each of {names}")
+    return [data[name] for name in names]
+
+
+def _checked(array: np.ndarray, what: str, text: bool) -> np.ndarray:
+    """The array, if it holds samples of numbers (or texts, for a model that reads text)."""
+    if array.ndim == 0 or len(array) == 0:
+        raise ValueError(f"{what} must hold at least one sample, got shape {array.shape}")
+    if array.dtype.kind not in "biuf" and not (text and array.dtype.kind in "OSU"):
+        raise TypeError(f"{what} must hold numbers, got an array of dtype {array.dtype}"
+                        + (" (strings need a TextVectorization layer first in the model)" if what == "x" else
+                           " (string labels: turn them into class ids first)" if array.dtype.kind in "OSU" else ""))
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValueError(f"{what} contains NaN or inf, first at sample {int(np.argwhere(~np.isfinite(array))[0][0])}")
+    return array
+
+
+def _model_input(x: list[Any]) -> Any:
+    """What the model is called on: one array, or a list of them for a model with several inputs."""
+    return x[0] if len(x) == 1 else x
+
+
+def _class_weights(y: np.ndarray, class_weight: dict, every_class_seen: bool) -> np.ndarray:
+    """Each sample's weight from its class, by Keras's rule (the argmax of a one-hot row, the rounded label
+    otherwise), 1 for a class that class_weight leaves out. every_class_seen: y is all the training targets,
+    so a key that none of them takes is a mistake (Keras ignores it; a misspelt class should not go unnoticed)."""
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"class_weight must be a dict {{class index: weight}}, got {type(class_weight).__name__}")
+    if y.ndim > 1:
+        labels = y.argmax(-1) if y.shape[-1] > 1 else y[..., 0]  # one-hot rows, or labels with an axis of 1
+    else:
+        labels = y
+    if labels.ndim != 1:
+        raise ValueError(f"class_weight needs one class per sample, but y of shape {y.shape} holds several")
+    labels = np.round(labels).astype(np.int64)
+    for key in class_weight:
+        if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
+            raise TypeError(f"class_weight's keys are class indices (integers), got {key!r}")
+        if every_class_seen and key not in labels:
+            raise ValueError(f"class_weight names class {key}, which the targets never take "
+                             f"(their classes: {sorted(set(labels.tolist()))})")
+    return np.array([class_weight.get(int(label), 1.0) for label in labels], dtype=np.float32)
+
+
+@dataclass
+class _Samples:
+    """A data set in memory: one array per model input (x) and per output (y; sample_weight or None)."""
+    x: list[np.ndarray]
+    y: list[np.ndarray] | None = None
+    sample_weight: list[np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.x[0])
+
+    def part(self, rows: Any) -> _Samples:
+        """These rows (an index array or a slice) of every array."""
+        def pick(arrays: list[np.ndarray] | None) -> list[np.ndarray] | None:
+            return None if arrays is None else [a[rows] for a in arrays]
+        return _Samples(pick(self.x), pick(self.y), pick(self.sample_weight))
+
+    def rows(self, rows: Any) -> tuple[Any, list[np.ndarray] | None, list[np.ndarray] | None]:
+        """The batch of these rows: (the model's input, the ys, the sample weights)."""
+        batch = self.part(rows)
+        return _model_input(batch.x), batch.y, batch.sample_weight
+
+    def split(self, fraction: float) -> tuple[_Samples, _Samples]:
+        """The first samples, and the last `fraction` of them held out (validation_split's rule)."""
+        cut = int(len(self) * (1 - fraction))
+        if cut == 0:
+            raise ValueError(f"validation_split={fraction} leaves no sample of {len(self)} for training")
+        return self.part(slice(None, cut)), self.part(slice(cut, None))
+
+
+# ---- what compile asked for, per output -----------------------------------------------------------------
+def _per_output(spec: Any, names: list[str | None], what: str) -> list[Any]:
+    """compile's `what` as one entry per output: from a dict keyed by output name (outputs it leaves out get
+    None), a list in the outputs' order, or one value for every output."""
+    if isinstance(spec, dict):
+        for key in spec:
+            if key not in names:
+                raise ValueError(f"{what} has the key {key!r}, which names no output of this model; its outputs: "
+                                 f"{names}")
+        return [spec.get(name) for name in names]
+    if isinstance(spec, (list, tuple)):
+        if len(spec) != len(names):
+            raise ValueError(f"{what} is a list of {len(spec)} for a model with {len(names)} outputs {names}: give "
+                             "one entry per output, or a dict keyed by output name")
+        return list(spec)
+    return [spec] * len(names)
+
+
+def _as_list(metrics: Any) -> list[Any]:
+    return [] if metrics is None else list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
+
+
+def _leaves(spec: Any) -> list[Any]:
+    """The identifiers in one of compile's arguments: a value, a list (of lists) or a dict of them."""
+    return [leaf for leaf in flatten(list(spec.values()) if isinstance(spec, dict) else spec) if leaf is not None]
+
+
+def _resolved(metrics: Any) -> Any:
+    """compile's metrics with each identifier made a Metric (metrics.get), in the same list or dict."""
+    if isinstance(metrics, dict):
+        return {key: _resolved(value) for key, value in metrics.items()}
+    if isinstance(metrics, (list, tuple)):
+        return [_resolved(item) for item in metrics]
+    return None if metrics is None else metrics_module.get(metrics)
+
+
+def _batch_mean(name: str) -> metrics_module.Mean:
+    """A loss's mean over an epoch, each batch weighted by its size (Keras's loss trackers), kept in float64."""
+    return metrics_module.Mean(name=name, dtype="float64")
+
+
+def _unique(key: str, used: set[str]) -> str:
+    """key, or key_1, key_2, ... when taken (Keras's rule for metrics logged under the same name)."""
+    number = 0
+    while (f"{key}_{number}" if number else key) in used:
+        number += 1
+    return f"{key}_{number}" if number else key
+
+
+class _Objectives:
+    """compile's loss, loss_weights, metrics and weighted_metrics, and the running means of an epoch (or an
+    evaluation). Resolved on the first batch, when the shapes of y and of the predictions are known (they
+    choose the kind of "accuracy", as Keras's compile does). Logged as Keras logs them: "loss" (the weighted
+    sum of the outputs' losses), "<output>_loss" for each output when there are several losses, and each
+    metric under its name, "<output>_<name>" with several outputs. Metrics are not weighted by the sample
+    weights, weighted_metrics are (as in Keras)."""
+
+    def __init__(self, loss: Any, loss_weights: Any, metrics: Any, weighted_metrics: Any) -> None:
+        for name, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if value is not None and not isinstance(value, (list, tuple, dict)):
+                raise ValueError(f"{name} must be a list, tuple or dict, e.g. ['accuracy'], got {value!r}")
+        for leaf in _leaves(loss):
+            losses.get(leaf)  # an unknown name fails at compile, not at the first batch
+        self.spec = (loss, loss_weights, _resolved(metrics), _resolved(weighted_metrics))
+        self.built = False
+
+    def build(self, names: list[str | None]) -> None:
+        loss, loss_weights, metrics, weighted_metrics = self.spec
+        self.losses = [losses.get(item) for item in _per_output(loss, names, "loss")]
+        self.loss_weights = [None] * len(names) if loss_weights is None else _per_output(loss_weights, names,
+                                                                                          "loss_weights")
+        self.total = _batch_mean("loss")
+        self.loss_means = {output: _batch_mean(f"{names[output]}_loss")
+                           for output, item in enumerate(self.losses) if item is not None}
+        if len(self.loss_means) < 2:  # one loss: "loss" says it all
+            self.loss_means = {}
+        self.entries, used = [], {"loss", *(mean.name for mean in self.loss_means.values())}
+        prefixes = [f"{name}_" if len(names) > 1 and name else "" for name in names]
+        for spec, weighted in ((metrics, False), (weighted_metrics, True)):
+            if len(names) == 1 and isinstance(spec, (list, tuple)):
+                spec = [spec]  # one output: the whole list is its metrics
+            per_output = [None] * len(names) if spec is None else _per_output(spec, names, "metrics")
+            for output, entry in enumerate(per_output):
+                for metric in _as_list(entry):
+                    key = prefixes[output] + metric.name
+                    if weighted and key in used:  # Keras's name for a weighted twin of a metric
+                        key = f"{prefixes[output]}weighted_{metric.name}"
+                    key = _unique(key, used)
+                    used.add(key)
+                    self.entries.append((output, metric, key, weighted))
+        self.built = True
+
+    def update(self, ys: list[np.ndarray], predictions: list[Tensor], weights: list[np.ndarray] | None,
+               count: int) -> Tensor:
+        """Add a batch of `count` samples to the running means; return its loss, for the gradient."""
+        total = None
+        for output, (loss, loss_weight) in enumerate(zip(self.losses, self.loss_weights)):
+            if loss is None:
+                continue
+            value = loss(ys[output], predictions[output], None if weights is None else weights[output])
+            if output in self.loss_means:
+                self.loss_means[output].update_state(float(value.data), sample_weight=count)
+            value = value if loss_weight is None else value * float(loss_weight)
+            total = value if total is None else total + value
+        self.total.update_state(float(total.data), sample_weight=count)
+        for output, metric, _, weighted in self.entries:
+            metric.update_state(ys[output], _with_mask(predictions[output]),
+                                weights[output] if weighted and weights is not None else None)
+        return total
+
+    def reset(self) -> None:
+        if self.built:
+            for metric in [self.total, *self.loss_means.values(), *(entry[1] for entry in self.entries)]:
+                metric.reset_state()
+
+    def results(self) -> dict[str, float]:
+        """The logs so far, keys sorted (as Keras hands them to callbacks and returns them)."""
+        logs = {mean.name: mean.result() for mean in [self.total, *self.loss_means.values()]}
+        logs.update((key, float(metric.result())) for _, metric, key, _ in self.entries)
+        return dict(sorted(logs.items()))
+
+    def ordered(self, logs: dict[str, float]) -> float | list[float]:
+        """evaluate's and *_on_batch's list, in Keras's order: loss, the metrics logged under their own names,
+        the outputs' losses, then the other keys sorted; a single value alone."""
+        first = dict.fromkeys(["loss", *(metric.name for _, metric, _, _ in self.entries),
+                               *(mean.name for mean in self.loss_means.values())])
+        keys = [key for key in first if key in logs] + sorted(key for key in logs if key not in first)
+        return logs[keys[0]] if len(keys) == 1 else [logs[key] for key in keys]
+
+
+class _MaskedArray(np.ndarray):
+    """A numpy array that carries the Keras mask of the Tensor it came from."""
+    _keras_mask: np.ndarray | None = None
+
+
+def _with_mask(prediction: Tensor) -> np.ndarray:
+    """A prediction as the metrics take it: numpy, keeping its mask (Keras's mean metrics skip masked steps)."""
+    mask = getattr(prediction, "_keras_mask", None)
+    if mask is None:
+        return prediction.data
+    array = prediction.data.view(_MaskedArray)
+    array._keras_mask = mask
+    return array
+
+
+def _names(tensors: Any) -> list[str | None]:
+    """A functional model's inputs or outputs by the names of the layers that give them; one unnamed else."""
+    return [t.node.layer.name for t in tensors] if tensors else [None]
 
 
 class Trainer:
     """Keras's Model methods for training and inference; see the module's docstring for what it needs."""
     optimizer: optimizers.Optimizer | None = None
     loss: Any = None
-    metrics: list[str] = []
-    stop_training = False
+    metrics: Any = []
+    stop_training = stop_evaluating = stop_predicting = False
     history: History | None = None
+    _objectives: _Objectives | None = None
 
-    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Sequence[Any] | None = None) -> None:
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None, loss_weights: Any = None,
+                weighted_metrics: Any = None) -> None:
+        """loss, metrics, weighted_metrics and loss_weights: one value for every output, a list in the order of
+        model.outputs, or a dict keyed by output name (see _Objectives). metrics comes third, as in Keras 2 and
+        this project's saved files; Keras 3 puts loss_weights there (give both by keyword to run anywhere)."""
         self.optimizer = optimizers.get(optimizer)
-        self.loss = None if loss is None else losses.get(loss)
-        self.metrics = metrics_module.names(metrics)  # the names logged, as given: acc logs acc, val_acc
+        self._objectives = _Objectives(loss, loss_weights, metrics, weighted_metrics)
+        self.loss = losses.get(loss) if loss is not None and not isinstance(loss, (list, tuple, dict)) else loss
+        self.metrics = metrics or []  # as given: the names saving.py records
 
     # ---- the data ---------------------------------------------------------------------------------
-    def _check_data(self, x: Any, y: Any = None, need_y: bool = True) -> tuple[list[np.ndarray], np.ndarray | None]:
+    def _samples(self, x: Any, y: Any = None, sample_weight: Any = None, need_y: bool = True) -> _Samples:
         """Every check on the data, for every entry point, before anything runs on it."""
-        x = self._adjust_ranks(_samples(x, "x", self._input_count(), self._takes_text()))
-        self._check_inputs(_take(x, slice(None)))
+        x = self._adjust_ranks(_arrays(x, "x", _names(getattr(self, "inputs", None)), self._takes_text()))
+        self._check_inputs(_model_input(x))
         if not need_y:
-            return x, None
-        (y,) = _samples(y, "y")
-        if len(y) != len(x[0]):
-            raise ValueError(f"x and y hold different numbers of samples: {len(x[0])} and {len(y)}")
-        return x, y
+            return _Samples(x)
+        outputs = _names(getattr(self, "outputs", None))
+        y = _arrays(y, "y", outputs)
+        if len(y[0]) != len(x[0]):
+            raise ValueError(f"x and y hold different numbers of samples: {len(x[0])} and {len(y[0])}")
+        if sample_weight is None:
+            return _Samples(x, y)
+        if len(outputs) > 1 and not isinstance(sample_weight, (list, tuple, dict)):
+            sample_weight = [sample_weight] * len(outputs)  # one array weighs every output's loss, as in Keras
+        weights = _arrays(sample_weight, "sample_weight", outputs)
+        if len(weights[0]) != len(x[0]):
+            raise ValueError(f"sample_weight holds {len(weights[0])} weights but x holds {len(x[0])} samples: "
+                             "give one weight per sample")
+        return _Samples(x, y, weights)
+
+    def _with_class_weight(self, samples: _Samples, class_weight: dict | None, every_class_seen: bool) -> _Samples:
+        if class_weight is None:
+            return samples
+        if samples.sample_weight is not None:
+            raise ValueError("give sample_weight or class_weight, not both")
+        if len(samples.y) > 1:
+            raise ValueError("class_weight is for models with one output: with several, give sample_weight")
+        return _Samples(samples.x, samples.y, [_class_weights(samples.y[0], class_weight, every_class_seen)])
 
     def _check_inputs(self, x: Any) -> None:
         """Refuse inputs the model cannot take; models that know their first layers override it."""
@@ -108,106 +359,117 @@ class Trainer:
         return x
 
     def _as_tensor(self, value: Any) -> Any:
-        """A model hands text on as a numpy array (its TextVectorization reads it); numbers become Tensors."""
-        if not isinstance(value, Tensor) and np.asarray(value).dtype.kind in "OSU":
-            return np.asarray(value)
-        return super()._as_tensor(value)
-
-    def _input_count(self) -> int:
-        return len(getattr(self, "inputs", None) or [None])  # a functional model knows; others take one
+        """A model hands its input on uncast: its layers cast to their own dtypes (a functional model to its
+        Inputs'), so float64 data reaches float64 layers whole. Text stays a numpy array (for TextVectorization)."""
+        if isinstance(value, Tensor):
+            return value
+        array = np.asarray(value)
+        return array if array.dtype.kind in "OSU" else Tensor(array)
 
     def _require_compiled(self) -> None:
-        if self.optimizer is None or self.loss is None:
+        if self.optimizer is None or self._objectives is None or self.loss is None:
             raise ValueError("compile the model (optimizer and loss) before training or evaluating it")
-        if len(getattr(self, "outputs", None) or [None]) > 1:
-            raise ValueError("training or evaluating a model with several outputs is not supported yet "
-                             "(predict works): build one with a single output")
 
     # ---- one batch --------------------------------------------------------------------------------
-    def _compute(self, x: Any, y: np.ndarray, training: bool,
-                 sample_weight: np.ndarray | None = None) -> tuple[Tensor, dict[str, float]]:
-        """The batch's loss (each sample's loss times its weight, averaged over the batch, as Keras's
-        default reduction) and metrics (weighted means)."""
+    def _run_batch(self, x: Any, ys: list[np.ndarray], weights: list[np.ndarray] | None, training: bool) -> Tensor:
+        """The batch's total loss, its losses and metrics added to the running means."""
         predictions = self(x, training=training)
-        values = self.loss(y, predictions)
-        if sample_weight is not None:
-            values = values * Tensor(_per_sample(sample_weight, values.ndim).astype(values.dtype))
-        loss = values.mean()
-        logs = {"loss": float(loss.data)}
-        for name in self.metrics:
-            if sample_weight is None:
-                logs[name] = metrics_module.mean(name, y, predictions.data)
-            else:
-                scores = metrics_module.get(name)(y, predictions.data)
-                weights = np.broadcast_to(_per_sample(sample_weight, scores.ndim), scores.shape)
-                logs[name] = float((scores * weights).sum() / weights.sum())
-        return loss, logs
+        predictions = list(predictions) if isinstance(predictions, (list, tuple)) else [predictions]
+        if len(predictions) != len(ys):
+            raise ValueError(f"the model gives {len(predictions)} outputs but y holds {len(ys)} arrays")
+        if not self._objectives.built:
+            names = _names(getattr(self, "outputs", None))
+            self._objectives.build(names if len(names) == len(predictions) else [None] * len(predictions))
+        return self._objectives.update(ys, predictions, weights, len(flatten(x)[0]))
 
-    def _train_step(self, x: Any, y: np.ndarray, sample_weight: np.ndarray | None = None) -> dict[str, float]:
-        loss, logs = self._compute(x, y, training=True, sample_weight=sample_weight)
-        weights = self.trainable_weights
+    def _train_batch(self, x: Any, ys: list[np.ndarray], weights: list[np.ndarray] | None) -> None:
+        loss = self._run_batch(x, ys, weights, training=True)
+        variables = self.trainable_weights
         if loss.requires_grad:  # every layer frozen: nothing to learn
             loss.backward()
-            self.optimizer.step(weights)
-        for w in weights:
-            w.zero_grad()
-        return logs
+            self.optimizer.step(variables)
+        for variable in variables:
+            variable.zero_grad()
 
-    def train_on_batch(self, x: Any, y: Any) -> float | list[float]:
+    def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, class_weight: dict | None = None,
+                       return_dict: bool = False) -> float | list[float] | dict[str, float]:
+        """One gradient step on this batch; its loss and metrics (as evaluate gives them)."""
         self._require_compiled()
-        x, y = self._check_data(x, y)
-        self._build_for(x)
-        return _as_keras_result(self._train_step(_take(x, slice(None)), y))
+        samples = self._with_class_weight(self._samples(x, y, sample_weight), class_weight, every_class_seen=False)
+        self._build_for(samples.x)
+        self._objectives.reset()
+        self._train_batch(*samples.rows(slice(None)))
+        return self._logs(return_dict)
 
-    def test_on_batch(self, x: Any, y: Any) -> float | list[float]:
-        return self.evaluate(x, y, batch_size=self._sample_count(x), verbose=0)
+    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                      return_dict: bool = False) -> float | list[float] | dict[str, float]:
+        self._require_compiled()
+        samples = self._samples(x, y, sample_weight)
+        self._build_for(samples.x)
+        self._objectives.reset()
+        with no_grad():
+            self._run_batch(*samples.rows(slice(None)), training=False)
+        return self._logs(return_dict)
 
-    def predict_on_batch(self, x: Any) -> np.ndarray:
-        return self.predict(x, batch_size=self._sample_count(x))
+    def _logs(self, as_dict: bool) -> float | list[float] | dict[str, float]:
+        logs = self._objectives.results()
+        return logs if as_dict else self._objectives.ordered(logs)
 
-    def _sample_count(self, x: Any) -> int:
-        return len(_samples(x, "x", self._input_count(), self._takes_text())[0])
+    def predict_on_batch(self, x: Any) -> Any:
+        return self.predict(x, batch_size=len(self._samples(x, need_y=False)))
 
     def _build_for(self, x: Any) -> None:
         """Build on one sample of x: a list of arrays (one per input), or one array for a single input."""
         if not self.built:
             with no_grad():
-                self(_take(x if isinstance(x, list) else [x], slice(0, 1)), training=False)
+                self(_model_input([a[:1] for a in (x if isinstance(x, list) else [x])]), training=False)
 
     # ---- where the batches come from --------------------------------------------------------------
-    def _batches(self, x: Any, y: Any, batch_size: Any, steps: int | None, need_y: bool = True,
-                 shuffle: bool = False, what: str = "x") -> _ArrayBatches | Stream:
-        """Batches of (model input, y, sample_weight): from arrays, or from a stream (a dataset, generator,
-        PyDataset or tf.data.Dataset) whose batches are checked as they come."""
-        if not is_stream(x):
-            x, y = self._check_data(x, y, need_y)
-            return _ArrayBatches(x, y, _batch_size(batch_size), shuffle, steps)
-        for name, value in (("y", y), ("batch_size", batch_size)):
-            if value is not None:
-                raise ValueError(f"{name} must not be given with a dataset or generator ({type(x).__name__}): "
-                                 "its batches hold the targets and set the batch size")
-        return Stream(x, steps, lambda batch: self._checked_batch(batch, need_y), what)
+    def _batches(self, data: _Samples | Any, batch_size: Any, steps: int | None, need_y: bool = True,
+                 shuffle: bool = False, what: str = "x", class_weight: dict | None = None) -> _ArrayBatches | Stream:
+        """Batches of (model input, ys, sample weights): from samples in memory, or from a stream (a dataset,
+        generator, PyDataset or tf.data.Dataset) whose batches are checked as they come."""
+        if isinstance(data, _Samples):
+            return _ArrayBatches(data, _batch_size(batch_size), shuffle, steps)
+        if batch_size is not None:
+            raise ValueError(f"batch_size must not be given with a dataset or generator ({type(data).__name__}): "
+                             "its batches set the batch size")
+        return Stream(data, steps, lambda batch: self._checked_batch(batch, need_y, class_weight), what)
 
-    def _checked_batch(self, batch: tuple, need_y: bool) -> tuple[Any, np.ndarray | None, np.ndarray | None]:
+    def _checked_batch(self, batch: tuple, need_y: bool, class_weight: dict | None) -> tuple:
         x, y, sample_weight = batch
         if need_y and y is None:
             raise ValueError("training and evaluating need batches of (x, y) or (x, y, sample_weight), got x alone")
-        x, y = self._check_data(x, y, need_y)
-        if sample_weight is not None:
-            (sample_weight,) = _samples(sample_weight, "sample_weight")
-            if len(sample_weight) != len(x[0]):
-                raise ValueError(f"a batch holds {len(x[0])} samples but {len(sample_weight)} sample weights")
-        return _take(x, slice(None)), y, sample_weight
+        samples = self._samples(x, y, sample_weight, need_y)
+        return self._with_class_weight(samples, class_weight, every_class_seen=False).rows(slice(None))
+
+    def _data(self, x: Any, y: Any, sample_weight: Any, need_y: bool = True) -> _Samples | Any:
+        """Arrays checked into _Samples; a stream as it is (its batches are checked as they come)."""
+        if not is_stream(x):
+            return self._samples(x, y, sample_weight, need_y)
+        for name, value in (("y", y), ("sample_weight", sample_weight)):
+            if value is not None:
+                raise ValueError(f"{name} must not be given with a dataset or generator ({type(x).__name__}): "
+                                 "its batches hold the targets and the sample weights")
+        return x
+
+    def _callbacks(self, callbacks: Sequence[Callback] | CallbackList | None, add_history: bool = False,
+                   **params: Any) -> CallbackList:
+        """The callbacks of one fit, evaluate or predict, each given the model and Keras's params."""
+        if isinstance(callbacks, CallbackList):
+            return callbacks
+        return CallbackList(list(callbacks or []), add_history=add_history, model=self, **params)
 
     # ---- loops ------------------------------------------------------------------------------------
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1, verbose: int = 1,
             callbacks: Sequence[Callback] | None = None, validation_split: float = 0.0,
-            validation_data: Any = None, shuffle: bool = True, initial_epoch: int = 0,
-            steps_per_epoch: int | None = None, validation_steps: int | None = None, **kwargs: Any) -> History:
+            validation_data: Any = None, shuffle: bool = True, class_weight: dict | None = None,
+            sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: int | None = None,
+            validation_steps: int | None = None, **kwargs: Any) -> History:
         """Train for `epochs` passes over (x, y) in batches; return the History of per-epoch logs.
-        x may be arrays (with y) or a stream of (x, y[, sample_weight]) batches: a Dataset, a generator,
-        a PyDataset, a tf.data.Dataset. A TerminateOnNaN is always among the callbacks; Ctrl-C stops
-        after the current batch."""
+        x may be arrays (with y, and sample_weight or class_weight) or a stream of (x, y[, sample_weight])
+        batches: a Dataset, a generator, a PyDataset, a tf.data.Dataset. A TerminateOnNaN is always among
+        the callbacks; Ctrl-C stops after the current batch."""
         if "nb_epoch" in kwargs:
             warnings.warn("nb_epoch is Keras 1's spelling; use epochs", DeprecationWarning, stacklevel=2)
             epochs = kwargs.pop("nb_epoch")
@@ -221,55 +483,62 @@ class Trainer:
             raise ValueError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
         if validation_split and is_stream(x):
             raise ValueError("validation_split needs arrays; with a dataset or generator give validation_data")
-        train = self._batches(x, y, batch_size, steps_per_epoch, shuffle=shuffle)
+        data = self._data(x, y, sample_weight)
         if validation_data is None and validation_split:  # Keras holds out the last samples, before shuffling
-            validation_data = train.split(validation_split)
-        validation = None
-        if validation_data is not None:
-            if is_stream(validation_data):
-                validation = self._batches(validation_data, None, None, validation_steps, what="validation_data")
-            elif isinstance(validation_data, (tuple, list)) and len(validation_data) == 2:
-                validation = self._batches(*validation_data, batch_size, validation_steps)
-            else:
-                raise ValueError("validation_data must be a tuple (x_val, y_val) or a dataset of (x, y) batches")
+            data, validation_data = data.split(validation_split)
+        if isinstance(data, _Samples):
+            data = self._with_class_weight(data, class_weight, every_class_seen=True)
+        train = self._batches(data, batch_size, steps_per_epoch, shuffle=shuffle, class_weight=class_weight)
+        validation = self._validation(validation_data, batch_size, validation_steps)
         self._build_for(train.first_inputs())
         self.optimizer.build(self.trainable_weights)
-        history = History()
-        callbacks = CallbackList([history, *(callbacks or [])], model=self)
+        callbacks = self._callbacks(callbacks, add_history=True, verbose=verbose, epochs=epochs, steps=train.steps)
         if not any(isinstance(c, TerminateOnNaN) for c in callbacks.callbacks):
             callbacks.append(TerminateOnNaN())
         self.stop_training, self.stop_reason = False, None  # reset before on_train_begin, as Keras
         self._initial_epoch = initial_epoch  # a callback may move it on_train_begin (BackupAndRestore)
         callbacks.on_train_begin({})
+        logs: dict[str, float] = {}
         with _stop_after_batch_on_ctrl_c(self):
             for epoch in range(self._initial_epoch, epochs):
-                logs = self._fit_epoch(train, epoch, epochs, verbose, callbacks)
-                if logs is None:  # the stream ran out before this epoch's first batch
+                epoch_logs = self._fit_epoch(train, epoch, epochs, verbose, callbacks)
+                if epoch_logs is None:  # the stream ran out before this epoch's first batch
                     break
+                logs = epoch_logs
                 if validation is not None:
-                    val = self._evaluate(validation, verbose=0)
-                    logs.update({f"val_{k}": v for k, v in val.items()})
+                    logs.update({f"val_{k}": v for k, v in self._evaluate(validation, callbacks, verbose=0).items()})
                 if verbose == 2 or (verbose == 1 and validation is not None):
                     print(f"Epoch {epoch + 1}/{epochs} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
                 callbacks.on_epoch_end(epoch, logs)
                 if self.stop_training or getattr(train, "ran_out", False):
                     break
-        callbacks.on_train_end({})
-        self.history = history
-        return history
+        callbacks.on_train_end(logs)  # the last epoch's logs, as Keras
+        return self.history
+
+    def _validation(self, validation_data: Any, batch_size: Any, steps: int | None) -> _ArrayBatches | Stream | None:
+        if validation_data is None:
+            return None
+        if is_stream(validation_data):
+            return self._batches(validation_data, None, steps, what="validation_data")
+        if isinstance(validation_data, _Samples):
+            return self._batches(validation_data, batch_size, steps)
+        if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
+            return self._batches(self._samples(*validation_data), batch_size, steps)
+        raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val), or a "
+                         "dataset of (x, y) batches")
 
     def _fit_epoch(self, train, epoch, epochs, verbose, callbacks) -> dict[str, float] | None:
+        self._objectives.reset()
         callbacks.on_epoch_begin(epoch, {})
-        totals, seen = {}, 0
+        logs, seen = {}, 0
         with tqdm(total=train.steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="step", disable=verbose != 1,
                   file=sys.stdout, dynamic_ncols=True) as bar:
-            for batch, (x, y, sample_weight) in enumerate(train.epoch()):
+            for batch, (x, ys, weights) in enumerate(train.epoch()):
                 callbacks.on_train_batch_begin(batch, {})
-                logs = self._train_step(x, y, sample_weight)
-                seen += len(y)
-                for key, value in logs.items():
-                    totals[key] = totals.get(key, 0.0) + value * len(y)
-                bar.set_postfix({k: f"{v / seen:.4f}" for k, v in totals.items()}, refresh=False)
+                self._train_batch(x, ys, weights)
+                seen += 1
+                logs = self._objectives.results()  # the epoch's running means, as Keras hands them on
+                bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
                 bar.update(1)
                 callbacks.on_train_batch_end(batch, logs)
                 if self.stop_training:
@@ -279,37 +548,57 @@ class Trainer:
                 return None
             raise ValueError(f"the training data gave no batch in epoch {epoch + 1}: a generator runs only once, "
                              "so give steps_per_epoch and make it repeat, or pass a dataset or PyDataset")
-        return {key: value / seen for key, value in totals.items()}
+        return dict(logs)
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: int = 1,
-                 return_dict: bool = False, steps: int | None = None) -> float | list[float] | dict[str, float]:
+                 sample_weight: Any = None, steps: int | None = None, callbacks: Sequence[Callback] | None = None,
+                 return_dict: bool = False) -> float | list[float] | dict[str, float]:
+        """The loss and metrics over (x, y): a dict with return_dict, else Keras's list (or one value)."""
         self._require_compiled()
-        logs = self._evaluate(self._batches(x, y, batch_size, steps), verbose)
-        return logs if return_dict else _as_keras_result(logs)
+        batches = self._batches(self._data(x, y, sample_weight), batch_size, steps)
+        callbacks = self._callbacks(callbacks, verbose=verbose, epochs=1, steps=batches.steps)
+        logs = self._evaluate(batches, callbacks, verbose)
+        return logs if return_dict else self._objectives.ordered(logs)
 
-    def _evaluate(self, batches: _ArrayBatches | Stream, verbose: int) -> dict[str, float]:
-        totals, seen = {}, 0
+    def _evaluate(self, batches: _ArrayBatches | Stream, callbacks: CallbackList, verbose: int) -> dict[str, float]:
+        self._objectives.reset()
+        self.stop_evaluating = False
+        callbacks.on_test_begin({})
+        logs = None
         with no_grad():
-            for x, y, sample_weight in tqdm(batches.epoch(), total=batches.steps, desc="evaluate", unit="step",
-                                            disable=verbose != 1):
-                _, logs = self._compute(x, y, training=False, sample_weight=sample_weight)
-                seen += len(y)
-                for key, value in logs.items():
-                    totals[key] = totals.get(key, 0.0) + value * len(y)
-        if seen == 0:
+            for step, (x, ys, weights) in enumerate(tqdm(batches.epoch(), total=batches.steps, desc="evaluate",
+                                                         unit="step", disable=verbose != 1)):
+                callbacks.on_test_batch_begin(step, {})
+                self._run_batch(x, ys, weights, training=False)
+                logs = self._objectives.results()
+                callbacks.on_test_batch_end(step, logs)
+                if self.stop_evaluating:
+                    break
+        if logs is None:
             raise ValueError("the evaluation data gave no batch")
-        return {key: value / seen for key, value in totals.items()}
+        callbacks.on_test_end(logs)
+        return logs
 
-    def predict(self, x: Any, batch_size: int | None = None, verbose: int = 0, steps: int | None = None) -> Any:
-        """The model's outputs for every sample of x (arrays, or a stream of batches whose targets are ignored)."""
-        batches = self._batches(x, None, batch_size, steps, need_y=False)
+    def predict(self, x: Any, batch_size: int | None = None, verbose: int = 0, steps: int | None = None,
+                callbacks: Sequence[Callback] | None = None) -> Any:
+        """The model's outputs for every sample of x (arrays, or a stream of batches whose targets are
+        ignored): one array, or a list of them for a model with several outputs."""
+        batches = self._batches(self._data(x, None, None, need_y=False), batch_size, steps, need_y=False)
         if isinstance(batches, Stream):
             self._build_for(batches.first_inputs())
-        parts = []
+        callbacks = self._callbacks(callbacks, verbose=verbose, epochs=1, steps=batches.steps)
+        self.stop_predicting, parts = False, []
+        callbacks.on_predict_begin({})
         with no_grad():
-            for inputs, _, _ in tqdm(batches.epoch(), total=batches.steps, unit="step", disable=verbose != 1):
+            for step, (inputs, _, _) in enumerate(tqdm(batches.epoch(), total=batches.steps, unit="step",
+                                                       disable=verbose != 1)):
+                callbacks.on_predict_batch_begin(step, {})
                 out = self(inputs, training=False)
                 parts.append([t.data for t in out] if isinstance(out, (list, tuple)) else out.data)
+                callbacks.on_predict_batch_end(step, {"outputs": parts[-1]})
+                if self.stop_predicting:
+                    break
+        callbacks.on_predict_end({})
         if not parts:
             raise ValueError("predict got no batch: the data is empty")
         if isinstance(parts[0], list):  # several outputs: one array each
@@ -318,47 +607,26 @@ class Trainer:
 
 
 class _ArrayBatches:
-    """Batches of arrays in memory, as Stream gives those of a dataset: each epoch a pass in batch_size
+    """Batches of samples in memory, as Stream gives those of a dataset: each epoch a pass in batch_size
     rows, in a new random order when shuffling (with steps: at most that many batches of the pass)."""
 
-    def __init__(self, x: list[np.ndarray], y: np.ndarray | None, batch_size: int, shuffle: bool,
-                 steps: int | None) -> None:
-        self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
+    def __init__(self, samples: _Samples, batch_size: int, shuffle: bool, steps: int | None) -> None:
+        self.samples, self.batch_size, self.shuffle = samples, batch_size, shuffle
         self.limit = None if steps is None else positive_int(steps, "steps")
 
     @property
     def steps(self) -> int:
-        batches = math.ceil(len(self.x[0]) / self.batch_size)
+        batches = math.ceil(len(self.samples) / self.batch_size)
         return batches if self.limit is None else min(self.limit, batches)
 
-    def split(self, fraction: float) -> tuple[Any, np.ndarray]:
-        """Keep the first samples, return the last `fraction` of them (validation_split's rule)."""
-        cut = int(len(self.y) * (1 - fraction))
-        if cut == 0:
-            raise ValueError(f"validation_split={fraction} leaves no sample of {len(self.y)} for training")
-        held_out = (_take(self.x, slice(cut, None)), self.y[cut:])
-        self.x, self.y = [a[:cut] for a in self.x], self.y[:cut]
-        return held_out
-
     def first_inputs(self) -> list[np.ndarray]:
-        return self.x
+        return self.samples.x
 
-    def epoch(self) -> Iterator[tuple[Any, np.ndarray | None, None]]:
-        count = len(self.x[0])
+    def epoch(self) -> Iterator[tuple[Any, list[np.ndarray] | None, list[np.ndarray] | None]]:
+        count = len(self.samples)
         order = random_generator().permutation(count) if self.shuffle else np.arange(count)
         for batch in range(self.steps):
-            rows = order[batch * self.batch_size:(batch + 1) * self.batch_size]
-            yield _take(self.x, rows), None if self.y is None else self.y[rows], None
-
-
-def _per_sample(weights: np.ndarray, ndim: int) -> np.ndarray:
-    """Sample weights of shape (batch,) with axes of 1 added, to scale values of rank ndim."""
-    weights = np.asarray(weights).reshape(len(weights), *([1] * max(ndim - 1, 0)))
-    return weights if ndim else weights.reshape(-1)
-
-
-def _as_keras_result(logs: dict[str, float]) -> float | list[float]:
-    return logs["loss"] if len(logs) == 1 else list(logs.values())
+            yield self.samples.rows(order[batch * self.batch_size:(batch + 1) * self.batch_size])
 
 
 @contextlib.contextmanager
