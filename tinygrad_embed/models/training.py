@@ -7,7 +7,7 @@ the functional Model inherit it; neither has a loop of its own.
 The data comes as arrays (_Samples in _ArrayBatches) or as a stream of batches (data.Stream: a Dataset, a
 generator, a PyDataset, a tf.data.Dataset); either way each epoch is a sequence of batches
 (model input, ys, sample weights): one y and one weights array per model output. What compile asked for,
-output by output, and the running means that are logged live in _Objectives.
+output by output, and the running means that are logged live in compile_utils._Objectives.
 """
 from __future__ import annotations
 
@@ -24,12 +24,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import losses, optimizers
-from .. import metrics as metrics_module
 from ..callbacks import Callback, CallbackList, History, TerminateOnNaN
 from ..data import Stream, is_stream
 from ..layers.symbolic import flatten
 from ..tensor import Tensor, no_grad
 from ..utils import positive_int, random_generator
+from .compile_utils import _Objectives
 
 
 def _batch_size(batch_size: Any) -> int:
@@ -135,151 +135,6 @@ class _Samples:
         if cut == 0:
             raise ValueError(f"validation_split={fraction} leaves no sample of {len(self)} for training")
         return self.part(slice(None, cut)), self.part(slice(cut, None))
-
-
-# ---- what compile asked for, per output -----------------------------------------------------------------
-def _per_output(spec: Any, names: list[str | None], what: str) -> list[Any]:
-    """compile's `what` as one entry per output: from a dict keyed by output name (outputs it leaves out get
-    None), a list in the outputs' order, or one value for every output."""
-    if isinstance(spec, dict):
-        for key in spec:
-            if key not in names:
-                raise ValueError(f"{what} has the key {key!r}, which names no output of this model; its outputs: "
-                                 f"{names}")
-        return [spec.get(name) for name in names]
-    if isinstance(spec, (list, tuple)):
-        if len(spec) != len(names):
-            raise ValueError(f"{what} is a list of {len(spec)} for a model with {len(names)} outputs {names}: give "
-                             "one entry per output, or a dict keyed by output name")
-        return list(spec)
-    return [spec] * len(names)
-
-
-def _as_list(metrics: Any) -> list[Any]:
-    return [] if metrics is None else list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
-
-
-def _leaves(spec: Any) -> list[Any]:
-    """The identifiers in one of compile's arguments: a value, a list (of lists) or a dict of them."""
-    return [leaf for leaf in flatten(list(spec.values()) if isinstance(spec, dict) else spec) if leaf is not None]
-
-
-def _resolved(metrics: Any) -> Any:
-    """compile's metrics with each identifier made a Metric (metrics.get), in the same list or dict."""
-    if isinstance(metrics, dict):
-        return {key: _resolved(value) for key, value in metrics.items()}
-    if isinstance(metrics, (list, tuple)):
-        return [_resolved(item) for item in metrics]
-    return None if metrics is None else metrics_module.get(metrics)
-
-
-def _batch_mean(name: str) -> metrics_module.Mean:
-    """A loss's mean over an epoch, each batch weighted by its size (Keras's loss trackers), kept in float64."""
-    return metrics_module.Mean(name=name, dtype="float64")
-
-
-def _unique(key: str, used: set[str]) -> str:
-    """key, or key_1, key_2, ... when taken (Keras's rule for metrics logged under the same name)."""
-    number = 0
-    while (f"{key}_{number}" if number else key) in used:
-        number += 1
-    return f"{key}_{number}" if number else key
-
-
-class _Objectives:
-    """compile's loss, loss_weights, metrics and weighted_metrics, and the running means of an epoch (or an
-    evaluation). Resolved on the first batch, when the shapes of y and of the predictions are known (they
-    choose the kind of "accuracy", as Keras's compile does). Logged as Keras logs them: "loss" (the weighted
-    sum of the outputs' losses), "<output>_loss" for each output when there are several losses, and each
-    metric under its name, "<output>_<name>" with several outputs. Metrics are not weighted by the sample
-    weights, weighted_metrics are (as in Keras)."""
-
-    def __init__(self, loss: Any, loss_weights: Any, metrics: Any, weighted_metrics: Any) -> None:
-        for name, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
-            if value is not None and not isinstance(value, (list, tuple, dict)):
-                raise ValueError(f"{name} must be a list, tuple or dict, e.g. ['accuracy'], got {value!r}")
-        for leaf in _leaves(loss):
-            losses.get(leaf)  # an unknown name fails at compile, not at the first batch
-        self.spec = (loss, loss_weights, _resolved(metrics), _resolved(weighted_metrics))
-        self.built = False
-
-    def build(self, names: list[str | None]) -> None:
-        loss, loss_weights, metrics, weighted_metrics = self.spec
-        self.losses = [losses.get(item) for item in _per_output(loss, names, "loss")]
-        self.loss_weights = [None] * len(names) if loss_weights is None else _per_output(loss_weights, names,
-                                                                                          "loss_weights")
-        self.total = _batch_mean("loss")
-        self.loss_means = {output: _batch_mean(f"{names[output]}_loss")
-                           for output, item in enumerate(self.losses) if item is not None}
-        if len(self.loss_means) < 2:  # one loss: "loss" says it all
-            self.loss_means = {}
-        self.entries, used = [], {"loss", *(mean.name for mean in self.loss_means.values())}
-        prefixes = [f"{name}_" if len(names) > 1 and name else "" for name in names]
-        for spec, weighted in ((metrics, False), (weighted_metrics, True)):
-            if len(names) == 1 and isinstance(spec, (list, tuple)):
-                spec = [spec]  # one output: the whole list is its metrics
-            per_output = [None] * len(names) if spec is None else _per_output(spec, names, "metrics")
-            for output, entry in enumerate(per_output):
-                for metric in _as_list(entry):
-                    key = prefixes[output] + metric.name
-                    if weighted and key in used:  # Keras's name for a weighted twin of a metric
-                        key = f"{prefixes[output]}weighted_{metric.name}"
-                    key = _unique(key, used)
-                    used.add(key)
-                    self.entries.append((output, metric, key, weighted))
-        self.built = True
-
-    def update(self, ys: list[np.ndarray], predictions: list[Tensor], weights: list[np.ndarray] | None,
-               count: int) -> Tensor:
-        """Add a batch of `count` samples to the running means; return its loss, for the gradient."""
-        total = None
-        for output, (loss, loss_weight) in enumerate(zip(self.losses, self.loss_weights)):
-            if loss is None:
-                continue
-            value = loss(ys[output], predictions[output], None if weights is None else weights[output])
-            if output in self.loss_means:
-                self.loss_means[output].update_state(float(value.data), sample_weight=count)
-            value = value if loss_weight is None else value * float(loss_weight)
-            total = value if total is None else total + value
-        self.total.update_state(float(total.data), sample_weight=count)
-        for output, metric, _, weighted in self.entries:
-            metric.update_state(ys[output], _with_mask(predictions[output]),
-                                weights[output] if weighted and weights is not None else None)
-        return total
-
-    def reset(self) -> None:
-        if self.built:
-            for metric in [self.total, *self.loss_means.values(), *(entry[1] for entry in self.entries)]:
-                metric.reset_state()
-
-    def results(self) -> dict[str, float]:
-        """The logs so far, keys sorted (as Keras hands them to callbacks and returns them)."""
-        logs = {mean.name: mean.result() for mean in [self.total, *self.loss_means.values()]}
-        logs.update((key, float(metric.result())) for _, metric, key, _ in self.entries)
-        return dict(sorted(logs.items()))
-
-    def ordered(self, logs: dict[str, float]) -> float | list[float]:
-        """evaluate's and *_on_batch's list, in Keras's order: loss, the metrics logged under their own names,
-        the outputs' losses, then the other keys sorted; a single value alone."""
-        first = dict.fromkeys(["loss", *(metric.name for _, metric, _, _ in self.entries),
-                               *(mean.name for mean in self.loss_means.values())])
-        keys = [key for key in first if key in logs] + sorted(key for key in logs if key not in first)
-        return logs[keys[0]] if len(keys) == 1 else [logs[key] for key in keys]
-
-
-class _MaskedArray(np.ndarray):
-    """A numpy array that carries the Keras mask of the Tensor it came from."""
-    _keras_mask: np.ndarray | None = None
-
-
-def _with_mask(prediction: Tensor) -> np.ndarray:
-    """A prediction as the metrics take it: numpy, keeping its mask (Keras's mean metrics skip masked steps)."""
-    mask = getattr(prediction, "_keras_mask", None)
-    if mask is None:
-        return prediction.data
-    array = prediction.data.view(_MaskedArray)
-    array._keras_mask = mask
-    return array
 
 
 def _names(tensors: Any) -> list[str | None]:

@@ -1,0 +1,199 @@
+"""The callback protocol: Keras 3's hooks into fit, evaluate and predict (Callback, or LambdaCallback for
+hooks given as functions), the CallbackList that dispatches them, and the two callbacks every fit runs
+(History, TerminateOnNaN). The callbacks in the sibling modules build on this one."""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Callable
+
+import numpy as np
+
+
+HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
+         "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
+         "on_predict_begin", "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end",
+         "on_batch_begin", "on_batch_end")  # the last two: Keras 2's names of the training batch hooks
+
+
+class Callback:
+    """Keras's hooks into fit, evaluate and predict: override the ones you need. `self.model` is the model
+    they run on and `self.params` what fit or evaluate was asked ({"verbose", "epochs", "steps"}); `logs`
+    is always a dict. Setting self.model.stop_training = True ends training after the current batch, and
+    a new self.model.optimizer.learning_rate is used from the next batch on."""
+    model: Any = None
+    params: dict[str, Any] | None = None
+
+    def set_model(self, model: Any) -> None:
+        self.model = model
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        self.params = params
+
+    def on_train_begin(self, logs: dict | None = None) -> None: ...
+    def on_train_end(self, logs: dict | None = None) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_test_begin(self, logs: dict | None = None) -> None: ...
+    def on_test_end(self, logs: dict | None = None) -> None: ...
+    def on_test_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_predict_begin(self, logs: dict | None = None) -> None: ...
+    def on_predict_end(self, logs: dict | None = None) -> None: ...
+    def on_predict_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_predict_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        """Keras 2's name of on_train_batch_begin, still called by it."""
+
+    def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        """Keras 2's name of on_train_batch_end, still called by it."""
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        self.on_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.on_batch_end(batch, logs)
+
+
+def _plain_logs(logs: dict | None) -> dict[str, Any]:
+    """A new dict of the logs as Keras hands them to callbacks: keys sorted, nested dicts flattened,
+    numeric scalars (numpy's too) as Python floats, anything else (predict's outputs) as given."""
+    plain = {}
+    for key, value in sorted((logs or {}).items()):
+        if isinstance(value, dict):
+            plain.update(_plain_logs(value))
+        elif isinstance(value, numbers.Real) or (isinstance(value, np.ndarray) and value.ndim == 0):
+            plain[key] = float(value)
+        else:
+            plain[key] = value
+    return plain
+
+
+class CallbackList(Callback):
+    """Many callbacks as one: each hook calls every callback's in order, all with one new dict of the
+    caller's logs (so `{}` for None, and a callback that adds a key, as LearningRateScheduler adds
+    learning_rate, shows it to the callbacks after it but not to the caller). add_history appends a
+    History when none is given, as fit does; the list's History becomes model.history."""
+
+    def __init__(self, callbacks: list[Callback] | None = None, add_history: bool = False,
+                 model: Any = None, **params: Any) -> None:
+        self.callbacks: list[Callback] = []
+        self.params = params
+        for callback in callbacks or []:
+            self.append(callback)
+        if add_history and not any(isinstance(c, History) for c in self.callbacks):
+            self.append(History())
+        self.set_model(model)
+
+    def append(self, callback: Callback) -> None:
+        if not isinstance(callback, Callback):
+            raise TypeError(f"callbacks must be Callback instances, got {type(callback).__name__}")
+        self.callbacks.append(callback)
+        if self.params:
+            callback.set_params(self.params)
+        if self.model is not None:
+            self._give_model(callback)
+
+    def set_model(self, model: Any) -> None:
+        if model is None:
+            return
+        self.model = model
+        for callback in self.callbacks:
+            self._give_model(callback)
+
+    def _give_model(self, callback: Callback) -> None:
+        callback.set_model(self.model)
+        if callback is self._history():
+            self.model.history = callback  # the run's record is on the model from the start, as in Keras
+
+    def _history(self) -> History | None:
+        return next((c for c in self.callbacks if isinstance(c, History)), None)
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        self.params = params
+        if params:
+            for callback in self.callbacks:
+                callback.set_params(params)
+
+    def _call(self, hook: str, *index_and_logs: Any) -> None:
+        *index, logs = index_and_logs
+        logs = _plain_logs(logs)
+        for callback in self.callbacks:
+            getattr(callback, hook)(*index, logs)
+
+    def on_train_begin(self, logs=None): self._call("on_train_begin", logs)
+    def on_train_end(self, logs=None): self._call("on_train_end", logs)
+    def on_epoch_begin(self, epoch, logs=None): self._call("on_epoch_begin", epoch, logs)
+    def on_epoch_end(self, epoch, logs=None): self._call("on_epoch_end", epoch, logs)
+    def on_test_begin(self, logs=None): self._call("on_test_begin", logs)
+    def on_test_end(self, logs=None): self._call("on_test_end", logs)
+    def on_test_batch_begin(self, batch, logs=None): self._call("on_test_batch_begin", batch, logs)
+    def on_test_batch_end(self, batch, logs=None): self._call("on_test_batch_end", batch, logs)
+    def on_predict_begin(self, logs=None): self._call("on_predict_begin", logs)
+    def on_predict_end(self, logs=None): self._call("on_predict_end", logs)
+    def on_predict_batch_begin(self, batch, logs=None): self._call("on_predict_batch_begin", batch, logs)
+    def on_predict_batch_end(self, batch, logs=None): self._call("on_predict_batch_end", batch, logs)
+    def on_train_batch_begin(self, batch, logs=None): self._call("on_train_batch_begin", batch, logs)
+    def on_train_batch_end(self, batch, logs=None): self._call("on_train_batch_end", batch, logs)
+    def on_batch_begin(self, batch, logs=None): self._call("on_batch_begin", batch, logs)
+    def on_batch_end(self, batch, logs=None): self._call("on_batch_end", batch, logs)
+
+
+class History(Callback):
+    """Records each epoch's logs: history.history["loss"][epoch], and so on; history.epoch lists the epochs.
+    fit makes a new one for every run and returns it."""
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[Any]] = {}
+        self.epoch: list[int] = []
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+
+class TerminateOnNaN(Callback):
+    """Stops training at the first batch whose loss is NaN or infinite, saying where it happened."""
+    current_epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.model.stop_training = True
+            self.model.stop_reason = (f"TerminateOnNaN: the loss became {loss} at epoch {self.current_epoch + 1}, "
+                                      f"batch {batch + 1}; training stopped (try a smaller learning rate)")
+            print(self.model.stop_reason)
+
+
+class LambdaCallback(Callback):
+    """A callback from functions: each keyword names a hook (any of Keras's, on_epoch_end=lambda epoch,
+    logs: ...) and gives the function it runs, called with the hook's arguments."""
+
+    def __init__(self, on_epoch_begin: Callable | None = None, on_epoch_end: Callable | None = None,
+                 on_train_begin: Callable | None = None, on_train_end: Callable | None = None,
+                 on_train_batch_begin: Callable | None = None, on_train_batch_end: Callable | None = None,
+                 **hooks: Callable) -> None:
+        hooks.update(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end, on_train_begin=on_train_begin,
+                     on_train_end=on_train_end, on_train_batch_begin=on_train_batch_begin,
+                     on_train_batch_end=on_train_batch_end)
+        for hook, function in hooks.items():
+            if hook not in HOOKS:
+                raise TypeError(f"LambdaCallback got {hook}=, which is not a callback hook; the hooks are: "
+                                f"{', '.join(HOOKS)}")
+            if function is not None:
+                setattr(self, hook, function)  # an instance attribute: called without self
+
+
+def _learning_rate(model: Any) -> float:
+    optimizer = getattr(model, "optimizer", None)
+    if not hasattr(optimizer, "learning_rate"):
+        raise ValueError(f"this callback sets the optimizer's learning_rate, and the model's optimizer "
+                         f"({type(optimizer).__name__}) has none: compile the model first")
+    return float(optimizer.learning_rate)
