@@ -1,5 +1,5 @@
 """Where the text pipeline's test accuracy parts from Keras 3 on TensorFlow (issue 18): the word-embeddings
-tutorial trained from the same initial weights on the same batches, by five trainers.
+tutorial trained from the same initial weights on the same batches by four trainers.
 
 For each seed, a worker in the TensorFlow Python (`--peer-python`) runs the tutorial as written and
 records its test accuracy, then turns the tutorial's cached training batches (the order its fit sees,
@@ -10,6 +10,9 @@ for the Embedding's Adam update (below). Keras runs with one thread per pool, ou
 
     TINYGRAD_EMBED_IMDB=../shared/data/aclImdb_v1.tar.gz OPENBLAS_NUM_THREADS=1 \
         python benchmarks/bench_text_pipeline_gap.py [--seeds 123 1 2] [--epochs 15] [--archive PATH]
+
+With --our-pipeline it runs instead examples/text_pipeline.py as it is (our draw, our batch order) and
+with TensorFlow's rule patched in, for each seed, and prints the two test accuracies.
 
 TensorFlow's rule: the gradient of a gather is a tf.IndexedSlices, one row per occurrence of an id,
 duplicates not summed. Keras's Adam squares it with a sparse-aware `square`, which squares each
@@ -36,9 +39,10 @@ from tinygrad_embed.models import Sequential
 from tinygrad_embed.optimizers import Adam
 
 VOCAB, LENGTH, BATCH = 10000, 100, 1024
+REPLAYED = ("keras-tf", "keras-torch", "ours", "ours-tf-rule")  # the trainers fit on the arrays
 HISTORY = ("loss", "accuracy", "val_loss", "val_accuracy")
-TRAINERS = {"keras-tf": "Keras 3, TensorFlow", "keras-torch": "Keras 3, torch", "ours": "tinygrad_embed",
-            "ours-tf-rule": "tinygrad_embed, TF's rule"}
+TRAINERS = {"tutorial": "the tutorial as written (TF)", "keras-tf": "Keras 3, TensorFlow",
+            "keras-torch": "Keras 3, torch", "ours": "tinygrad_embed", "ours-tf-rule": "tinygrad_embed, TF's rule"}
 
 
 def test_accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -103,26 +107,27 @@ def tf_worker(root: str, seed: int, epochs: int, out: str) -> None:
                         validation_data=(arrays["val_x"], arrays["val_y"]), verbose=0).history
     np.savez(out + ".npz", **arrays, **{f"initial_{i}": w for i, w in enumerate(initial)},
              **{f"first_step_{i}": w for i, w in enumerate(first_step)})
+    accuracy = test_accuracy(model.predict(arrays["test_x"], batch_size=BATCH, verbose=0), arrays["test_y"])
     Path(out).write_text(json.dumps({
         "tutorial": {"history": history_of(tutorial_history, epochs), "test_accuracy": tutorial_accuracy},
-        "keras-tf": {"history": history_of(history, epochs),
-                     "first_step_table": float(np.abs(first_step[0] - initial[0]).max()), "test_accuracy": test_accuracy(
-            model.predict(arrays["test_x"], batch_size=BATCH, verbose=0), arrays["test_y"])}}))
+        "keras-tf": {"history": history_of(history, epochs), "test_accuracy": accuracy,
+                     "first_step_table": float(np.abs(first_step[0] - initial[0]).max())}}))
 
 
 class SquaresGather(Gather):
-    """Gather whose backward also keeps, per table row, the sum of its occurrences' squared gradients."""
+    """Gather whose backward also sums, per table row, its occurrences' squared gradients."""
     def backward(self, g):
         rows = g.reshape(-1, self.table_shape[1])
-        self.squares = np.zeros(self.table_shape, g.dtype)
-        np.add.at(self.squares, self.flat, rows * rows)
-        SquaresEmbedding.last_squares = self.squares
+        squares = np.zeros(self.table_shape, g.dtype)
+        np.add.at(squares, self.flat, rows * rows)
+        # an optimizer sees only (value, grad): the squares reach it through the class (one table per model here)
+        SquaresEmbedding.last_squares = squares
         return super().backward(g)
 
 
 class SquaresEmbedding(Embedding):
     """An Embedding that leaves its last step's per-occurrence squared gradients for TFRuleAdam."""
-    last_squares = None
+    last_squares: np.ndarray | None = None
 
     def call(self, inputs):
         return SquaresGather.apply(self.embeddings, inputs)
@@ -138,7 +143,8 @@ class TFRuleAdam(Adam):
     def _update(self, value, grad, slots):
         if value.shape != self.table_shape:
             return super()._update(value, grad, slots)
-        step_size = self.learning_rate * np.sqrt(1 - self.beta_2 ** self.iterations) / (1 - self.beta_1 ** self.iterations)
+        t = self.iterations
+        step_size = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
         m, v = slots["m"], slots["v"]
         m += (grad - m) * (1 - self.beta_1)
         v += (SquaresEmbedding.last_squares - v) * (1 - self.beta_2)
@@ -148,7 +154,7 @@ class TFRuleAdam(Adam):
 def ours(data: dict, tf_rule: bool):
     def loss(y_true, y_pred):
         return losses.binary_crossentropy(y_true, y_pred, from_logits=True)
-    model = Sequential([Input(shape=(LENGTH,), dtype="int64"), SquaresEmbedding(VOCAB, 16),
+    model = Sequential([Input(shape=(LENGTH,), dtype="int64"), (SquaresEmbedding if tf_rule else Embedding)(VOCAB, 16),
                         GlobalAveragePooling1D(), Dense(16, activation="relu"), Dense(1)])
     model.compile(optimizer=TFRuleAdam((VOCAB, 16)) if tf_rule else Adam(), loss=loss, metrics=["accuracy"])
     model.set_weights([data[f"initial_{i}"] for i in range(5)])
@@ -192,6 +198,43 @@ def own_worker(trainer: str, data_file: str, epochs: int, out: str) -> None:
     Path(out).write_text(json.dumps(replay(build, data, epochs)))
 
 
+def example_worker(rule: str, seed: str, epochs: int, archive: str | None) -> None:
+    """examples/text_pipeline.py in this process, its Embedding and Adam swapped for TensorFlow's rule if asked."""
+    import text_pipeline
+    if rule == "tf":
+        text_pipeline.Embedding = SquaresEmbedding
+        compile_as_written = Sequential.compile
+
+        def compile(model, optimizer="rmsprop", *args, **kwargs):
+            swapped = TFRuleAdam((VOCAB, 16)) if optimizer == "adam" else optimizer
+            return compile_as_written(model, swapped, *args, **kwargs)
+        Sequential.compile = compile
+    with tempfile.TemporaryDirectory() as out:
+        sys.argv = ["text_pipeline.py", "--seed", seed, "--epochs", str(epochs), "--out", out]
+        sys.argv += ["--archive", archive] if archive else []
+        text_pipeline.main()
+
+
+def our_pipeline(seeds: list[int], epochs: int, archive: str | None) -> None:
+    rules = {"dense": "as written", "tf": "with TensorFlow's rule"}
+    rows = {name: [] for name in rules.values()}
+    for seed in seeds:
+        for rule, name in rules.items():
+            command = [sys.executable, __file__, "--epochs", str(epochs), "--example-worker", rule, str(seed)]
+            command += ["--archive", archive] if archive else []
+            printed = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            rows[name].append(float(re.search(r"test accuracy ([0-9.]+)", printed).group(1)))
+        print(f"seed {seed}: examples/text_pipeline.py test accuracy " + ", ".join(
+            f"{name} {values[-1]:.4f}" for name, values in rows.items()), flush=True)
+    summary(seeds, rows)
+
+
+def summary(seeds: list[int], rows: dict[str, list[float]]) -> None:
+    print(f"test accuracy over seeds {', '.join(map(str, seeds))}:")
+    for name, values in rows.items():
+        print(f"  {name:32s} median {np.median(values):.4f}, range {min(values):.4f}-{max(values):.4f}")
+
+
 def spread(a: list[float], b: list[float]) -> float:
     return max(abs(x - y) for x, y in zip(a, b))
 
@@ -203,7 +246,7 @@ def report(seed: int, results: dict) -> None:
           f"{spread(tutorial['history']['loss'], keras_tf['history']['loss']):.1e})")
     print(f"  {'trainer':28s} {'test acc':>8s} {'loss e1':>8s} {'last loss':>9s} {'max |dloss| vs TF':>18s} "
           f"{'1st step: table moved':>22s} {'|w - TF w|, table / dense':>26s}")
-    for key in ("keras-tf", "keras-torch", "ours", "ours-tf-rule"):
+    for key in REPLAYED:
         r = results[key]
         loss = r["history"]["loss"]
         moved = f"{r['first_step_table']:.2e}" if "first_step_table" in r else ""
@@ -220,8 +263,11 @@ def main() -> None:
     parser.add_argument("--peer-python", default="/work/tfvenv/bin/python")
     parser.add_argument("--archive", default=None, help="the IMDB archive or an extracted aclImdb/ folder")
     parser.add_argument("--tf-worker", nargs=3, metavar=("ROOT", "SEED", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--our-pipeline", action="store_true", help="our example as written and with TF's rule")
     parser.add_argument("--own-worker", nargs=3, metavar=("TRAINER", "DATA", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--example-worker", nargs=2, metavar=("RULE", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
     if args.tf_worker:
         root, seed, out = args.tf_worker
         tf_worker(root, int(seed), args.epochs, out)
@@ -229,10 +275,16 @@ def main() -> None:
     if args.own_worker:
         own_worker(*args.own_worker[:2], args.epochs, args.own_worker[2])
         return
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+    if args.example_worker:
+        example_worker(*args.example_worker, args.epochs, args.archive)
+        return
+    if args.our_pipeline:
+        our_pipeline(args.seeds, args.epochs, args.archive)
+        return
     from text_pipeline import review_folders  # the example's folders, extracted once from the archive
     root = str(review_folders(args.archive))
     worker = [__file__, "--epochs", str(args.epochs)]
+    accuracies = {key: [] for key in ("tutorial", *REPLAYED)}
     with tempfile.TemporaryDirectory() as scratch:
         for seed in args.seeds:  # one training at a time: the machine's cores are shared
             out = os.path.join(scratch, f"tf{seed}")
@@ -243,6 +295,9 @@ def main() -> None:
                 subprocess.run([sys.executable, *worker, "--own-worker", trainer, out + ".npz", mine], check=True)
                 results[trainer] = json.loads(Path(mine).read_text())
             report(seed, results)
+            for key, values in accuracies.items():
+                values.append(results[key]["test_accuracy"])
+    summary(args.seeds, {TRAINERS[key]: values for key, values in accuracies.items()})
 
 
 if __name__ == "__main__":
