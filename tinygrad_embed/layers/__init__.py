@@ -15,6 +15,7 @@ from .masking import Masking
 from .merge import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate,
                     dot, maximum, minimum, multiply, subtract)
 from .normalization import BatchNormalization, LayerNormalization
+from .rnn import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .pooling import (AveragePooling1D, AvgPool1D, GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D,
                       GlobalMaxPooling1D, MaxPool1D, MaxPooling1D)
 from .simple_rnn import SimpleRNN, simple_rnn_reference
@@ -29,5 +30,6 @@ __all__ = ["Layer", "Dense", "Embedding", "Input", "InputLayer", "LSTM", "KerasT
            "SimpleRNN", "simple_rnn_reference", "Bidirectional", "TextVectorization",
            "BatchNormalization", "LayerNormalization", "RepeatVector", "TimeDistributed", "Masking", "Lambda", "Add",
            "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "add", "subtract", "multiply",
-           "average", "maximum", "minimum", "concatenate", "dot"]
+           "average", "maximum", "minimum", "concatenate", "dot", "RNN", "LSTMCell", "GRUCell", "SimpleRNNCell",
+           "StackedRNNCells"]
 __getattr__ = module_getattr(__name__, "layer", lambda: [n for n in LAYERS if n in globals()])

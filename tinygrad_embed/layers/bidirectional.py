@@ -4,7 +4,8 @@
 Both directions get the same mask; the backward layer reverses it along with the sequence, so each reads
 exactly the real steps. With return_sequences the backward outputs come back in the order of the input
 before merging, and the outputs at masked steps are zeros in both directions (Keras forces the RNN's
-zero_output_for_mask). Weights: the forward layer's, then the backward layer's.
+zero_output_for_mask). Weights: the forward layer's, then the backward layer's. States, as Keras splits
+them: initial_state lists the forward layer's states, then the backward's, and so does return_state.
 """
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ import numpy as np
 from ..functions import concatenate
 from ..tensor import Tensor
 from .base import Layer, get_layer_class
+from .recurrent import sequence_shape, split_states, with_states
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
-RECURRENT_ATTRIBUTES = ("go_backwards", "return_sequences", "return_state")
+RECURRENT_ATTRIBUTES = ("go_backwards", "return_sequences", "return_state", "stateful")
 
 
 def _renamed_copy(layer: Layer, prefix: str, **changes: Any) -> Layer:
@@ -65,13 +67,14 @@ class Bidirectional(Layer):
         if not self.trainable:  # the halves were made after Layer.__init__ set the flag: freeze them too
             self.trainable = False
         self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
+        self.stateful = layer.stateful
 
     def _check_halves(self) -> None:
         forward, backward = self.forward_layer, self.backward_layer
         if forward.go_backwards == backward.go_backwards:
             raise ValueError(f"Bidirectional's layer and backward_layer must read in opposite directions, but both "
                              f"have go_backwards={forward.go_backwards}")
-        for attribute in ("return_sequences", "return_state"):
+        for attribute in ("return_sequences", "return_state", "stateful"):
             if getattr(forward, attribute) != getattr(backward, attribute):
                 raise ValueError(f"Bidirectional's layer and backward_layer must have the same {attribute}, got "
                                  f"{getattr(forward, attribute)} and {getattr(backward, attribute)}")
@@ -80,13 +83,24 @@ class Bidirectional(Layer):
                              f"the wrapper, {forward.dtype} and {backward.dtype} for the layers: give the wrapped "
                              "layer the dtype")
 
-    def build(self, input_shape: tuple) -> None:
-        self.forward_layer._maybe_build(input_shape)
-        self.backward_layer._maybe_build(input_shape)
+    state_count = property(lambda self: len(self.forward_layer.state_sizes) + len(self.backward_layer.state_sizes))
 
-    def call(self, inputs: Tensor, mask: np.ndarray | None = None, training: bool | None = None) -> Any:
-        y = self.forward_layer(inputs, mask=mask, training=training)
-        y_rev = self.backward_layer(inputs, mask=mask, training=training)
+    def __call__(self, inputs: Any, *args: Any, initial_state: Any = None, **kwargs: Any) -> Any:
+        """As Layer's; initial_state (the forward layer's states, then the backward's) joins the input."""
+        return super().__call__(with_states(self, inputs, initial_state, self.state_count), *args, **kwargs)
+
+    def build(self, input_shape: Any) -> None:
+        self.forward_layer._maybe_build(sequence_shape(input_shape))
+        self.backward_layer._maybe_build(sequence_shape(input_shape))
+
+    def call(self, inputs: Any, mask: np.ndarray | None = None, training: bool | None = None,
+             initial_state: Any = None) -> Any:
+        inputs, states = split_states(with_states(self, inputs, initial_state, self.state_count))
+        # Keras's split: the first half of the states starts the forward layer, the second the backward
+        half = len(self.forward_layer.state_sizes)
+        forward_states, backward_states = (None, None) if states is None else (states[:half], states[half:])
+        y = self.forward_layer(inputs, mask=mask, training=training, initial_state=forward_states)
+        y_rev = self.backward_layer(inputs, mask=mask, training=training, initial_state=backward_states)
         states = []
         if self.return_state:
             (y, *forward_states), (y_rev, *backward_states) = y, y_rev
@@ -110,8 +124,8 @@ class Bidirectional(Layer):
             return (y + y_rev) / 2
         return [y, y_rev]
 
-    def compute_output_shape(self, input_shape: tuple) -> Any:
-        forward, backward = (half.compute_output_shape(input_shape)
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        forward, backward = (half.compute_output_shape(sequence_shape(input_shape))
                              for half in (self.forward_layer, self.backward_layer))
         (forward, *forward_states), (backward, *backward_states) = \
             (forward, backward) if self.return_state else ([forward], [backward])
@@ -124,6 +138,21 @@ class Bidirectional(Layer):
         """The mask goes on with return_sequences (to both outputs when merge_mode is None); states have none."""
         output_mask = mask if self.return_sequences else None
         return [output_mask, output_mask] if self.merge_mode is None else output_mask
+
+    @property
+    def states(self) -> list[Tensor] | None:
+        """A stateful wrapper's states: the forward layer's, then the backward's (None until known)."""
+        forward, backward = self.forward_layer.states, self.backward_layer.states
+        return None if forward is None or backward is None else [*forward, *backward]
+
+    def reset_states(self) -> None:
+        """Zero both directions' states, as Keras (which refuses a wrapper that is not stateful)."""
+        if not self.stateful:
+            raise AttributeError(f"Bidirectional {self.name!r} is not stateful: it has no states to reset")
+        self.forward_layer.reset_states()
+        self.backward_layer.reset_states()
+
+    reset_state = reset_states  # Keras 3's name
 
     def get_config(self) -> dict[str, Any]:
         """Keras's: the two layers nested as {"class_name", "config"}, plain JSON."""

@@ -1,6 +1,14 @@
-"""What LSTM, GRU and SimpleRNN share, as Keras's RNN layer does: the arguments, the input checks,
-go_backwards, the dropout masks, return_sequences / return_state and the mask handed on. Each layer
-supplies its weights and `recur`, the recurrence itself (a fused op, or a reference composed from ops).
+"""What every recurrent layer shares, as Keras's RNN layer does: the input checks, go_backwards, masks,
+return_sequences / return_state, initial states and stateful carrying (`_RecurrentBase`, also RNN's base in
+rnn.py); then what LSTM, GRU and SimpleRNN share on top (`_Recurrent`): units, activations, kernels and
+dropout. Each of those supplies its weights and `recur`, the recurrence itself (a fused op, or a reference
+composed from ops).
+
+States: `initial_state=` is a list of (batch, size) tensors ([h, c] for an LSTM, [h] otherwise) and
+gradients flow into it. It joins the layer's inputs (Keras 2's way), so a functional graph records where
+the states come from: `decoder(x, initial_state=encoder_states)` replays like any other call. A stateful
+layer starts each batch from the last states of the one before, held as data (no gradient crosses batches),
+for a batch size fixed once (by the input's declared batch size, else by the first batch).
 
 Dropout, as Keras 3: while training, one mask per batch for the input (batch, features) and one for the
 state (batch, units), drawn once and used at every step, scaled by 1 / (1 - rate). Once
@@ -18,6 +26,7 @@ from ..functions import concatenate
 from ..tensor import Tensor
 from ..utils import positive_int, random_generator
 from .base import Layer
+from .symbolic import KerasTensor, flatten
 
 
 def dropped_product(a: Tensor, weights: Tensor, masks: np.ndarray | None) -> Tensor:
@@ -34,19 +43,196 @@ def dropout_rate(rate: Any, what: str) -> float:
     return float(rate)
 
 
-class _Recurrent(Layer):
-    """The shared part; `gates` is the number of blocks of `units` columns in the kernels (LSTM 4, GRU 3)."""
+def draw_dropout_masks(generator: np.random.Generator | None, rates: tuple[float, float], count: int,
+                       batch: int, sizes: tuple[int, int], dtype: Any) -> tuple[np.ndarray | None, ...]:
+    """Keras's input and recurrent masks for one batch, each (count, batch, size) scaled by 1 / (1 - rate),
+    or None at rate 0."""
+    generator = generator or random_generator()
+
+    def draw(rate: float, size: int) -> np.ndarray | None:
+        keep = generator.random((count, batch, size)) >= rate
+        return (keep / (1 - rate)).astype(dtype) if rate else None
+    return draw(rates[0], sizes[0]), draw(rates[1], sizes[1])
+
+
+def split_states(inputs: Any) -> tuple[Any, list | None]:
+    """[sequence, *states] (how initial states travel with the input) into the two; a lone input has none."""
+    if isinstance(inputs, (list, tuple)):
+        return inputs[0], list(inputs[1:]) or None
+    return inputs, None
+
+
+def with_states(layer: Layer, inputs: Any, initial_state: Any, count: int) -> Any:
+    """The input with the initial states joined on, after checking that `count` of them came."""
+    if initial_state is None:
+        return inputs
+    if isinstance(inputs, (list, tuple)):
+        raise ValueError(f"{type(layer).__name__} {layer.name!r} got initial states twice: in a list input and "
+                         "as initial_state=; give them once")
+    states = flatten(initial_state)
+    if len(states) != count:
+        raise ValueError(f"{type(layer).__name__} {layer.name!r} takes {count} initial state tensor(s), got "
+                         f"{len(states)} in initial_state")
+    if isinstance(inputs, KerasTensor) and not all(isinstance(state, KerasTensor) for state in states):
+        raise TypeError(f"{type(layer).__name__} {layer.name!r} is called in a functional graph, where initial_state "
+                        f"must be KerasTensors (an Input, or a layer's output), got "
+                        f"{[type(state).__name__ for state in states]}")
+    return [inputs, *states]
+
+
+def sequence_shape(input_shape: Any) -> tuple:
+    """The sequence's shape when the input came as [sequence, *states]."""
+    return tuple(input_shape[0]) if isinstance(input_shape, list) else tuple(input_shape)
+
+
+class _RecurrentBase(Layer):
+    """Any recurrence over (batch, time, features). A subclass gives `state_sizes`, `build_step` (the
+    weights, from the sequence's shape), `output_size` and `run` (the loop)."""
     supports_masking = True
     float_inputs = True
+
+    def __init__(self, return_sequences: bool = False, return_state: bool = False, go_backwards: bool = False,
+                 stateful: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
+        self.go_backwards, self.stateful = bool(go_backwards), bool(stateful)
+        self._carried: list[Tensor] | None = None  # a stateful layer's states, once its batch size is known
+
+    # ---- what a subclass defines ------------------------------------------------------------------
+    @property
+    def state_sizes(self) -> list[int]:
+        """The size of each state tensor, in the order of initial_state and of the returned states."""
+        raise NotImplementedError
+
+    output_size = property(lambda self: self.state_sizes[0])
+
+    def build_step(self, input_shape: tuple) -> None:
+        """The weights, from the shape (batch, time, features) of the sequence."""
+
+    def run(self, x: Tensor, mask: np.ndarray | None, training: bool | None,
+            initial_state: list[Tensor] | None) -> tuple[Tensor, list[Tensor]]:
+        """(the outputs of every step, or of the last as (batch, 1, size); the final states); the
+        initial states are zeros when None."""
+        raise NotImplementedError
+
+    def pack_states(self, states: list[Any]) -> Any:
+        """The flat list of states in the nesting the user sees (RNN with stacked cells nests them)."""
+        return list(states)
+
+    # ---- the contract -----------------------------------------------------------------------------
+    def __call__(self, inputs: Any, *args: Any, initial_state: Any = None, **kwargs: Any) -> Any:
+        """As Layer's; initial_state joins the input, so that functional graphs record and replay it."""
+        return super().__call__(with_states(self, inputs, initial_state, len(self.state_sizes)), *args, **kwargs)
+
+    def build(self, input_shape: Any) -> None:
+        shape = sequence_shape(input_shape)
+        if len(shape) != 3 or shape[-1] is None:
+            raise ValueError(f"{type(self).__name__} needs input of shape (batch, time, features), got shape "
+                             f"{shape}")
+        self.build_step(shape)
+        if self.stateful and shape[0] is not None:  # a batch size declared up front (Input(batch_size=...))
+            self._carry_for(shape[0])
+
+    def call(self, inputs: Any, mask: np.ndarray | None = None, training: bool | None = None,
+             initial_state: Any = None) -> Any:
+        x, given = split_states(with_states(self, inputs, initial_state, len(self.state_sizes)))
+        self._check_sequence(x)
+        mask = self._checked_mask(mask, x)
+        states = self._initial_states(x.shape[0], given)
+        if self.go_backwards:  # Keras reads the sequence back to front and returns it in that order
+            x, mask = x[:, ::-1], None if mask is None else mask[:, ::-1]
+        sequence, final = self.run(x, mask, training, states)
+        if self.stateful:
+            self._carried = [Tensor(state.data.copy()) for state in final]
+        output = sequence if self.return_sequences else sequence[:, -1]
+        return [output, *self.pack_states(final)] if self.return_state else output
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        batch, steps, _ = sequence_shape(input_shape)
+        if isinstance(input_shape, list):
+            self._check_state_shapes(batch, [tuple(shape) for shape in input_shape[1:]])
+        output = (batch, steps, self.output_size) if self.return_sequences else (batch, self.output_size)
+        return [output, *self.pack_states([(batch, size) for size in self.state_sizes])] if self.return_state \
+            else output
+
+    def compute_mask(self, inputs: Any, mask: np.ndarray | None = None) -> np.ndarray | None:
+        """The mask goes on with the sequence (reversed with it under go_backwards); the states have none."""
+        if mask is None or not self.return_sequences:
+            return None
+        return np.asarray(mask, bool)[:, ::-1] if self.go_backwards else mask
+
+    # ---- states -----------------------------------------------------------------------------------
+    @property
+    def states(self) -> Any:
+        """A stateful layer's current states (None before its batch size is known, or when not stateful)."""
+        return None if self._carried is None else self.pack_states(self._carried)
+
+    def reset_states(self) -> None:
+        """Zero a stateful layer's states (nothing to do for a layer that is not stateful)."""
+        if self._carried is not None:
+            self._carried = [Tensor(np.zeros_like(state.data)) for state in self._carried]
+
+    reset_state = reset_states  # Keras 3's name; reset_states is Keras 2's, which Keras 3 keeps
+
+    def _carry_for(self, batch: int) -> None:
+        """Fix the stateful batch size at the first one seen (zero states), refuse any other after."""
+        if self._carried is None:
+            self._carried = [Tensor(np.zeros((batch, size), self.dtype)) for size in self.state_sizes]
+        expected = self._carried[0].shape[0]
+        if batch != expected:
+            raise ValueError(f"{type(self).__name__} {self.name!r} is stateful with batch size {expected} (each "
+                             f"batch continues the states of the one before), got a batch of {batch}: give every "
+                             f"batch {expected} samples (fit/predict with batch_size={expected} and a sample count "
+                             "divisible by it)")
+
+    def _initial_states(self, batch: int, given: list | None) -> list[Tensor] | None:
+        if self.stateful:
+            self._carry_for(batch)
+        if given is not None:
+            self._check_state_shapes(batch, [state.shape for state in given])
+            return given
+        return list(self._carried) if self.stateful else None
+
+    def _check_state_shapes(self, batch: int | None, shapes: list[tuple]) -> None:
+        if len(shapes) != len(self.state_sizes):  # initial states given in a list input, [sequence, *states]
+            raise ValueError(f"{type(self).__name__} {self.name!r} takes {len(self.state_sizes)} initial state "
+                             f"tensor(s), got {len(shapes)}")
+        for i, (shape, size) in enumerate(zip(shapes, self.state_sizes)):
+            if len(shape) != 2 or shape[1] != size or None not in (batch, shape[0]) and shape[0] != batch:
+                raise ValueError(f"{type(self).__name__} {self.name!r}: initial_state[{i}] must have shape "
+                                 f"(batch, {size}) = {(batch, size)}, got {tuple(shape)}")
+
+    # ---- input checks -----------------------------------------------------------------------------
+    def _check_sequence(self, x: Tensor) -> None:
+        if x.ndim != 3 or x.shape[2] != self._features:
+            raise ValueError(f"{type(self).__name__} {self.name!r} was built for input (batch, time, "
+                             f"{self._features}), got shape {x.shape}")
+        if x.shape[1] == 0:
+            raise ValueError(f"{type(self).__name__} {self.name!r} needs at least one time step, got shape {x.shape}")
+
+    def _checked_mask(self, mask: Any, x: Tensor) -> np.ndarray | None:
+        if mask is None:
+            return None
+        mask = np.asarray(mask)
+        if mask.shape != x.shape[:2]:
+            raise ValueError(f"{type(self).__name__} mask must have shape (batch, time) = {x.shape[:2]}, "
+                             f"got {mask.shape}")
+        return mask.astype(bool)
+
+
+class _Recurrent(_RecurrentBase):
+    """LSTM's, GRU's and SimpleRNN's shared part; `gates` is the number of blocks of `units` columns in the
+    kernels (LSTM 4, GRU 3)."""
     gates = 1
-    state_count = 1  # the states that return_state adds (LSTM: h and c)
+    state_count = 1  # h, and for the LSTM c
 
     def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
                  use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
                  recurrent_initializer: Any = "orthogonal", bias_initializer: Any = "zeros", dropout: float = 0.0,
                  recurrent_dropout: float = 0.0, seed: int | None = None, return_sequences: bool = False,
-                 return_state: bool = False, go_backwards: bool = False, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+                 return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(return_sequences, return_state, go_backwards, stateful, **kwargs)
         kind = type(self).__name__
         self.units = positive_int(units, f"{kind}'s units")
         self.activation, self.recurrent_activation = activations.get(activation), activations.get(recurrent_activation)
@@ -58,39 +244,29 @@ class _Recurrent(Layer):
         self.dropout = dropout_rate(dropout, f"{kind}'s dropout")
         self.recurrent_dropout = dropout_rate(recurrent_dropout, f"{kind}'s recurrent_dropout")
         self._generator = None if seed is None else np.random.default_rng(seed)
-        self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
-        self.go_backwards = bool(go_backwards)
 
-    def build(self, input_shape: tuple) -> None:
-        if len(input_shape) != 3 or input_shape[-1] is None:
-            raise ValueError(f"{type(self).__name__} needs input of shape (batch, time, features), got shape "
-                             f"{input_shape}")
+    state_sizes = property(lambda self: [self.units] * self.state_count)
+    _features = property(lambda self: self.kernel.shape[0])
+
+    def build_step(self, input_shape: tuple) -> None:
         n = self.gates * self.units
         self.kernel = self.add_weight((input_shape[-1], n), self.kernel_initializer, name="kernel")
         self.recurrent_kernel = self.add_weight((self.units, n), self.recurrent_initializer, name="recurrent_kernel")
 
-    def call(self, inputs: Tensor, mask: np.ndarray | None = None, training: bool | None = None) -> Any:
-        x = inputs
-        if x.ndim != 3 or x.shape[2] != self.kernel.shape[0]:
-            raise ValueError(f"{type(self).__name__} {self.name!r} was built for input (batch, time, "
-                             f"{self.kernel.shape[0]}), got shape {x.shape}")
-        if x.shape[1] == 0:
-            raise ValueError(f"{type(self).__name__} {self.name!r} needs at least one time step, got shape {x.shape}")
-        if mask is not None:
-            mask = np.asarray(mask)
-            if mask.shape != x.shape[:2]:
-                raise ValueError(f"{type(self).__name__} mask must have shape (batch, time) = {x.shape[:2]}, "
-                                 f"got {mask.shape}")
-            mask = mask.astype(bool)
-        if self.go_backwards:  # Keras reads the sequence back to front and returns it in that order
-            x, mask = x[:, ::-1], None if mask is None else mask[:, ::-1]
-        sequence, states = self.recur(x, mask, *self.dropout_masks(x, training))
-        output = sequence if self.return_sequences else sequence[:, -1]
-        return [output, *states] if self.return_state else output
+    def run(self, x, mask, training, initial_state):
+        sequence, states = self.recur(x, mask, *self.dropout_masks(x, training), initial_state)
+        if mask is None or initial_state is None:
+            return sequence, states
+        # A masked step repeats the previous output, and before a row's first real step Keras's is zeros,
+        # where the recurrences give the state kept (the initial h)
+        started = np.logical_or.accumulate(mask, axis=1)[:, :, None]
+        return sequence * Tensor(started[:, -sequence.shape[1]:].astype(x.dtype)), states
 
     def recur(self, x: Tensor, mask: np.ndarray | None, input_masks: np.ndarray | None,
-              recurrent_masks: np.ndarray | None) -> tuple[Tensor, list[Tensor]]:
-        """(outputs of every step, or of the last one as (batch, 1, units); the final states)."""
+              recurrent_masks: np.ndarray | None, initial_state: list[Tensor] | None = None
+              ) -> tuple[Tensor, list[Tensor]]:
+        """(outputs of every step, or of the last one as (batch, 1, units); the final states), starting from
+        initial_state ([h] or [h, c], zeros when None)."""
         raise NotImplementedError
 
     def dropout_masks(self, x: Tensor, training: bool | None) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -98,20 +274,5 @@ class _Recurrent(Layer):
         if not training or not (self.dropout or self.recurrent_dropout):
             return None, None
         count = self.gates if self.recurrent_dropout else 1
-        generator = self._generator or random_generator()
-
-        def draw(rate: float, size: int) -> np.ndarray | None:
-            keep = generator.random((count, x.shape[0], size)) >= rate
-            return (keep / (1 - rate)).astype(x.dtype) if rate else None
-        return draw(self.dropout, x.shape[2]), draw(self.recurrent_dropout, self.units)
-
-    def compute_output_shape(self, input_shape: tuple) -> Any:
-        batch, steps, _ = input_shape
-        output = (batch, steps, self.units) if self.return_sequences else (batch, self.units)
-        return [output] + [(batch, self.units)] * self.state_count if self.return_state else output
-
-    def compute_mask(self, inputs: Tensor, mask: np.ndarray | None = None) -> np.ndarray | None:
-        """The mask goes on with the sequence (reversed with it under go_backwards); the states have none."""
-        if mask is None or not self.return_sequences:
-            return None
-        return np.asarray(mask, bool)[:, ::-1] if self.go_backwards else mask
+        return draw_dropout_masks(self._generator, (self.dropout, self.recurrent_dropout), count, x.shape[0],
+                                  (x.shape[2], self.units), x.dtype)

@@ -151,6 +151,12 @@ class Trainer:
     history: History | None = None
     _objectives: _Objectives | None = None
 
+    def reset_states(self) -> None:
+        """Every stateful layer (nested models' too) starts its next batch from zero states, as Keras's."""
+        for layer in self.layers:
+            if hasattr(layer, "reset_states"):
+                layer.reset_states()
+
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None, loss_weights: Any = None,
                 weighted_metrics: Any = None) -> None:
         """loss, metrics, weighted_metrics and loss_weights: one value for every output, a list in the order of
