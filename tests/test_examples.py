@@ -26,3 +26,11 @@ def test_text_models_trains_and_reports_each_model(tmp_path):
 
 def test_imdb_recurrent_trains_and_reports_each_model(tmp_path):
     assert run_example(tmp_path, "imdb_recurrent.py") == ["bilstm", "gru", "stacked", "dropout"]
+
+
+def test_seq2seq_addition_trains_and_reports_each_epoch():
+    result = subprocess.run([sys.executable, str(EXAMPLES / "seq2seq_addition.py"), "--size", "2000", "--epochs", "2"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    epochs = [line for line in result.stdout.splitlines() if line.startswith("tinygrad_embed epoch")]
+    assert len(epochs) == 2 and all("validation accuracy" in line and "seconds" in line for line in epochs)
