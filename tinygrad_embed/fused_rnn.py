@@ -1,4 +1,4 @@
-"""What the fused recurrent ops (FusedLSTM, FusedGRU) share: packing the unmasked (step, row) pairs,
+"""What the fused recurrent ops (FusedLSTM, FusedGRU, FusedSimpleRNN) share: one float type, packing the unmasked (step, row) pairs,
 and the matrix products of a recurrence with Keras's recurrent dropout masks.
 
 Packing: only the rows unmasked at a step enter its products and kernels. Those (step, row) pairs are
@@ -12,6 +12,14 @@ with `masks` of shape (gates, batch, k) is then one product per gate block of th
 from __future__ import annotations
 
 import numpy as np
+
+
+def one_float_type(op: str, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The arrays in their common type, which the step kernels need to be float32 or float64."""
+    dtype = np.result_type(*arrays)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"{op} runs in float32 or float64, got inputs of type {dtype}")
+    return tuple(a.astype(dtype, copy=False) for a in arrays)
 
 
 def pack_steps(mask: np.ndarray | None, batch: int, steps: int):

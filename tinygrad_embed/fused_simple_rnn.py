@@ -12,7 +12,8 @@ import numpy as np
 
 from . import kernels
 from .fused_lstm import BLOCK_STEPS
-from .fused_rnn import dropped_matmul, dropped_matmul_input_grad, dropped_matmul_weight_grad, pack_steps
+from .fused_rnn import (dropped_matmul, dropped_matmul_input_grad, dropped_matmul_weight_grad, one_float_type,
+                        pack_steps)
 from .functions import Function, register
 
 
@@ -24,10 +25,8 @@ class FusedSimpleRNN(Function):
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0=None, mask=None, all_steps=True, input_masks=None,
                 recurrent_masks=None):
-        dtype = np.result_type(x, kernel, recurrent_kernel, bias)
-        if dtype not in (np.float32, np.float64):
-            raise TypeError(f"FusedSimpleRNN runs in float32 or float64, got inputs of type {dtype}")
-        x, kernel, recurrent_kernel, bias = (a.astype(dtype, copy=False) for a in (x, kernel, recurrent_kernel, bias))
+        x, kernel, recurrent_kernel, bias = one_float_type("FusedSimpleRNN", x, kernel, recurrent_kernel, bias)
+        dtype = x.dtype
         batch, steps, _ = x.shape
         units = recurrent_kernel.shape[0]
         step_rows, offsets, packed_rows, packed_steps = pack_steps(mask, batch, steps)
