@@ -125,3 +125,23 @@ def test_a_sequential_given_its_shape_by_input_length_opens_in_keras(tmp_path):
     ours.build()
     ours.save(tmp_path / "m.keras")
     assert_same_predictions(ours, keras.models.load_model(tmp_path / "m.keras"), padded_ids(8))
+
+
+def encoder_decoder(api):
+    """keras.io's translation model in small: the encoder's final states start the decoder (initial_state)."""
+    encoder_inputs, decoder_inputs = api.Input((None, 5)), api.Input((None, 6))
+    _, h, c = api.layers.LSTM(4, return_state=True)(encoder_inputs)
+    decoded = api.layers.LSTM(4, return_sequences=True)(decoder_inputs, initial_state=[h, c])
+    return api.Model([encoder_inputs, decoder_inputs], api.layers.Dense(6, activation="softmax")(decoded))
+
+
+def test_an_encoder_decoder_with_initial_states_goes_to_keras_and_back(tmp_path):
+    rng = np.random.default_rng(3)
+    x = [rng.standard_normal((3, 7, 5)).astype("float32"), rng.standard_normal((3, 4, 6)).astype("float32")]
+    ours = encoder_decoder(tinygrad_embed)
+    ours.save(tmp_path / "m.keras")
+    theirs = keras.models.load_model(tmp_path / "m.keras")
+    assert_same_predictions(ours, theirs, x)
+    encoder_decoder(keras).save(tmp_path / "theirs.keras")
+    written_by_keras = keras.models.load_model(tmp_path / "theirs.keras")
+    assert_same_predictions(load_model(tmp_path / "theirs.keras"), written_by_keras, x)

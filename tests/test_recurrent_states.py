@@ -292,8 +292,17 @@ def test_bidirectional_stateful_states_and_reset():
     assert len(layer.states) == 2 and np.abs(layer.states[1].data).max() > 0
     layer.reset_states()
     assert all(np.abs(s.data).max() == 0 for s in layer.states)
-    with pytest.raises(AttributeError, match="not stateful"):
-        Bidirectional(GRU(3)).reset_states()
+
+
+def test_model_reset_states_zeroes_every_stateful_layer_and_passes_over_the_others():
+    model = tg.models.Sequential([LSTM(3, stateful=True, return_sequences=True, batch_input_shape=(2, 4, 1)),
+                                  Bidirectional(GRU(2, stateful=True, return_sequences=True)),
+                                  Bidirectional(GRU(2)), tg.layers.Dense(1)])
+    model.predict(np.ones((2, 4, 1)), batch_size=2, verbose=0)
+    carried = model.layers[0].states + model.layers[1].states
+    assert all(np.abs(s.data).max() > 0 for s in carried)
+    model.reset_states()
+    assert all(np.abs(s.data).max() == 0 for s in model.layers[0].states + model.layers[1].states)
 
 
 def test_stateful_is_kept_in_the_config():

@@ -146,9 +146,8 @@ class Bidirectional(Layer):
         return None if forward is None or backward is None else [*forward, *backward]
 
     def reset_states(self) -> None:
-        """Zero both directions' states, as Keras (which refuses a wrapper that is not stateful)."""
-        if not self.stateful:
-            raise AttributeError(f"Bidirectional {self.name!r} is not stateful: it has no states to reset")
+        """Zero both directions' states; nothing to do when not stateful (as the recurrent layers: Keras's
+        wrapper refuses, but then model.reset_states() could not pass over it)."""
         self.forward_layer.reset_states()
         self.backward_layer.reset_states()
 

@@ -341,6 +341,11 @@ def _functional_to_keras(model: Any) -> dict[str, Any]:
     def call(node: Any) -> dict[str, Any]:
         if node.args or any(isinstance(v, KerasTensor) for v in flatten(list(node.kwargs.values()))):
             raise ValueError(f"layer {node.layer.name!r} is called with extra tensors, which this writer does not map")
+        if "initial_state" in inspect.signature(type(node.layer).call).parameters and isinstance(node.inputs, list):
+            # the states travel in our graph as [sequence, *states]; Keras writes them as the initial_state keyword,
+            # nested as the layer's states are (RNN of stacked cells)
+            states = getattr(node.layer, "pack_states", list)([reference(t) for t in node.inputs[1:]])
+            return {"args": [reference(node.inputs[0])], "kwargs": {**node.kwargs, "initial_state": states}}
         inputs = [reference(t) for t in node.inputs] if isinstance(node.inputs, (list, tuple)) else reference(node.inputs)
         return {"args": [inputs], "kwargs": dict(node.kwargs)}
 
@@ -474,9 +479,12 @@ def _history(tensor: Any) -> list:
 def _node_inputs(node: dict[str, Any], masks: set[str]) -> tuple[bool, list[list]]:
     """(whether the layer takes a list, the [layer, call, output] of each tensor it reads)."""
     args, kwargs = node["args"], node.get("kwargs", {})
-    extra = [k for k, v in kwargs.items() if k != "training" and not (k == "mask" and (v is None or _history(v)[0] in masks))]
+    extra = [k for k, v in kwargs.items() if k not in ("training", "initial_state")
+             and not (k == "mask" and (v is None or _history(v)[0] in masks))]
     if len(args) != 1 or extra:
         raise ValueError(f"a layer call with arguments {extra or len(args)} besides its input is not supported")
+    if kwargs.get("initial_state") is not None:  # a recurrent layer's states join its input, [sequence, *states]
+        return True, [_history(args[0])] + [_history(t) for t in flatten(kwargs["initial_state"])]
     return isinstance(args[0], list), [_history(t) for t in (args[0] if isinstance(args[0], list) else [args[0]])]
 
 
