@@ -17,7 +17,7 @@ from .. import activations
 from ..fused_gru import FusedGRU
 from ..functions import stack
 from ..tensor import Tensor
-from .recurrent import _Recurrent, dropped_product
+from .recurrent import _Recurrent, dropped_product, kept_where_masked
 
 
 def gru_reference(x: Tensor, kernel: Tensor, recurrent_kernel: Tensor, bias: Tensor, h0: Tensor | None = None,
@@ -44,10 +44,7 @@ def gru_reference(x: Tensor, kernel: Tensor, recurrent_kernel: Tensor, bias: Ten
             r = recurrent_activation(x_zrh[:, u:2 * u] + h_dropped[1] @ recurrent_kernel[:, u:2 * u])
             hh = activation(x_zrh[:, 2 * u:] + (r * h_dropped[2]) @ recurrent_kernel[:, 2 * u:])
         h_new = z * h + (1 - z) * hh
-        if mask is not None:  # a masked row keeps its previous state
-            keep = Tensor(mask[:, t:t + 1].astype(x.dtype))
-            h_new = keep * h_new + (1 - keep) * h
-        h = h_new
+        h = kept_where_masked(h_new, h, mask, t)
         if all_steps or t == steps - 1:
             outputs.append(h)
     return stack(outputs, axis=1)

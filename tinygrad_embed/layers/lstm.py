@@ -15,7 +15,7 @@ from .. import activations, initializers
 from ..fused_lstm import FusedLSTM
 from ..functions import concatenate, stack
 from ..tensor import Tensor
-from .recurrent import _Recurrent, dropped_product
+from .recurrent import _Recurrent, dropped_product, kept_where_masked
 
 
 def lstm_reference(x: Tensor, kernel: Tensor, recurrent_kernel: Tensor, bias: Tensor, h0: Tensor | None = None,
@@ -38,10 +38,7 @@ def lstm_reference(x: Tensor, kernel: Tensor, recurrent_kernel: Tensor, bias: Te
         o = recurrent_activation(z[:, 3 * units:])
         c_new = f * c + i * g
         h_new = o * activation(c_new)
-        if mask is not None:  # a masked row keeps its previous state
-            keep = Tensor(mask[:, t:t + 1].astype(x.dtype))
-            h_new, c_new = keep * h_new + (1 - keep) * h, keep * c_new + (1 - keep) * c
-        h, c = h_new, c_new
+        h, c = kept_where_masked(h_new, h, mask, t), kept_where_masked(c_new, c, mask, t)
         if all_steps or t == steps - 1:
             outputs.append(concatenate([h, c], axis=1))
     return stack(outputs, axis=1)

@@ -29,6 +29,14 @@ from .base import Layer
 from .symbolic import KerasTensor, flatten
 
 
+def kept_where_masked(new: Tensor, old: Tensor, mask: np.ndarray | None, t: int) -> Tensor:
+    """A step's new state where step t is real, the old one where it is masked (the row keeps its state)."""
+    if mask is None:
+        return new
+    keep = Tensor(mask[:, t:t + 1].astype(new.dtype))
+    return keep * new + (1 - keep) * old
+
+
 def dropped_product(a: Tensor, weights: Tensor, masks: np.ndarray | None) -> Tensor:
     """(a * mask) @ weights, with Tensor ops; one product per gate block when each gate has a mask."""
     if masks is None:

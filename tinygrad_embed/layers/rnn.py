@@ -21,7 +21,7 @@ from ..tensor import Tensor
 from ..utils import positive_int
 from .base import Layer
 from .bidirectional import _deserialized, _serialized
-from .recurrent import _RecurrentBase, draw_dropout_masks, dropout_rate, dropped_product
+from .recurrent import _RecurrentBase, draw_dropout_masks, dropout_rate, dropped_product, kept_where_masked
 from .symbolic import flatten
 
 
@@ -301,7 +301,7 @@ class RNN(_RecurrentBase):
                                  f"state_size {self.cell.state_size!r} says {len(states)}")
             if mask is not None:
                 keep = Tensor(mask[:, t:t + 1].astype(x.dtype))
-                new_states = [keep * new + (1 - keep) * old for new, old in zip(new_states, states)]
+                new_states = [kept_where_masked(new, old, mask, t) for new, old in zip(new_states, states)]
                 carried = keep * output if carried is None else keep * output + (1 - keep) * carried
                 output = keep * output if self.zero_output_for_mask else carried
             states = new_states

@@ -15,7 +15,7 @@ from .. import activations
 from ..functions import stack
 from ..fused_simple_rnn import FusedSimpleRNN
 from ..tensor import Tensor
-from .recurrent import _Recurrent, dropped_product
+from .recurrent import _Recurrent, dropped_product, kept_where_masked
 
 
 def simple_rnn_reference(x: Tensor, kernel: Tensor, recurrent_kernel: Tensor, bias: Tensor,
@@ -30,10 +30,7 @@ def simple_rnn_reference(x: Tensor, kernel: Tensor, recurrent_kernel: Tensor, bi
     for t in range(steps):
         h_new = activation(dropped_product(x[:, t], kernel, input_masks) + bias +
                            dropped_product(h, recurrent_kernel, recurrent_masks))
-        if mask is not None:  # a masked row keeps its previous state
-            keep = Tensor(mask[:, t:t + 1].astype(x.dtype))
-            h_new = keep * h_new + (1 - keep) * h
-        h = h_new
+        h = kept_where_masked(h_new, h, mask, t)
         if all_steps or t == steps - 1:
             outputs.append(h)
     return stack(outputs, axis=1)
