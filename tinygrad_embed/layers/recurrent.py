@@ -29,6 +29,21 @@ from .base import Layer
 from .symbolic import KerasTensor, flatten
 
 
+def set_cell_arguments(layer: Layer, units: int, activation: Any, recurrent_activation: Any, use_bias: bool,
+                       kernel_initializer: Any, recurrent_initializer: Any, bias_initializer: Any, dropout: float,
+                       recurrent_dropout: float, seed: int | None) -> None:
+    """The arguments a recurrent layer and its cell share (LSTM and LSTMCell alike), checked and stored."""
+    kind = type(layer).__name__
+    layer.units = positive_int(units, f"{kind}'s units")
+    layer.activation, layer.recurrent_activation = activations.get(activation), activations.get(recurrent_activation)
+    layer.use_bias = bool(use_bias)
+    layer.kernel_initializer, layer.recurrent_initializer = kernel_initializer, recurrent_initializer
+    layer.bias_initializer = bias_initializer
+    layer.dropout = dropout_rate(dropout, f"{kind}'s dropout")
+    layer.recurrent_dropout = dropout_rate(recurrent_dropout, f"{kind}'s recurrent_dropout")
+    layer._generator = None if seed is None else np.random.default_rng(seed)
+
+
 def kept_where_masked(new: Tensor, old: Tensor, mask: np.ndarray | None, t: int) -> Tensor:
     """A step's new state where step t is real, the old one where it is masked (the row keeps its state)."""
     if mask is None:
@@ -241,17 +256,10 @@ class _Recurrent(_RecurrentBase):
                  return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
                  **kwargs: Any) -> None:
         super().__init__(return_sequences, return_state, go_backwards, stateful, **kwargs)
-        kind = type(self).__name__
-        self.units = positive_int(units, f"{kind}'s units")
-        self.activation, self.recurrent_activation = activations.get(activation), activations.get(recurrent_activation)
+        set_cell_arguments(self, units, activation, recurrent_activation, use_bias, kernel_initializer,
+                           recurrent_initializer, bias_initializer, dropout, recurrent_dropout, seed)
         # The fused kernels hard-wire Keras's default activations; any other pair runs the reference.
         self.default_activations = activation == "tanh" and recurrent_activation == "sigmoid"
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer, self.recurrent_initializer = kernel_initializer, recurrent_initializer
-        self.bias_initializer = bias_initializer
-        self.dropout = dropout_rate(dropout, f"{kind}'s dropout")
-        self.recurrent_dropout = dropout_rate(recurrent_dropout, f"{kind}'s recurrent_dropout")
-        self._generator = None if seed is None else np.random.default_rng(seed)
 
     state_sizes = property(lambda self: [self.units] * self.state_count)
     _features = property(lambda self: self.kernel.shape[0])

@@ -15,13 +15,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import activations, initializers
+from .. import initializers
 from ..functions import stack
 from ..tensor import Tensor
-from ..utils import positive_int
 from .base import Layer
 from .bidirectional import _deserialized, _serialized
-from .recurrent import _RecurrentBase, draw_dropout_masks, dropout_rate, dropped_product, kept_where_masked
+from .recurrent import _RecurrentBase, draw_dropout_masks, dropped_product, kept_where_masked, set_cell_arguments
 from .symbolic import flatten
 
 
@@ -66,15 +65,8 @@ class _Cell(Layer):
                  kernel_initializer: Any, recurrent_initializer: Any, bias_initializer: Any, dropout: float,
                  recurrent_dropout: float, seed: int | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        kind = type(self).__name__
-        self.units = positive_int(units, f"{kind}'s units")
-        self.activation, self.recurrent_activation = activations.get(activation), activations.get(recurrent_activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer, self.recurrent_initializer = kernel_initializer, recurrent_initializer
-        self.bias_initializer = bias_initializer
-        self.dropout = dropout_rate(dropout, f"{kind}'s dropout")
-        self.recurrent_dropout = dropout_rate(recurrent_dropout, f"{kind}'s recurrent_dropout")
-        self._generator = None if seed is None else np.random.default_rng(seed)
+        set_cell_arguments(self, units, activation, recurrent_activation, use_bias, kernel_initializer,
+                           recurrent_initializer, bias_initializer, dropout, recurrent_dropout, seed)
         self._masks: tuple[np.ndarray | None, np.ndarray | None] | None = None
         self.output_size = self.units
 
