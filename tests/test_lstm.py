@@ -1,12 +1,14 @@
 """The LSTM layer: Keras's weights and semantics, the fused op equal to the reference, masking."""
+import contextlib
 import tracemalloc
+from unittest import mock
 
 import numpy as np
 import pytest
 from hypothesis import given
 
 import tinygrad_embed as tg
-from tinygrad_embed import kernels
+from tinygrad_embed import fused_rnn, kernels
 from tinygrad_embed.fused_lstm import FusedLSTM
 from tinygrad_embed.layers import LSTM, Embedding, lstm_reference
 from op_specs import lstm_cases
@@ -68,6 +70,18 @@ def assert_fused_equals_reference(fused, reference, case):
 @given(lstm_cases())  # with Keras's dropout masks among the cases
 def test_fused_equals_reference_in_outputs_and_every_gradient(case):
     assert_fused_equals_reference(FusedLSTM.apply, lstm_reference, case)
+
+
+@given(lstm_cases())
+def test_blocks_of_rows_side_by_side_equal_the_reference(case):
+    with blocks_of_one_row_on_three_cores():
+        assert len(fused_rnn.batch_blocks(3)) == 3
+        assert_fused_equals_reference(FusedLSTM.apply, lstm_reference, case)
+
+
+def blocks_of_one_row_on_three_cores():
+    """Batches split into up to three blocks of rows even on this machine and at the tests' small sizes."""
+    return mock.patch.multiple(fused_rnn, CORES=3, ROWS_PER_BLOCK=1)
 
 
 @pytest.mark.parametrize("options", [{}, {"return_sequences": True}, {"return_state": True},
@@ -173,13 +187,15 @@ def _long_sequence_case():
 
 @pytest.mark.parametrize("all_steps", [False, True])
 @pytest.mark.parametrize("masked", [False, True])
-def test_a_forward_under_no_grad_gives_exactly_the_recorded_result(all_steps, masked):
+@pytest.mark.parametrize("side_by_side", [False, True])
+def test_a_forward_under_no_grad_gives_exactly_the_recorded_result(all_steps, masked, side_by_side):
     arrays, mask = _long_sequence_case()
     mask = mask if masked else None
     inputs = [tg.Tensor(a, requires_grad=True) for a in arrays]
-    recorded = FusedLSTM.apply(*inputs, mask=mask, all_steps=all_steps)
-    with tg.no_grad():
-        plain = FusedLSTM.apply(*inputs, mask=mask, all_steps=all_steps)
+    with blocks_of_one_row_on_three_cores() if side_by_side else contextlib.nullcontext():
+        recorded = FusedLSTM.apply(*inputs, mask=mask, all_steps=all_steps)
+        with tg.no_grad():
+            plain = FusedLSTM.apply(*inputs, mask=mask, all_steps=all_steps)
     assert recorded._ctx is not None and plain._ctx is None
     np.testing.assert_array_equal(plain.data, recorded.data)
 

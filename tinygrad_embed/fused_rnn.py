@@ -11,7 +11,20 @@ with `masks` of shape (gates, batch, k) is then one product per gate block of th
 """
 from __future__ import annotations
 
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
 import numpy as np
+
+# Side by side: the rows of a batch never meet in a recurrence, so a batch splits into blocks of rows, one
+# per core, each block's whole time loop in its own thread. The step's work is ~1,000 small matrix products
+# and kernel calls that release the GIL; a BLAS asked to multiply 64 x 100 by 100 x 400 on two threads
+# spends much of the time synchronising, and two such calls at once from two threads run a hundred
+# times slower still, so while blocks run side by side BLAS is held to one thread each.
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+ROWS_PER_BLOCK = 16  # at least this many rows per block: smaller products gain nothing from a thread
 
 
 def one_float_type(op: str, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -66,3 +79,43 @@ def dropped_matmul_weight_grad(a: np.ndarray, grad: np.ndarray, masks: np.ndarra
         return a.T @ grad
     return np.concatenate([(a * masks[g][rows]).T @ grad[:, block] for g, block in _blocks(masks, grad.shape[1])],
                           axis=1)
+
+
+def batch_blocks(batch: int) -> list[slice]:
+    """The batch's rows in contiguous blocks, one per core (one block when BLAS cannot be held to one thread)."""
+    count = max(1, min(CORES, batch // ROWS_PER_BLOCK))
+    count = count if count == 1 or _blas() is not None else 1
+    bounds = np.linspace(0, batch, count + 1).astype(int)
+    return [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+def batch_rows(rows: slice, *arrays: np.ndarray | None) -> list[np.ndarray | None]:
+    """These rows of each array whose second-to-last axis is the batch's ((batch, k) states and dropout
+    masks, (batch, steps) masks, (gates, batch, k) per-gate dropout masks); None stays None."""
+    return [None if a is None else np.asarray(a)[..., rows, :] for a in arrays]
+
+
+def side_by_side(tasks: list[Callable[[], object]]) -> list[object]:
+    """Each task's result, the tasks run in threads at once, BLAS on one thread each; one task runs here."""
+    if len(tasks) == 1:
+        return [tasks[0]()]
+    with _blas().limit(limits=1, user_api="blas"):
+        others = [_pool().submit(task) for task in tasks[1:]]
+        try:
+            first = tasks[0]()
+        finally:
+            results = [other.result() for other in others]  # every thread done before BLAS threads return
+    return [first, *results]
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=CORES - 1, thread_name_prefix="tinygrad_embed-rows")
+
+
+@functools.cache
+def _blas():
+    """threadpoolctl's handle on the BLAS libraries loaded; None when it finds none it can hold to one thread."""
+    from threadpoolctl import ThreadpoolController
+    controller = ThreadpoolController().select(user_api="blas")
+    return controller if controller.lib_controllers else None

@@ -1,13 +1,14 @@
 """Every numba kernel of the package, each beside its plain-numpy twin that the tests compare it with.
 
-Kernels take plain arrays, the output buffer first, and never see a Tensor. They trust their inputs:
+Kernels take plain arrays, the output buffer first, and never see a Tensor. They release the GIL, so that
+blocks of a batch's rows run side by side in threads (fused_rnn.side_by_side). They trust their inputs:
 numba checks no bounds and wraps negative indices, so the callers validate first (functions.Gather does).
 """
 import numba
 import numpy as np
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def gather(out, table, indices):
     """out[k, :] = table[indices[k], :] for each position k of a flat index array."""
     for k in range(indices.shape[0]):
@@ -20,7 +21,7 @@ def gather_numpy(out, table, indices):
     np.take(table, indices, axis=0, out=out)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def scatter_add(out, indices, rows):
     """out[indices[k], :] += rows[k, :] for each k in order, so repeated indices accumulate.
     Serial on purpose: one pass over 32,000 rows of 32 takes well under a millisecond, and a fixed
@@ -92,7 +93,7 @@ def _gate_sigmoid_for(x):
 # The loops below run over 1-D views from index 0, one gate block at a time: with an index that is
 # provably non-negative and few arrays per loop, LLVM vectorises every one of them (measured: the
 # same arithmetic in one loop over 2-D indices ran 2 to 3 times slower, unvectorised).
-@numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def lstm_step_forward(h_next, c_next, gates, recurrent, h_prev, c_prev, rows):
     """One time step for the batch rows listed in `rows`; the other rows are masked and keep their
     state. On entry gates[k] = x_t W + b and recurrent[k] = h_prev[rows[k]] U, gate order i, f, c, o
@@ -133,7 +134,7 @@ def lstm_step_forward_numpy(h_next, c_next, gates, recurrent, h_prev, c_prev, ro
     gates[:] = np.concatenate([i, f, g, o], axis=1)
 
 
-@numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def lstm_step_backward(dz, dh, dc, gates, c_next, c_prev, rows):
     """Backward through one time step for the rows listed in `rows`. gates[k] holds the activations
     i, f, g, o; on entry dh and dc hold the gradient reaching h_t and c_t. On exit dz[k] holds the
@@ -172,7 +173,7 @@ def lstm_step_backward_numpy(dz, dh, dc, gates, c_next, c_prev, rows):
 
 
 # ---- The GRU cell (Keras 3's default, reset_after=True), one time step ----------------------------
-@numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def gru_step_forward(h_next, gates, recurrent, h_prev, rows):
     """One step for the rows listed in `rows`; the other rows keep their state. On entry gates[k, :3u] =
     x_t W + b_in and recurrent[k] = h_prev[rows[k]] U + b_rec, gate order z, r, h (Keras's); on exit
@@ -205,7 +206,7 @@ def gru_step_forward_numpy(h_next, gates, recurrent, h_prev, rows):
     gates[:] = np.concatenate([z, r, hh, rh], axis=1)
 
 
-@numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def gru_step_backward(d, dh, gates, h_old, rows):
     """Backward through one step for the rows listed in `rows` (h_old[k]: row rows[k]'s state before the
     step). On entry dh holds the gradient reaching h_t. On exit d[k] = [dz, dr, drh, dhh] holds the
@@ -237,7 +238,7 @@ def gru_step_backward_numpy(d, dh, gates, h_old, rows):
 
 
 # ---- The SimpleRNN cell (tanh), one time step ------------------------------------------------------
-@numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def simple_rnn_step_forward(h_next, pre, recurrent, h_prev, rows):
     """One step for the rows listed in `rows`; the other rows keep their state. On entry pre[k] =
     x_t W + b and recurrent[k] = h_prev[rows[k]] U; on exit pre[k] holds h_t, which backward needs."""
@@ -256,7 +257,7 @@ def simple_rnn_step_forward_numpy(h_next, pre, recurrent, h_prev, rows):
     h_next[rows] = pre
 
 
-@numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def simple_rnn_step_backward(d, dh, h_new, rows):
     """Backward through one step for the rows listed in `rows` (h_new[k]: row rows[k]'s h_t). On exit
     d[k] = dL/d(pre-activation) and dh is zero in these rows, ready for the caller to add d U^T.
