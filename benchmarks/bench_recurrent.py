@@ -20,15 +20,12 @@ keras versions); without --keras-python the Keras column is skipped:
         [--keras-python /work/tfvenv/bin/python] [--threads 2]               (PyTorch: the `bench` extra)
 """
 import argparse
-import json
+import functools
 import os
-import subprocess
-import sys
-import time
 
 import numpy as np
 
-from common import cpu_name
+from common import cpu_name, serve, spawn_worker, tensorflow_keras_in_worker, times_in_turns, torch_in_worker
 
 VOCAB, DIM, UNITS, BATCH, STEPS = 5000, 32, 100, 64, 500
 MODELS = {"gru": ("ours", "torch", "keras"), "bilstm": ("ours", "torch", "keras"), "simplernn": ("ours", "torch")}
@@ -58,20 +55,14 @@ def ours(model):
 
 
 def keras_tf(model):
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    import keras
-    import tensorflow
-    threads = int(os.environ["OMP_NUM_THREADS"])
-    tensorflow.config.threading.set_intra_op_parallelism_threads(threads)
-    tensorflow.config.threading.set_inter_op_parallelism_threads(threads)
+    keras, tensorflow = tensorflow_keras_in_worker()
     step, net = keras_like(keras, keras.layers, model)
     step(*batches(1)[0])  # builds the model, so that jit_compile is resolved
     return step, f"Keras {keras.__version__}, TensorFlow {tensorflow.__version__}, jit_compile={net.jit_compile}"
 
 
 def pytorch(model):
-    import torch
-    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    torch = torch_in_worker()
     recurrent = {"gru": torch.nn.GRU, "bilstm": lambda *a, **k: torch.nn.LSTM(*a, bidirectional=True, **k),
                  "simplernn": torch.nn.RNN}[model](DIM, UNITS, batch_first=True)
     embedding, head = torch.nn.Embedding(VOCAB, DIM), torch.nn.Linear(UNITS * (2 if model == "bilstm" else 1), 1)
@@ -90,62 +81,16 @@ def pytorch(model):
 
 
 def worker(kind, model):
-    """Answers the parent's JSON lines: {"warmup": seconds}, then {"calls": n} -> the mean ms of those n steps."""
+    """Serves the parent (common.serve) with training steps on a few fixed batches."""
     step, version = {"ours": ours, "torch": pytorch, "keras": keras_tf}[kind](model)
-    data, done = batches(), 0
-
-    def run():
-        nonlocal done
-        step(*data[done % len(data)])
-        done += 1
-    print(json.dumps({"version": version}), flush=True)
-    for line in sys.stdin:
-        command = json.loads(line)
-        start = time.perf_counter()
-        if "warmup" in command:
-            while time.perf_counter() - start < command["warmup"] or done < 2:  # two steps at least: compiles
-                run()
-            answer = {"steps": done}
-        else:
-            for _ in range(command["calls"]):
-                run()
-            answer = {"ms": (time.perf_counter() - start) / command["calls"] * 1e3}
-        print(json.dumps(answer), flush=True)
-
-
-def spawn(kind, model, args):
-    """A worker process; the thread counts go in its environment, read by BLAS and OpenMP when they load."""
-    env = {**os.environ, **{name: str(args.threads) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                                                  "MKL_NUM_THREADS")}}
-    python = args.keras_python if kind == "keras" else sys.executable
-    if kind == "keras":
-        env["KERAS_BACKEND"] = "tensorflow"
-    return subprocess.Popen([python, __file__, "--worker", kind, "--model", model], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, env=env)
-
-
-def ask(process, **command):
-    process.stdin.write(json.dumps(command) + "\n")
-    process.stdin.flush()
-    return json.loads(process.stdout.readline())
+    serve([functools.partial(step, *batch) for batch in batches()], version)
 
 
 def bench(model, kinds, args):
-    """Median ms per step of each framework in `kinds`, interleaved; prints the versions as it starts them."""
-    workers = {kind: spawn(kind, model, args) for kind in kinds}
-    try:
-        for kind in kinds:
-            print(f"  {json.loads(workers[kind].stdout.readline())['version']}", flush=True)
-        for kind in kinds:  # one at a time, so that the warm-ups do not share the two cores
-            ask(workers[kind], warmup=args.warmup)
-        times = {kind: [] for kind in kinds}
-        for round_ in range(args.rounds):
-            for kind in kinds[round_ % len(kinds):] + kinds[:round_ % len(kinds)]:
-                times[kind].append(ask(workers[kind], calls=args.calls)["ms"])
-    finally:
-        for process in workers.values():
-            process.stdin.close()
-            process.wait()
+    """Median ms per step of each framework in `kinds`, in turns; prints the versions as it starts them."""
+    workers = {kind: spawn_worker(__file__, ["--worker", kind, "--model", model], args.threads,
+                                  args.keras_python if kind == "keras" else None) for kind in kinds}
+    times = times_in_turns(workers, args.warmup, args.rounds, args.calls)
     return {kind: float(np.median(t)) for kind, t in times.items()}, times
 
 
