@@ -3,11 +3,18 @@ top 5,000 words, reviews padded or cut to 500 ("pre", as Keras), Embedding(5000,
 Dense(1, sigmoid), binary cross-entropy, Adam, batch 64, 3 epochs.
 
     python examples/imdb_lstm.py [--epochs 3] [--mask-zero] [--seed 7] [--plot DIR] [--save FILE]
+    python examples/imdb_lstm.py --recipe best [--seed 7]
+
+`--recipe best` keeps the model (with mask_zero=True) and changes only how it is trained: the last 10%
+of the training reviews are held out for validation, the learning rate halves after an epoch whose
+validation loss does not improve (ReduceLROnPlateau), and training stops after three such epochs in a
+row, putting back the weights of the epoch with the lowest validation loss (EarlyStopping with
+restore_best_weights). The test reviews are used once, for the final line.
 
 The dataset comes from TINYGRAD_EMBED_IMDB, the cache, or a download (tinygrad_embed/datasets/imdb.py);
 `make example` points TINYGRAD_EMBED_IMDB at ../shared/data/aclImdb_v1.tar.gz when it exists.
-Validation figures each epoch come from the first 5,000 test reviews (for watching only: nothing
-is chosen by them); the final line is the accuracy on all 25,000 test reviews.
+In the seed recipe, validation figures each epoch come from the first 5,000 test reviews (for
+watching only: nothing is chosen by them); the final line is the accuracy on all 25,000 test reviews.
 """
 import argparse
 import time
@@ -15,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_embed.callbacks import Callback
+from tinygrad_embed.callbacks import Callback, EarlyStopping, ReduceLROnPlateau
 from tinygrad_embed.datasets import imdb
 from tinygrad_embed.layers import LSTM, Dense, Embedding
 from tinygrad_embed.models import Sequential
@@ -39,7 +46,9 @@ class EpochTimer(Callback):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--recipe", choices=["seed", "best"], default="seed",
+                        help="seed: the tutorial's 3 epochs; best: validation split, ReduceLROnPlateau, EarlyStopping")
+    parser.add_argument("--epochs", type=int, default=None, help="default: 3 (seed recipe), at most 20 (best)")
     parser.add_argument("--mask-zero", action="store_true", help="skip the padding (Embedding(mask_zero=True))")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--plot", metavar="DIR", help="write training curves and an embedding projection (PNG) here")
@@ -57,15 +66,23 @@ def main() -> None:
         X_train, y_train = X_train[:args.train_samples], y_train[:args.train_samples]
     print(f"loaded and padded {len(X_train) + len(X_test):,} reviews in {time.perf_counter() - start:.1f} s")
 
+    best = args.recipe == "best"
     model = Sequential()
-    model.add(Embedding(top_words, embedding_vecor_length, input_length=max_review_length, mask_zero=args.mask_zero))
+    model.add(Embedding(top_words, embedding_vecor_length, input_length=max_review_length,
+                        mask_zero=args.mask_zero or best))
     model.add(LSTM(100))
     model.add(Dense(1, activation="sigmoid"))
     model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
     model.summary()
     timer = EpochTimer()
-    history = model.fit(X_train, y_train, epochs=args.epochs, batch_size=64,
-                        validation_data=(X_test[:5000], y_test[:5000]), callbacks=[timer])
+    if best:
+        callbacks = [timer, ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_lr=1e-5, verbose=1),
+                     EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True, verbose=1)]
+        history = model.fit(X_train, y_train, epochs=args.epochs or 20, batch_size=64, validation_split=0.1,
+                            callbacks=callbacks)
+    else:
+        history = model.fit(X_train, y_train, epochs=args.epochs or 3, batch_size=64,
+                            validation_data=(X_test[:5000], y_test[:5000]), callbacks=[timer])
     print("seconds per epoch (training and validation): " + ", ".join(f"{s:.1f}" for s in timer.seconds))
     loss, accuracy = model.evaluate(X_test, y_test, batch_size=64, verbose=0)
     print(f"test loss: {loss:.4f}")

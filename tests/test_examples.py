@@ -34,3 +34,17 @@ def test_seq2seq_addition_trains_and_reports_each_epoch():
     assert result.returncode == 0, result.stderr
     epochs = [line for line in result.stdout.splitlines() if line.startswith("tinygrad_embed epoch")]
     assert len(epochs) == 2 and all("validation accuracy" in line and "seconds" in line for line in epochs)
+
+
+def test_imdb_lstm_ends_with_the_test_accuracy_in_either_recipe(tmp_path):
+    archive = build_archive(tmp_path / "aclImdb_v1.tar.gz")
+    environment = {**os.environ, "TINYGRAD_EMBED_IMDB": str(archive), "TINYGRAD_EMBED_CACHE": str(tmp_path / "cache")}
+    for recipe in ("seed", "best"):
+        result = subprocess.run([sys.executable, str(EXAMPLES / "imdb_lstm.py"), "--recipe", recipe, "--epochs", "2"],
+                                env=environment, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.strip().splitlines()
+        assert lines[-1].startswith("test accuracy: 0.") and len(lines[-1]) == len("test accuracy: 0.XXXX")
+        seconds = next(line for line in lines if line.startswith("seconds per epoch"))
+        assert seconds.count(",") == 1  # two epochs ran
+        assert ("Restoring model weights" in result.stdout) == (recipe == "best")
