@@ -23,9 +23,11 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "imdb_lstm.py"
 
 
 def last_accuracy(command: list[str], seed: int) -> float:
-    """Run a trainer; its last line is "test accuracy: 0.XXXX"."""
+    """Run a trainer; its last line is "test accuracy: 0.XXXX". Its line of seconds per epoch is echoed."""
     result = subprocess.run(command, capture_output=True, text=True, check=True)
-    last = result.stdout.strip().splitlines()[-1]
+    lines = result.stdout.strip().splitlines()
+    print(*(f"seed {seed}: {line}" for line in lines if line.startswith("seconds per epoch")), sep="\n", flush=True)
+    last = lines[-1]
     if not last.startswith("test accuracy: "):
         raise RuntimeError(f"seed {seed}: expected a last line 'test accuracy: ...', got {last!r}")
     return float(last.split(": ")[1])
