@@ -8,7 +8,8 @@ about 230 words after the cut at 500). The three ways to predict:
                          in batches of 64; with --mask-zero the tokens of each batch are moved to the front and
                          packed (pack_padded_sequence), PyTorch's way of skipping the padding
   Keras 3 (TensorFlow)   model.predict(ids, batch_size=64, verbose=0), Embedding(mask_zero=...) as ours
-Every framework gets --threads threads (BLAS, OpenMP, PyTorch, TensorFlow's intra- and inter-op pools).
+Every framework gets --threads threads (BLAS, OpenMP, PyTorch, TensorFlow's intra- and inter-op pools) and runs
+on that many CPUs.
 
 Time: one worker process per framework builds its model, warms up on at least 3 s of predict calls (one
 worker at a time: compilation, allocation, the CPU ramping up), then times a predict on all the reviews
@@ -46,7 +47,7 @@ from typing import Callable
 
 import numpy as np
 
-from common import cpu_name
+from common import ask, cpu_name, on_cpus, worker_environment
 
 VOCAB, DIM, UNITS, STEPS, BATCH = 5000, 32, 100, 500, 64
 NAMES = {"ours": "tinygrad_embed", "torch": "PyTorch", "keras": "Keras 3 (TensorFlow)"}
@@ -206,10 +207,7 @@ def worker_command(kind: str, role: str, args: argparse.Namespace, steps: int,
     command = [python, __file__, "--worker", kind, "--role", role, "--reviews", str(args.reviews),
                "--steps", str(steps), "--threads", str(args.threads)]
     command += ["--mask-zero"] * args.mask_zero + ["--traced"] * traced
-    env = os.environ | {name: str(args.threads) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                                             "MKL_NUM_THREADS")}
-    if kind == "keras":
-        env["KERAS_BACKEND"] = "tensorflow"
+    env = worker_environment(args.threads, keras=kind == "keras")
     if role == "memory":  # freed buffers go back to the system: the resident size follows what is held
         env["MALLOC_MMAP_THRESHOLD_"] = str(128 * 1024)
     return command, env
@@ -218,14 +216,9 @@ def worker_command(kind: str, role: str, args: argparse.Namespace, steps: int,
 def measure_memory(kind: str, args: argparse.Namespace, steps: int, traced: bool = False) -> dict:
     """The memory figures of a fresh worker process (its last line of output)."""
     command, env = worker_command(kind, "memory", args, steps, traced)
-    output = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, check=True).stdout
+    output = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, check=True,
+                            preexec_fn=on_cpus(args.threads)).stdout
     return json.loads(output.strip().splitlines()[-1])
-
-
-def ask(process: subprocess.Popen, **command: object) -> dict:
-    process.stdin.write(json.dumps(command) + "\n")
-    process.stdin.flush()
-    return json.loads(process.stdout.readline())
 
 
 def measure_times(kinds: tuple[str, ...], args: argparse.Namespace) -> dict[str, list[float]]:
@@ -233,7 +226,8 @@ def measure_times(kinds: tuple[str, ...], args: argparse.Namespace) -> dict[str,
     workers = {}
     for kind in kinds:
         command, env = worker_command(kind, "time", args, STEPS)
-        workers[kind] = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        workers[kind] = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                         preexec_fn=on_cpus(args.threads))
     try:
         for process in workers.values():  # {"ready": true}: imported and built
             json.loads(process.stdout.readline())

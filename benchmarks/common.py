@@ -55,11 +55,26 @@ def spawn_worker(script: str, arguments: list[str], threads: int,
     """`script arguments` as a worker, run by this Python, or, given keras_python, by that one as the Keras 3 on
     TensorFlow peer (which lives in a venv of its own). The thread count goes in its environment, where BLAS and
     OpenMP read it when they load (worker_threads() gives it to PyTorch and TensorFlow)."""
-    env = {**os.environ, **{name: str(threads) for name in THREAD_VARIABLES}}
-    if keras_python:
-        env["KERAS_BACKEND"] = "tensorflow"
     return subprocess.Popen([keras_python or sys.executable, script, *arguments], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, text=True, env=worker_environment(threads, bool(keras_python)),
+                            preexec_fn=on_cpus(threads))
+
+
+def worker_environment(threads: int, keras: bool = False) -> dict[str, str]:
+    """A worker's environment: the thread count, where BLAS and OpenMP read it when they load."""
+    env = {**os.environ, **{name: str(threads) for name in THREAD_VARIABLES}}
+    if keras:
+        env["KERAS_BACKEND"] = "tensorflow"
+    return env
+
+
+def on_cpus(threads: int) -> Callable[[], None] | None:
+    """For Popen's preexec_fn: the worker runs on the first `threads` CPUs only. Thread-count variables bind
+    BLAS and OpenMP; this binds the rest too (tinygrad_embed runs a thread per CPU it may use)."""
+    if not hasattr(os, "sched_setaffinity") or threads >= len(os.sched_getaffinity(0)):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))[:threads]
+    return lambda: os.sched_setaffinity(0, cpus)
 
 
 def worker_threads() -> int:
