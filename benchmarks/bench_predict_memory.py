@@ -47,7 +47,7 @@ from typing import Callable
 
 import numpy as np
 
-from common import ask, cpu_name, on_cpus, worker_environment
+from common import cpu_name, on_cpus, times_in_turns, worker_environment
 
 VOCAB, DIM, UNITS, STEPS, BATCH = 5000, 32, 100, 500, 64
 NAMES = {"ours": "tinygrad_embed", "torch": "PyTorch", "keras": "Keras 3 (TensorFlow)"}
@@ -183,18 +183,20 @@ def memory_worker(args: argparse.Namespace) -> None:
 
 
 def time_worker(args: argparse.Namespace) -> None:
-    """Answers the parent's JSON lines: {"warmup": seconds} -> {"calls": n}, {"predict": true} -> {"seconds": s}."""
+    """Speaks common.serve's protocol: says its version, then {"warmup": seconds} -> {"steps": calls} (on
+    slices of the ids), {"calls": n} -> {"ms": the mean of n predicts on all the ids}."""
     ids = imdb_like_reviews(args.reviews, args.steps)
-    predict, _ = FRAMEWORKS[args.worker](args.mask_zero, args.threads)
-    print(json.dumps({"ready": True}), flush=True)
+    predict, version = FRAMEWORKS[args.worker](args.mask_zero, args.threads)
+    print(json.dumps({"version": version}), flush=True)
     for line in sys.stdin:
         command = json.loads(line)
         if "warmup" in command:
-            answer = {"calls": warm_up(predict, ids, command["warmup"])}
+            answer = {"steps": warm_up(predict, ids, command["warmup"])}
         else:
             start = time.perf_counter()
-            predict(ids)
-            answer = {"seconds": time.perf_counter() - start}
+            for _ in range(command["calls"]):
+                predict(ids)
+            answer = {"ms": (time.perf_counter() - start) / command["calls"] * 1e3}
         print(json.dumps(answer), flush=True)
 
 
@@ -222,26 +224,14 @@ def measure_memory(kind: str, args: argparse.Namespace, steps: int, traced: bool
 
 
 def measure_times(kinds: tuple[str, ...], args: argparse.Namespace) -> dict[str, list[float]]:
-    """Seconds of predict on all the reviews, per framework, one per round, in turns ours, PyTorch, Keras."""
+    """Seconds of predict on all the reviews, per framework, one per round, the frameworks taking turns."""
     workers = {}
     for kind in kinds:
         command, env = worker_command(kind, "time", args, STEPS)
         workers[kind] = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                          preexec_fn=on_cpus(args.threads))
-    try:
-        for process in workers.values():  # {"ready": true}: imported and built
-            json.loads(process.stdout.readline())
-        for process in workers.values():  # one at a time, so that the warm-ups do not share the cores
-            ask(process, warmup=args.warmup)
-        times = {kind: [] for kind in kinds}
-        for _ in range(args.repeats):
-            for kind in kinds:
-                times[kind].append(ask(workers[kind], predict=True)["seconds"])
-    finally:
-        for process in workers.values():
-            process.stdin.close()
-            process.wait()
-    return times
+    times = times_in_turns(workers, args.warmup, args.repeats)
+    return {kind: [ms / 1e3 for ms in values] for kind, values in times.items()}
 
 
 def report(kinds: tuple[str, ...], memory: dict[str, list[dict]], times: dict[str, list[float]],
@@ -304,8 +294,6 @@ def main() -> None:
     for repeat in range(args.repeats):
         for kind in kinds:
             memory[kind].append(measure_memory(kind, args, STEPS, traced=kind == "ours" and repeat == 0))
-    for kind in kinds:
-        print(f"  {memory[kind][0]['version']}")
     report(kinds, memory, measure_times(kinds, args), args)
     if args.steps_list:
         report_steps(args)
