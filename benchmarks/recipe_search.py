@@ -19,13 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from common import cpu_name
 
 # Each candidate keeps the architecture (Embedding(5000, 32, mask_zero=True) -> LSTM(100) -> Dense(1, sigmoid)):
-# name -> (LSTM's keyword arguments, fit's batch size). LSTM dropout only acts while training: it is Keras's
-# own IMDB example's regulariser, and so is its batch of 32.
+# name -> (LSTM's keyword arguments, fit's batch size, Adam's learning rate). LSTM dropout only acts while
+# training: it is Keras's own IMDB example's regulariser, and so is its batch of 32.
 CANDIDATES = {
-    "plain": ({}, 64),
-    "dropout": ({"dropout": 0.2, "recurrent_dropout": 0.2}, 64),
-    "input-dropout": ({"dropout": 0.2}, 64),
-    "batch-32": ({}, 32),
+    "plain": ({}, 64, 1e-3),
+    "dropout": ({"dropout": 0.2, "recurrent_dropout": 0.2}, 64, 1e-3),
+    "input-dropout": ({"dropout": 0.2}, 64, 1e-3),
+    "batch-32": ({}, 32, 1e-3),
+    "adam-5e-4": ({}, 64, 5e-4),
 }
 
 
@@ -34,16 +35,17 @@ def worker(candidate: str, seed: int) -> None:
     from tinygrad_embed.datasets import imdb
     from tinygrad_embed.layers import LSTM, Dense, Embedding
     from tinygrad_embed.models import Sequential
+    from tinygrad_embed.optimizers import Adam
     from tinygrad_embed.preprocessing import sequence
     from tinygrad_embed.utils import set_random_seed
 
-    lstm_options, batch_size = CANDIDATES[candidate]
+    lstm_options, batch_size, learning_rate = CANDIDATES[candidate]
     set_random_seed(seed)
     (x_train, y_train), _ = imdb.load_data(num_words=5000)  # the test split is left untouched
     x_train = sequence.pad_sequences(x_train, maxlen=500)
     model = Sequential([Embedding(5000, 32, input_length=500, mask_zero=True), LSTM(100, **lstm_options),
                         Dense(1, activation="sigmoid")])
-    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    model.compile(loss="binary_crossentropy", optimizer=Adam(learning_rate=learning_rate), metrics=["accuracy"])
     history = model.fit(x_train, y_train, epochs=20, batch_size=batch_size, validation_split=0.1, verbose=0,
                         callbacks=[ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_lr=1e-5),
                                    EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)]).history
