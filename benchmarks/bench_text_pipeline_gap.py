@@ -205,10 +205,10 @@ def example_worker(rule: str, seed: str, epochs: int, archive: str | None) -> No
         text_pipeline.Embedding = SquaresEmbedding
         compile_as_written = Sequential.compile
 
-        def compile(model, optimizer="rmsprop", *args, **kwargs):
+        def compile_with_tf_rule(model, optimizer="rmsprop", *args, **kwargs):
             swapped = TFRuleAdam((VOCAB, 16)) if optimizer == "adam" else optimizer
             return compile_as_written(model, swapped, *args, **kwargs)
-        Sequential.compile = compile
+        Sequential.compile = compile_with_tf_rule
     with tempfile.TemporaryDirectory() as out:
         sys.argv = ["text_pipeline.py", "--seed", seed, "--epochs", str(epochs), "--out", out]
         sys.argv += ["--archive", archive] if archive else []

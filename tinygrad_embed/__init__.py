@@ -6,12 +6,12 @@ keras.Input, keras.layers, keras.models, keras.optimizers, keras.losses, keras.c
 keras.datasets.imdb, keras.utils, keras.ops and keras.backend, at Keras 3's places (Keras 2's module paths work too)."""
 from .tensor import Tensor, no_grad
 from .functions import concatenate, stack
-from . import fused_gru, fused_lstm, fused_simple_rnn  # register the fused recurrent ops (functions.OPS holds every op)
+from . import fused_gru, fused_lstm, fused_simple_rnn  # noqa: F401 (registers the fused recurrent ops in functions.OPS)
 from .gradcheck import GradcheckError, gradcheck
 
 __version__ = "0.1.0"
 from . import activations, callbacks, datasets, initializers, layers, losses, metrics  # noqa: E402
-from . import backend, models, ops, optimizers, utils, viz  # noqa: E402
+from . import backend, models, ops, optimizers, utils, viz  # noqa: E402,F401
 from .preprocessing import sequence, text  # noqa: E402,F401  (Keras 2's module paths)
 from .layers import Input  # noqa: E402
 from .missing import module_getattr  # noqa: E402

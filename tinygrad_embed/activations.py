@@ -1,7 +1,9 @@
 """Activation functions by Keras's names, on Tensors."""
 from __future__ import annotations
 
-from typing import Callable, Union
+from typing import Any, Callable, Union
+
+import numpy as np
 
 from .tensor import Tensor
 
@@ -22,11 +24,22 @@ def relu(x: Tensor) -> Tensor:
     return x.relu()
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """e^x / sum(e^x) along axis. Subtracting the (constant) maximum first keeps e^x finite for large
-    x and changes nothing else: softmax(x - m) = softmax(x)."""
-    e = (x - x.detach().max(axis=axis, keepdims=True)).exp()
+def _shifted(x: Tensor, axis: Any) -> Tensor:
+    """x minus its (constant) maximum over axis: keeps e^x finite and changes no softmax, as
+    softmax(x - m) = softmax(x)."""
+    return x - Tensor(np.max(x.data, axis=axis, keepdims=True))
+
+
+def softmax(x: Tensor, axis: Any = -1) -> Tensor:
+    """e^x / sum(e^x) along axis (an int, a tuple, or None for all)."""
+    e = _shifted(x, axis).exp()
     return e / e.sum(axis=axis, keepdims=True)
+
+
+def log_softmax(x: Tensor, axis: Any = -1) -> Tensor:
+    """x - log(sum(e^x)) along axis, without forming e^x of a large x."""
+    shifted = _shifted(x, axis)
+    return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
 
 KNOWN = {"linear": linear, "sigmoid": sigmoid, "tanh": tanh, "relu": relu, "softmax": softmax}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 
-from .layers.base import reset_unique_names
+from .helpers import reset_unique_names
 
 
 def clear_session(free_memory: bool = True) -> None:

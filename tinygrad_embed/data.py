@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from .utils import positive_int, random_generator
+from .helpers import positive_int, random_generator
 
 AUTOTUNE = -1  # tf.data.AUTOTUNE's value: "let the runtime choose", accepted wherever a buffer size is
 INFINITE, UNKNOWN = -1, -2  # cardinality() for a dataset that repeats forever / whose length is not known

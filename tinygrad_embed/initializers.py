@@ -12,7 +12,7 @@ from typing import Any, Callable, Union
 import numpy as np
 
 from .missing import module_getattr
-from .utils import random_generator
+from .helpers import random_generator
 
 InitializerFunction = Callable[..., np.ndarray]
 

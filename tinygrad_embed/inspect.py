@@ -18,7 +18,7 @@ import numpy as np
 from .layers import LSTM, Embedding, Layer
 from .functions import validate_indices
 from .tensor import Tensor, no_grad
-from .utils import positive_int
+from .helpers import positive_int
 
 
 # ---- the table ----------------------------------------------------------------------------------

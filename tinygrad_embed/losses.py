@@ -3,11 +3,12 @@ axis, or the sum over the classes for the cross-entropies); the `Loss` classes w
 those values to the scalar that training minimises, with Keras's weighting, masking and normalisers."""
 from __future__ import annotations
 
-import re
 from typing import Any, Callable
 
 import numpy as np
 
+from .activations import log_softmax
+from .helpers import snake_case
 from .missing import module_getattr
 from .tensor import Tensor
 
@@ -65,12 +66,6 @@ def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False, lab
         p = p.clip(EPSILON, 1 - EPSILON)
         log_likelihood = y * p.log() + (1 - y) * (1 - p).log()
     return -log_likelihood.mean(axis=axis)
-
-
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """x - log(sum(e^x)), with the (constant) maximum taken out first so that e^x stays finite."""
-    shifted = x - x.detach().max(axis=axis, keepdims=True)
-    return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
 
 def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False, label_smoothing: float = 0.0,
@@ -251,12 +246,6 @@ def reduce_weighted_values(values: Tensor, sample_weight: Any = None, mask: np.n
 
 
 # ---- the classes ----------------------------------------------------------------------------------------
-def _snake_case(name: str) -> str:
-    """MeanSquaredError -> mean_squared_error, as Keras names objects after their class."""
-    name = re.sub(r"\W+", "", name)
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
-
-
 def _float_dtype(dtype: Any) -> np.dtype:
     if np.dtype(dtype).kind != "f":
         raise ValueError(f"a loss computes in a floating-point dtype, got dtype={dtype!r}")
@@ -269,7 +258,7 @@ class Loss:
 
     def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size",
                  dtype: Any = None) -> None:
-        self.name = name or _snake_case(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self.reduction = standardize_reduction(reduction)
         self.dtype = None if dtype is None else _float_dtype(dtype)
 
@@ -425,7 +414,7 @@ def deserialize(config: dict[str, Any]) -> Loss:
 
 
 def _object_name(fn: Any) -> str:
-    return getattr(fn, "name", None) or _snake_case(getattr(fn, "__name__", type(fn).__name__))
+    return getattr(fn, "name", None) or snake_case(getattr(fn, "__name__", type(fn).__name__))
 
 
 def get(identifier: Any) -> Loss | None:

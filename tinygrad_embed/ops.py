@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence, Union
 
 import numpy as np
 
+from . import activations as _activations
 from .functions import OPS as _OPS, concatenate as _concatenate, stack as _stack
 from .missing import NotInTinygradEmbed
 from .tensor import Tensor
@@ -32,7 +33,7 @@ def _dtype(dtype: DType, default: DType = None) -> np.dtype:
         raise ValueError(f"unknown dtype {dtype!r}; expected a numpy dtype or its name, e.g. 'float32'") from None
 
 
-def _is_number(x: Any) -> bool:
+def _is_python_scalar(x: Any) -> bool:
     return isinstance(x, (bool, int, float))
 
 
@@ -90,8 +91,8 @@ def _float(x: TensorLike) -> Tensor:
 def _operands(x1: TensorLike, x2: TensorLike) -> tuple[Any, Any]:
     """Both as Tensors, except a Python number beside a tensor: it stays a number, so the tensor's dtype
     wins (float32 + 2.5 is float32), as in Keras; a float beside an integer tensor gives float32."""
-    a, b = (x if _is_number(x) else convert_to_tensor(x) for x in (x1, x2))
-    if _is_number(a) and _is_number(b):
+    a, b = (x if _is_python_scalar(x) else convert_to_tensor(x) for x in (x1, x2))
+    if _is_python_scalar(a) and _is_python_scalar(b):
         return convert_to_tensor(a), b
     if isinstance(a, float) or isinstance(b, float):  # numpy would make int32 and 2.5 float64
         return tuple(_float(x) if isinstance(x, Tensor) else x for x in (a, b))
@@ -391,7 +392,7 @@ def where(condition: TensorLike, x1: TensorLike | None = None, x2: TensorLike | 
 def _compare(test: Callable[..., np.ndarray]) -> Callable[..., Tensor]:
     """The numpy comparison `test` as an ops function: a boolean Tensor, outside the tape."""
     def compare(x1: TensorLike, x2: TensorLike) -> Tensor:
-        return Tensor(test(*(x if _is_number(x) else convert_to_numpy(x) for x in (x1, x2))))
+        return Tensor(test(*(x if _is_python_scalar(x) else convert_to_numpy(x) for x in (x1, x2))))
     compare.__name__ = compare.__qualname__ = test.__name__
     compare.__doc__ = f"np.{test.__name__}(x1, x2), elementwise and broadcast: a boolean Tensor, outside the tape."
     return compare
@@ -428,23 +429,14 @@ def sigmoid(x: TensorLike) -> Tensor:
     return _float(x).sigmoid()
 
 
-def _shifted(x: TensorLike, axis: Axis) -> tuple[Tensor, Axis]:
-    """x minus its (constant) maximum over axis, which keeps e^x finite and changes no softmax."""
-    x, axis = _float(x), _axis(axis)
-    return x - Tensor(np.max(x.data, axis=axis, keepdims=True)), axis
-
-
 def softmax(x: TensorLike, axis: Axis = -1) -> Tensor:
-    """e^x / sum(e^x) over axis (an int, a tuple, or None for all)."""
-    shifted, axis = _shifted(x, axis)
-    e = shifted.exp()
-    return e / e.sum(axis=axis, keepdims=True)
+    """e^x / sum(e^x) over axis (an int, a tuple, or None for all): activations.softmax."""
+    return _activations.softmax(_float(x), _axis(axis))
 
 
 def log_softmax(x: TensorLike, axis: Axis = -1) -> Tensor:
-    """x - log(sum(e^x)) over axis, without forming e^x of a large x."""
-    shifted, axis = _shifted(x, axis)
-    return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
+    """x - log(sum(e^x)) over axis: activations.log_softmax."""
+    return _activations.log_softmax(_float(x), _axis(axis))
 
 
 def one_hot(x: TensorLike, num_classes: int, axis: int = -1, dtype: DType = None, sparse: bool = False) -> Tensor:

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .helpers import fraction, is_number, positive
 from .missing import module_getattr
 from .tensor import Tensor
 
@@ -22,33 +23,16 @@ class _Default(float):
     """A default learning rate: lets `lr=` tell it apart from the same number given explicitly."""
 
 
-def _is_number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
-
-
-def _positive(value: Any, what: str) -> float:
-    if not _is_number(value) or not value > 0:
-        raise ValueError(f"{what} must be a positive number, got {value!r}")
-    return float(value)
-
-
-def _fraction(value: Any, what: str, one_allowed: bool = False) -> float:
-    """value in [0, 1), or in [0, 1] when one_allowed."""
-    if not _is_number(value) or not (0 <= value <= 1 if one_allowed else 0 <= value < 1):
-        raise ValueError(f"{what} must be in [0, {'1]' if one_allowed else '1)'}, got {value!r}")
-    return float(value)
-
-
 def _learning_rate(learning_rate: float, lr: float | None) -> float:
     """The learning rate, from `learning_rate` or from Keras 2's deprecated spelling `lr`."""
     if lr is None:
-        return _positive(learning_rate, "learning_rate")
+        return positive(learning_rate, "learning_rate")
     if not isinstance(learning_rate, _Default):
         raise TypeError(f"got both learning_rate={learning_rate!r} and lr={lr!r}: lr is the old name of "
                         "learning_rate, give only learning_rate")
     # stacklevel 4: the warning points at the user's line, above the optimizer's and the base's __init__
     warnings.warn("lr is deprecated; use learning_rate", DeprecationWarning, stacklevel=4)
-    return _positive(lr, "lr")
+    return positive(lr, "lr")
 
 
 class Optimizer:
@@ -62,8 +46,8 @@ class Optimizer:
         if clipnorm is not None and clipvalue is not None:
             raise ValueError(f"give clipnorm or clipvalue, not both; got clipnorm={clipnorm!r}, "
                              f"clipvalue={clipvalue!r}")
-        self.clipnorm = None if clipnorm is None else _positive(clipnorm, "clipnorm")
-        self.clipvalue = None if clipvalue is None else _positive(clipvalue, "clipvalue")
+        self.clipnorm = None if clipnorm is None else positive(clipnorm, "clipnorm")
+        self.clipvalue = None if clipvalue is None else positive(clipvalue, "clipvalue")
         self.iterations = 0
         self._variables: list[Tensor] = []
         self._slots: list[dict[str, np.ndarray]] = []
@@ -142,8 +126,8 @@ class Adam(Optimizer):
                  epsilon: float = 1e-7, amsgrad: bool = False, clipnorm: float | None = None,
                  clipvalue: float | None = None, *, lr: float | None = None) -> None:
         super().__init__(learning_rate, clipnorm, clipvalue, lr)
-        self.beta_1, self.beta_2 = _fraction(beta_1, "beta_1"), _fraction(beta_2, "beta_2")
-        self.epsilon = _positive(epsilon, "epsilon")
+        self.beta_1, self.beta_2 = fraction(beta_1, "beta_1"), fraction(beta_2, "beta_2")
+        self.epsilon = positive(epsilon, "epsilon")
         self.amsgrad = bool(amsgrad)
         self.slot_names = ("m", "v", "v_hat") if amsgrad else ("m", "v")
 
@@ -170,7 +154,7 @@ class SGD(Optimizer):
     def __init__(self, learning_rate: float = _Default(0.01), momentum: float = 0.0, nesterov: bool = False,
                  clipnorm: float | None = None, clipvalue: float | None = None, *, lr: float | None = None) -> None:
         super().__init__(learning_rate, clipnorm, clipvalue, lr)
-        self.momentum = _fraction(momentum, "momentum", one_allowed=True)
+        self.momentum = fraction(momentum, "momentum", one_allowed=True)
         self.nesterov = bool(nesterov)
         self.slot_names = ("velocity",) if momentum else ()
 
@@ -200,9 +184,9 @@ class RMSprop(Optimizer):
                  epsilon: float = 1e-7, centered: bool = False, clipnorm: float | None = None,
                  clipvalue: float | None = None, *, lr: float | None = None) -> None:
         super().__init__(learning_rate, clipnorm, clipvalue, lr)
-        self.rho = _fraction(rho, "rho")
-        self.momentum = _fraction(momentum, "momentum", one_allowed=True)
-        self.epsilon = _positive(epsilon, "epsilon")
+        self.rho = fraction(rho, "rho")
+        self.momentum = fraction(momentum, "momentum", one_allowed=True)
+        self.epsilon = positive(epsilon, "epsilon")
         self.centered = bool(centered)
         self.slot_names = (("velocity",) + (("momentum",) if momentum else ())
                            + (("average_gradient",) if centered else ()))
@@ -240,10 +224,10 @@ class Adagrad(Optimizer):
                  epsilon: float = 1e-7, clipnorm: float | None = None, clipvalue: float | None = None, *,
                  lr: float | None = None) -> None:
         super().__init__(learning_rate, clipnorm, clipvalue, lr)
-        if not _is_number(initial_accumulator_value) or not initial_accumulator_value >= 0:
+        if not is_number(initial_accumulator_value) or not initial_accumulator_value >= 0:
             raise ValueError(f"initial_accumulator_value must be a number >= 0, got {initial_accumulator_value!r}")
         self.initial_accumulator_value = float(initial_accumulator_value)
-        self.epsilon = _positive(epsilon, "epsilon")
+        self.epsilon = positive(epsilon, "epsilon")
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,

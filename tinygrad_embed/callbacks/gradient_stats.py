@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import utils
+from .. import helpers
 from ..inspect import named_weights
 from .base import Callback
 
@@ -23,7 +23,7 @@ class GradientStats(Callback):
     did with it. It works by wrapping the optimizer's apply_gradients while fit runs."""
 
     def __init__(self, every: int = 1) -> None:
-        self.every = utils.positive_int(every, "GradientStats' every")
+        self.every = helpers.positive_int(every, "GradientStats' every")
 
     def on_train_begin(self, logs=None):
         self.history = self.model.history.history  # this run's History: the CallbackList put it on the model
@@ -60,7 +60,7 @@ class GradientStats(Callback):
 
         if "gradient_stats/step" not in history:
             raise ValueError("this history holds no GradientStats records: pass callbacks=[GradientStats()] to fit")
-        window = utils.positive_int(window, "window")
+        window = helpers.positive_int(window, "window")
         steps = history["gradient_stats/step"][window - 1:]
         figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
         for axis, prefix, title in ((axes[0], "gradient_norm/", "gradient norm |g|"),

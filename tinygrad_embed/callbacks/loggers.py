@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import utils
+from .. import helpers
 from ..inspect import named_weights
 from .base import Callback, _learning_rate
 
@@ -89,9 +89,9 @@ class TensorBoard(Callback):
                 raise ValueError(f"TensorBoard({name}={value!r}) is not supported here: only the logged values "
                                  f"and weight histograms are written ({name} must be {_TENSORBOARD_OFF[name]!r})")
         if histogram_freq:
-            utils.positive_int(histogram_freq, "TensorBoard's histogram_freq (epochs between histograms, or 0)")
+            helpers.positive_int(histogram_freq, "TensorBoard's histogram_freq (epochs between histograms, or 0)")
         if update_freq not in ("epoch", "batch"):
-            utils.positive_int(update_freq, "TensorBoard's update_freq ('epoch', 'batch' or a number of batches)")
+            helpers.positive_int(update_freq, "TensorBoard's update_freq ('epoch', 'batch' or a number of batches)")
         self._writer_class = _summary_writer()
         self.log_dir, self.histogram_freq, self.write_graph = os.fspath(log_dir), histogram_freq, write_graph
         self.update_freq = 1 if update_freq == "batch" else update_freq

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import saving, utils
+from .. import helpers, saving
 from .base import Callback, _learning_rate
 
 
@@ -215,14 +215,14 @@ class BackupAndRestore(Callback):
         if os.path.exists(self.path):
             arrays = saving.read_archive(self.path)
             self.model._restore_from(arrays, self.path)
-            utils.set_random_state(json.loads(str(arrays["training/random_state"])))
+            helpers.set_random_state(json.loads(str(arrays["training/random_state"])))
             self.model._initial_epoch = int(arrays["training/epochs_done"])
 
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         arrays = self.model._to_arrays()
         arrays["training/epochs_done"] = np.array(epoch + 1)
-        arrays["training/random_state"] = np.array(json.dumps(utils.get_random_state()))
+        arrays["training/random_state"] = np.array(json.dumps(helpers.get_random_state()))
         saving.write_archive(self.path, arrays)
 
     def on_train_end(self, logs=None):

@@ -11,20 +11,17 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-import itertools
-import re
 import warnings
-from collections import defaultdict
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from .. import initializers
+from ..helpers import snake_case, unique_name
 from ..tensor import Tensor, no_grad
 from .symbolic import FirstCall, KerasTensor, Node, flatten, is_shape, map_structure
 
 LAYERS: dict[str, type[Layer]] = {}
-_name_counters: dict[str, itertools.count] = defaultdict(itertools.count)
 _training_context: list[bool | None] = [None]  # the `training` of the outermost call, for nested layers
 _skip_initializers = False  # while a saved model is rebuilt: weights start as zeros, the file fills them
 KERAS2_KEYWORDS = ("input_shape", "batch_input_shape", "input_dim", "batch_size", "weights")
@@ -36,23 +33,6 @@ def get_layer_class(name: str) -> type[Layer]:
         raise ValueError(f"unknown layer class {name!r}: the layers here are {', '.join(sorted(LAYERS))} "
                          "(a layer of your own must be defined, i.e. its module imported, before loading)")
     return LAYERS[name]
-
-
-def unique_name(base: str) -> str:
-    """Keras's automatic names: "embedding", then "embedding_1", "embedding_2", ..."""
-    count = next(_name_counters[base])
-    return base if count == 0 else f"{base}_{count}"
-
-
-def reset_unique_names() -> None:
-    """Start Keras's automatic names afresh: the next Dense is "dense" again."""
-    _name_counters.clear()
-
-
-def snake_case(class_name: str) -> str:
-    """Keras's default layer names: GlobalMaxPooling1D -> global_max_pooling1d, LSTM -> lstm."""
-    words = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)  # a capitalised word starts a new part
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", words).lower()
 
 
 @contextlib.contextmanager

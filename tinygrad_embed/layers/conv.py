@@ -7,9 +7,9 @@ from typing import Any
 
 from .. import activations
 from ..tensor import Tensor
-from ..utils import positive_int
+from ..helpers import one_int, positive_int
 from .base import Layer
-from .padding import PADDINGS, channels_last, one_int, output_steps, pad_steps, padding_amounts, padding_mode
+from .padding import PADDINGS, channels_last, output_steps, pad_steps, padding_amounts, padding_mode
 
 
 class Conv1D(Layer):

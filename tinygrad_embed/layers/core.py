@@ -11,7 +11,7 @@ import numpy as np
 from .. import activations
 from ..functions import stack
 from ..tensor import Tensor
-from ..utils import positive_int
+from ..helpers import positive_int
 from .base import Layer
 
 DATA_FORMATS = ("channels_last", "channels_first")

@@ -5,7 +5,7 @@ from typing import Any
 
 from .. import activations
 from ..tensor import Tensor
-from ..utils import positive_int
+from ..helpers import positive_int
 from .base import Layer
 
 

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..tensor import Tensor
-from ..utils import random_generator
+from ..helpers import is_number, random_generator
 from .base import Layer
 
 
@@ -88,7 +88,7 @@ class SpatialDropout1D(Dropout):
 
 
 def _checked_rate(rate: Any) -> float:
-    if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
+    if not is_number(rate):
         raise TypeError(f"Dropout's rate must be a number in [0, 1], got {rate!r}")
     if not 0 <= rate <= 1:
         raise ValueError(f"Dropout's rate must be in [0, 1] (the fraction of units dropped), got {rate!r}")

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..functions import Gather, validate_indices
 from ..tensor import Tensor
-from ..utils import positive_int
+from ..helpers import positive_int
 from .base import Layer
 
 

@@ -8,18 +8,8 @@ import numpy as np
 
 from ..functions import concatenate
 from ..tensor import Tensor
-from ..utils import positive_int
 
 PADDINGS = ("valid", "same", "causal")
-
-
-def one_int(value: Any, what: str) -> int:
-    """A positive int, given as one or as a tuple of one (Keras accepts kernel_size=3 and (3,))."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 1:
-            raise ValueError(f"{what} must be an int or a tuple of one int for a 1-D layer, got {value!r}")
-        value = value[0]
-    return positive_int(value, what)
 
 
 def padding_mode(padding: Any, allowed: tuple[str, ...]) -> str:

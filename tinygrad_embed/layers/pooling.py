@@ -8,7 +8,8 @@ import numpy as np
 
 from ..tensor import Tensor
 from .base import Layer
-from .padding import channels_last, one_int, output_steps, pad_steps, padding_amounts, padding_mode
+from ..helpers import one_int
+from .padding import channels_last, output_steps, pad_steps, padding_amounts, padding_mode
 
 
 class _Pooling1D(Layer):

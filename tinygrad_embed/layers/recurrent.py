@@ -24,7 +24,7 @@ import numpy as np
 from .. import activations
 from ..functions import concatenate
 from ..tensor import Tensor
-from ..utils import positive_int, random_generator
+from ..helpers import dropout_rate, positive_int, random_generator
 from .base import Layer
 from .symbolic import KerasTensor, flatten
 
@@ -58,12 +58,6 @@ def dropped_product(a: Tensor, weights: Tensor, masks: np.ndarray | None) -> Ten
         return a @ weights
     size = weights.shape[1] // len(masks)
     return concatenate([(a * mask) @ weights[:, g * size:(g + 1) * size] for g, mask in enumerate(masks)], axis=1)
-
-
-def dropout_rate(rate: Any, what: str) -> float:
-    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) or not 0 <= rate < 1:
-        raise ValueError(f"{what} must be a number in [0, 1), the fraction of units dropped, got {rate!r}")
-    return float(rate)
 
 
 def draw_dropout_masks(generator: np.random.Generator | None, rates: tuple[float, float], count: int,

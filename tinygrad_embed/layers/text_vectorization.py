@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, NamedTuple, Sequence
 import numpy as np
 
 from ..tensor import Tensor
-from ..utils import positive_int
+from ..helpers import positive_int
 from .base import Layer
 
 MASK, OOV = "", "[UNK]"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..layers.base import snake_case
+from ..helpers import snake_case
 from ..missing import module_getattr
 from .accuracy import (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, _AccuracyByShapes,
                        accuracy_for, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy)

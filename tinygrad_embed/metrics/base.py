@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import initializers
-from ..layers.base import snake_case, unique_name
+from ..helpers import snake_case, unique_name
 from ..tensor import Tensor
 
 FLOATX = np.dtype("float32")  # Keras's default float type

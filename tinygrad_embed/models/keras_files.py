@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from .. import activations, initializers, losses, optimizers
-from ..layers.base import Layer, initializers_skipped, snake_case
+from ..helpers import snake_case
+from ..layers.base import Layer, initializers_skipped
 from ..layers.bidirectional import Bidirectional
 from ..layers.input_layer import InputLayer
 from ..layers.recurrent import _Recurrent

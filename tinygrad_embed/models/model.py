@@ -8,7 +8,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..layers.base import Layer, unique_name
+from ..helpers import unique_name
+from ..layers.base import Layer
 from ..tensor import Tensor
 from ..layers.input_layer import InputLayer
 from ..layers.symbolic import KerasTensor, Node, flatten, map_structure

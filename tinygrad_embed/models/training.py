@@ -28,7 +28,7 @@ from ..callbacks import Callback, CallbackList, History, TerminateOnNaN
 from ..data import Stream, is_stream
 from ..layers.symbolic import flatten
 from ..tensor import Tensor, no_grad
-from ..utils import positive_int, random_generator
+from ..helpers import positive_int, random_generator
 from .compile_utils import _Objectives
 
 

@@ -13,7 +13,7 @@ import json
 from collections import OrderedDict, defaultdict
 from typing import Callable, Iterable, Iterator, Union
 
-from ..utils import positive_int
+from ..helpers import positive_int
 
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 
