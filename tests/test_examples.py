@@ -48,3 +48,28 @@ def test_imdb_lstm_ends_with_the_test_accuracy_in_either_recipe(tmp_path):
         seconds = next(line for line in lines if line.startswith("seconds per epoch"))
         assert seconds.count(",") == 1  # two epochs ran
         assert ("Restoring model weights" in result.stdout) == (recipe == "best")
+
+
+def test_training_by_hand_is_what_fit_does_without_the_bookkeeping(capsys):
+    """examples/train_by_hand.py (the learner's first loop) learns, and ends with the weights that
+    model.fit gives the same layers from the same seed and batches (no shuffling)."""
+    import runpy
+
+    import numpy as np
+
+    from tinygrad_embed.layers import LSTM, Dense, Embedding
+    from tinygrad_embed.models import Sequential
+    from tinygrad_embed.optimizers import Adam
+    from tinygrad_embed.utils import set_random_seed
+
+    by_hand = runpy.run_path(str(EXAMPLES / "train_by_hand.py"), run_name="__main__")
+    losses = [float(line.split("loss ")[1]) for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
+    assert len(losses) == 8 and losses[-1] < 0.75 * losses[0]
+    set_random_seed(0)
+    model = Sequential([Embedding(50, 8), LSTM(16), Dense(1, activation="sigmoid")])
+    model.compile(optimizer=Adam(learning_rate=0.01), loss="binary_crossentropy")
+    model.fit(by_hand["reviews"], by_hand["labels"], batch_size=64, epochs=8, shuffle=False, verbose=0)
+    hand_weights = [w.data for layer in (by_hand["embed"], by_hand["lstm"], by_hand["dense"])
+                    for w in layer.trainable_weights]
+    for ours, fitted in zip(hand_weights, model.get_weights()):
+        np.testing.assert_allclose(ours, fitted, rtol=1e-5, atol=1e-6)
