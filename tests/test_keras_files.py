@@ -9,7 +9,7 @@ import pytest
 
 from tinygrad_embed.layers import GRU, LSTM, Bidirectional, Dense, Embedding, Input, Layer
 from tinygrad_embed.models import Model, Sequential, load_model
-from tinygrad_embed.models.keras_files import weight_groups
+from tinygrad_embed.saving.keras_files import weight_groups
 
 h5py = pytest.importorskip("h5py")  # the keras-files extra
 

@@ -12,7 +12,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import helpers, saving
+from .. import helpers
+from ..saving.archive import read_archive, write_archive
 from .base import Callback, _learning_rate
 
 
@@ -213,7 +214,7 @@ class BackupAndRestore(Callback):
 
     def on_train_begin(self, logs=None):
         if os.path.exists(self.path):
-            arrays = saving.read_archive(self.path)
+            arrays = read_archive(self.path)
             self.model._restore_from(arrays, self.path)
             helpers.set_random_state(json.loads(str(arrays["training/random_state"])))
             self.model._initial_epoch = int(arrays["training/epochs_done"])
@@ -223,7 +224,7 @@ class BackupAndRestore(Callback):
         arrays = self.model._to_arrays()
         arrays["training/epochs_done"] = np.array(epoch + 1)
         arrays["training/random_state"] = np.array(json.dumps(helpers.get_random_state()))
-        saving.write_archive(self.path, arrays)
+        write_archive(self.path, arrays)
 
     def on_train_end(self, logs=None):
         if self.delete_on_end and os.path.exists(self.path):

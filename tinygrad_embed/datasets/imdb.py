@@ -25,7 +25,7 @@ from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
-from .. import saving
+from ..saving.archive import read_archive, write_archive
 from ..preprocessing.text import text_to_word_sequence
 
 URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
@@ -150,7 +150,7 @@ def _tokenised(path) -> dict:
     key = hashlib.sha256(f"{_TOKENS_VERSION}|{source}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
     cached = cache_dir() / f"imdb-tokens-{key}.npz"
     if cached.exists():
-        return saving.read_archive(cached)
+        return read_archive(cached)
     reviews = load_reviews(source)
     words = [text_to_word_sequence(r.text) for r in reviews]
     counts = Counter(w for review in words for w in review)
@@ -162,7 +162,7 @@ def _tokenised(path) -> dict:
               "is_train": np.array([r.split == "train" for r in reviews]),
               "vocabulary": np.array(json.dumps(vocabulary))}
     cached.parent.mkdir(parents=True, exist_ok=True)
-    saving.write_archive(cached, tokens)
+    write_archive(cached, tokens)
     return tokens
 
 

@@ -13,7 +13,8 @@ from ..layers.base import Layer
 from ..tensor import Tensor
 from ..layers.input_layer import InputLayer
 from ..layers.symbolic import KerasTensor, Node, flatten, map_structure
-from . import saving, summary
+from ..saving import native, saving_api
+from . import summary
 from .training import Trainer
 
 
@@ -104,24 +105,24 @@ class Model(Trainer, Layer):
         summary.print_summary(self, line_length, positions, print_fn, expand_nested, show_trainable)
 
     def get_config(self) -> dict[str, Any]:
-        return saving.model_config(self)
+        return native.model_config(self)
 
     def save(self, filepath: str, include_optimizer: bool = True) -> None:
         """Architecture, weights and, optionally, the optimizer's state, in one file: .keras is Keras 3's
-        archive (models/keras_files.py), any other name this project's pickle-free .npz."""
-        saving.save_model(self, filepath, include_optimizer)
+        archive (saving/keras_files.py), any other name this project's pickle-free .npz."""
+        saving_api.save_model(self, filepath, include_optimizer)
 
     def save_weights(self, filepath: str) -> None:
-        saving.save_weights(self, filepath)
+        saving_api.save_weights(self, filepath)
 
     def load_weights(self, filepath: str) -> None:
-        saving.load_weights(self, filepath)
+        saving_api.load_weights(self, filepath)
 
     def _to_arrays(self, include_optimizer: bool = True) -> dict[str, np.ndarray]:
-        return saving.model_arrays(self, include_optimizer)
+        return native.model_arrays(self, include_optimizer)
 
     def _restore_from(self, arrays: dict[str, np.ndarray], filepath: str) -> None:
-        saving.restore(self, arrays, filepath)
+        native.restore(self, arrays, filepath)
 
 
 def _keras_tensors(value: Any, what: str) -> list[KerasTensor]:

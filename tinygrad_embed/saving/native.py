@@ -1,34 +1,30 @@
-"""A model in a file and back: its architecture as JSON, its weights in Keras's order and, optionally,
-the optimizer's state, in the pickle-free .npz archive of tinygrad_embed/saving.py.
+"""This project's own format, as data: a model's architecture as a JSON config and back, its weights in
+Keras's order and, optionally, the optimizer's state as the named arrays that archive.py stores.
 
 Layers are rebuilt from the layer registry (layers.base.LAYERS) by class name and nothing else: no
-getattr on a module, no code from the file. A rebuilt model starts with lazily allocated zero weights
-(no initializer runs), and its weight shapes are compared with the file's before any array is copied.
-File names ending in .keras or .weights.h5 go to keras_files.py instead: Keras 3's own formats.
+getattr on a module, no code from the file. The containers are found there too (Model and Sequential
+are layers, registered under their class names), so this wing imports no module of models/.
 """
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import numpy as np
 
 from .. import initializers, losses, metrics, optimizers
-from .. import saving as archive
-from ..layers.base import get_layer_class, initializers_skipped
+from ..layers.base import get_layer_class
 from ..layers.input_layer import InputLayer
 from ..layers.symbolic import flatten
-from . import keras_files  # Keras's .keras and .weights.h5 files
 
 
 # ---- architecture ---------------------------------------------------------------------------------
 def model_config(model: Any) -> dict[str, Any]:
+    """The architecture of a Sequential or functional model, and its compile settings, as JSON-ready data."""
     compiled = None if model.optimizer is None else {
         "optimizer": {"class_name": type(model.optimizer).__name__, "config": model.optimizer.get_config()},
         "loss": _compile_json(model.loss, "loss"), "metrics": _compile_json(model.metrics, "metrics")}
-    from .model import Model  # here: model.py imports this module
-    nested = [layer.name for layer in model.layers if isinstance(layer, Model)]
+    nested = [layer.name for layer in model.layers if _is_model(type(layer))]
     if nested:  # refused when saving, not only when loading: a file that cannot be read back is a trap
         raise NotImplementedError(f"model {model.name!r} holds models as layers ({', '.join(nested)}), which "
                                   "cannot be saved yet: save its weights (save_weights) and rebuild it in code")
@@ -57,17 +53,21 @@ def _reference(tensor: Any, node_number: dict) -> list:
     return [tensor.node.layer.name, node_number[id(tensor.node)], tensor.index]
 
 
+def _is_model(cls: type) -> bool:
+    """Whether a layer class is a model: Model is taken from the registry, as this wing imports no container."""
+    return issubclass(cls, get_layer_class("Model"))
+
+
 def model_from_config(config: dict[str, Any]) -> Any:
-    from .model import Model
-    from .sequential import Sequential
+    """The model that model_config described, its weights not yet filled (compiled if it was)."""
     layers = []
     for entry in config["layers"]:
         cls = get_layer_class(entry["class_name"])
-        if issubclass(cls, Model):
+        if _is_model(cls):
             raise ValueError(f"a model inside a model ({entry['class_name']}) cannot be loaded yet")
         layers.append(cls.from_config(entry["config"]))
     if config["class_name"] == "Sequential":
-        model = Sequential(layers, name=config["name"])
+        model = get_layer_class("Sequential")(layers, name=config["name"])
         if config["input_shape"] is not None:
             if config.get("input_dtype"):  # files written before 2026-11-30 do not have it
                 model.__dict__["_input_layer"] = InputLayer(batch_shape=config["input_shape"], dtype=config["input_dtype"])
@@ -85,8 +85,8 @@ def model_from_config(config: dict[str, Any]) -> Any:
             outputs[(call["layer"], number)] = flatten(result)
         ins = [outputs[(name, node)][index] for name, node, index in config["inputs"]]
         outs = [outputs[(name, node)][index] for name, node, index in config["outputs"]]
-        model = Model(ins[0] if config["single_input"] else ins, outs[0] if config["single_output"] else outs,
-                      name=config["name"])
+        model = get_layer_class("Model")(ins[0] if config["single_input"] else ins,
+                                         outs[0] if config["single_output"] else outs, name=config["name"])
     else:
         raise ValueError(f"unknown model class {config['class_name']!r}: expected Sequential or Functional")
     if config.get("compile"):
@@ -132,8 +132,9 @@ def _from_compile_json(value: Any, rebuild: Any) -> Any:
     return value
 
 
-# ---- files ----------------------------------------------------------------------------------------
-def _weight_arrays(model: Any) -> dict[str, np.ndarray]:
+# ---- the arrays -----------------------------------------------------------------------------------
+def weight_arrays(model: Any) -> dict[str, np.ndarray]:
+    """Every weight, in get_weights' order, under the names weight/0000, weight/0001, ..."""
     return {f"weight/{i:04d}": w for i, w in enumerate(model.get_weights())}
 
 
@@ -147,44 +148,16 @@ def _jsonable(value: Any) -> Any:
 
 
 def model_arrays(model: Any, include_optimizer: bool = True) -> dict[str, np.ndarray]:
-    arrays = _weight_arrays(model)
+    """What a model file holds: the weights, the architecture as JSON and, optionally, the optimizer's state."""
+    arrays = weight_arrays(model)
     arrays["config"] = np.array(json.dumps(model_config(model), default=_jsonable))
     if include_optimizer and model.optimizer is not None:
         arrays.update({f"optimizer/{k}": v for k, v in model.optimizer.get_state().items()})
     return arrays
 
 
-def _keras_file(filepath: Any) -> str | None:
-    """"keras" or "weights.h5" for Keras's own file names (read and written by keras_files.py), else None."""
-    name = os.fspath(filepath)
-    return "keras" if name.endswith(".keras") else "weights.h5" if name.endswith(".weights.h5") else None
-
-
-def save_model(model: Any, filepath: str, include_optimizer: bool = True) -> None:
-    if _keras_file(filepath) == "keras":
-        return keras_files.save_keras(model, filepath, include_optimizer)
-    archive.write_archive(filepath, model_arrays(model, include_optimizer))
-
-
-def save_weights(model: Any, filepath: str) -> None:
-    if _keras_file(filepath) == "weights.h5":
-        return keras_files.save_weights_h5(model, filepath)
-    archive.write_archive(filepath, _weight_arrays(model))
-
-
-def load_weights(model: Any, filepath: str) -> None:
-    if _keras_file(filepath) == "weights.h5":
-        return keras_files.load_weights_h5(model, filepath)
-    arrays = archive.read_archive(filepath)
-    if not model.built:
-        try:
-            model.build()
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"model {model.name!r} has no weights yet to load into: {error}") from None
-    _set_weights(model, arrays, filepath)
-
-
-def _set_weights(model: Any, arrays: dict[str, np.ndarray], filepath: str) -> None:
+def set_weight_arrays(model: Any, arrays: dict[str, np.ndarray], filepath: str) -> None:
+    """The arrays weight/0000, weight/0001, ... into the model's weights; ValueError naming the file if they do not fit."""
     stored = sorted(k for k in arrays if k.startswith("weight/"))
     try:
         model.set_weights([arrays[k] for k in stored])
@@ -194,7 +167,7 @@ def _set_weights(model: Any, arrays: dict[str, np.ndarray], filepath: str) -> No
 
 def restore(model: Any, arrays: dict[str, np.ndarray], filepath: str) -> None:
     """Weights and, when the file has it, the optimizer's state."""
-    _set_weights(model, arrays, filepath)
+    set_weight_arrays(model, arrays, filepath)
     state = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}
     if set(state) == {"iterations"} and int(state["iterations"]) == 0:
         return  # saved compiled but before any step: the optimizer had no slots yet, and has none now
@@ -204,25 +177,3 @@ def restore(model: Any, arrays: dict[str, np.ndarray], filepath: str) -> None:
             model.optimizer.set_state(state)
         except (ValueError, TypeError) as error:
             raise ValueError(f"the optimizer state in {filepath!r} does not fit: {error}") from None
-
-
-def load_model(filepath: str) -> Any:
-    """The model that save wrote: same layers and graph, weights, compile settings, optimizer state."""
-    if _keras_file(filepath) == "keras":
-        return keras_files.load_keras(filepath)
-    arrays = archive.read_archive(filepath)
-    if "config" not in arrays:
-        raise ValueError(f"{filepath!r} holds weights only (no architecture): build the model and call load_weights")
-    try:
-        config = json.loads(str(arrays["config"]))
-        with initializers_skipped():  # weights start as untouched zeros: a crafted size costs nothing yet
-            model = model_from_config(config)
-    except (KeyError, TypeError, IndexError, AttributeError, ValueError, MemoryError) as error:
-        raise ValueError(f"{filepath!r} has an architecture this version cannot rebuild: {error!r}") from None
-    declared = [w.shape for w in model.weights]
-    stored = [arrays[k].shape for k in sorted(arrays) if k.startswith("weight/")]
-    if declared != stored:
-        raise ValueError(f"{filepath!r}: its architecture declares weights of shapes {declared}, "
-                         f"but the file stores {stored}")
-    restore(model, arrays, filepath)
-    return model

@@ -1,6 +1,7 @@
-"""Model files: weights, architecture and optimizer state in one .npz archive, read without pickle.
+"""The pickle-free .npz archive: named arrays in one file, written whole and read without pickle. It
+imports nothing of the package, so any floor may use it (the IMDB cache, BackupAndRestore, model files).
 
-A file is a zip of .npy arrays (numpy's own format), so any numpy can read it:
+A file is a zip of .npy arrays (numpy's own format), so any numpy can read it; a model file holds:
     format          the string "tinygrad_embed/1"
     config          the model's architecture as JSON (absent from weights-only files)
     weight/0000 ..  every weight array, in Keras's order (model.get_weights())
@@ -21,6 +22,7 @@ FORMAT = "tinygrad_embed/1"
 
 
 def write_archive(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    """The arrays, and the format's name, in one .npz file at `path`, replacing it whole or not at all."""
     path = os.fspath(path)
     handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-", suffix=".npz")
     try:

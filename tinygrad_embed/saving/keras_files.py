@@ -1,0 +1,287 @@
+"""Keras 3's own files, both ways: the `.keras` archive (a zip of metadata.json, config.json and
+model.weights.h5) and the weights-only `.weights.h5`, in Keras's layouts, so that real Keras opens what
+is written here and this project opens what Keras wrote. Needs h5py (the `keras-files` extra). The
+architecture in config.json is translated by keras_config.py; this module holds the weights' layout.
+
+Keras's layout of the weights: one HDF5 group per layer, named after its class in snake case and
+numbered in the model's layer order (`layers/dense`, `layers/dense_1`, ...), holding `vars/0`, `vars/1`,
+... in get_weights' order; a recurrent layer keeps them in its cell (`layers/lstm/cell/vars`), a
+Bidirectional in its two halves (`layers/bidirectional/forward_layer/cell/vars`, then `backward_layer`).
+The optimizer's state is `optimizer/vars`: the step count, the learning rate, then its slots.
+
+A file is data, never code: layer classes are looked up among this project's built-in Keras layers by
+name only (no module is imported, nothing is unpickled), and every array's shape is checked against the
+architecture, and its stored bytes against its declared size, before anything is read.
+"""
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import os
+import tempfile
+import warnings
+import zipfile
+from typing import Any
+
+import numpy as np
+
+from .. import optimizers
+from ..helpers import snake_case
+from ..layers.base import Layer, initializers_skipped
+from ..layers.bidirectional import Bidirectional
+from ..layers.input_layer import InputLayer
+from ..layers.recurrent import _Recurrent
+from ..layers.time_distributed import TimeDistributed
+from . import native
+from .keras_config import from_keras_config, to_keras_config
+
+EXTRA = "pip install 'tinygrad_embed[keras-files]'"
+KERAS_VERSION = "3.0.0"  # the oldest Keras 3 writes and reads this layout
+MAX_CONFIG_BYTES = 64 << 20  # a model's architecture is kilobytes; more is not a model file
+MAX_EXPANSION, BOMB_FLOOR = 100, 64 << 20  # a member over 64 MB inflating more than 100-fold is a bomb, not weights
+
+
+def _h5py() -> Any:
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError(f"reading and writing Keras's .keras and .weights.h5 files needs h5py: {EXTRA}") from None
+    return h5py
+
+
+# ---- writing --------------------------------------------------------------------------------------
+def save_keras(model: Any, filepath: str, include_optimizer: bool = True) -> None:
+    """model.save("m.keras"): the archive real keras.models.load_model opens."""
+    config = to_keras_config(model)
+    weights = io.BytesIO()
+    _write_h5(model, weights, include_optimizer)
+    metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
+    _write_atomically(filepath, lambda file: _zip(file, {"metadata.json": json.dumps(metadata),
+                                                         "config.json": json.dumps(config),
+                                                         "model.weights.h5": weights.getvalue()}))
+
+
+def save_weights_h5(model: Any, filepath: str) -> None:
+    """model.save_weights("m.weights.h5"): Keras's weights-only file (with the optimizer's state, as Keras)."""
+    buffer = io.BytesIO()
+    _write_h5(model, buffer, include_optimizer=True)
+    _write_atomically(filepath, lambda file: file.write(buffer.getvalue()))
+
+
+def _zip(file: Any, members: dict[str, Any]) -> None:
+    with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+
+
+def _write_atomically(filepath: str, write: Any) -> None:
+    """A crash mid-write leaves the old file whole: write a temporary file, then rename it over."""
+    path = os.fspath(filepath)
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            write(file)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _write_h5(model: Any, file: Any, include_optimizer: bool) -> None:
+    if not model.built:
+        raise ValueError(f"model {model.name!r} has no weights yet: build it (or call it on data) before saving")
+    with _h5py().File(file, "w") as h5:
+        h5.create_group("vars").attrs["name"] = model.name
+        for path, name, weights in weight_groups(model):
+            group = h5.require_group(path)
+            group.attrs["name"] = name
+            for index, weight in enumerate(weights):
+                group[str(index)] = weight.data
+        if include_optimizer and model.optimizer is not None and model.optimizer._slots:
+            state = keras_optimizer_state(model.optimizer)
+            if state is not None:
+                group = h5.create_group("optimizer/vars")
+                group.attrs["name"] = type(model.optimizer).__name__.lower()
+                for index, array in enumerate(state):
+                    group[str(index)] = array
+
+
+def weight_groups(model: Any) -> list[tuple[str, str, list]]:
+    """(h5 group path, the name Keras records on it, the weights it holds) for every layer, in Keras's order."""
+    groups, used = [], {}
+    for layer in model.layers:
+        if isinstance(layer, InputLayer):
+            continue
+        base = snake_case(type(layer).__name__)
+        used[base] = used.get(base, -1) + 1
+        groups += _layer_groups(layer, f"layers/{base}" + (f"_{used[base]}" if used[base] else ""))
+    return groups
+
+
+def _layer_groups(layer: Layer, path: str) -> list[tuple[str, str, list]]:
+    if hasattr(layer, "layers"):
+        raise NotImplementedError(f"model {layer.name!r} is a layer of another model, which Keras's layout nests "
+                                  "in a way this project does not write yet")
+    if isinstance(layer, TimeDistributed):  # Keras keeps the wrapped layer's weights under "layer"
+        return _layer_groups(layer.layer, f"{path}/layer")
+    if isinstance(layer, Bidirectional):
+        return (_layer_groups(layer.forward_layer, f"{path}/forward_layer")
+                + _layer_groups(layer.backward_layer, f"{path}/backward_layer"))
+    if isinstance(layer, _Recurrent):  # Keras's RNN layers keep their weights in their cell
+        return [(f"{path}/cell/vars", f"{snake_case(type(layer).__name__)}_cell", layer.weights)]
+    return [(f"{path}/vars", layer.name, layer.weights)] if layer.weights else []
+
+
+# ---- the optimizer's state: Keras's order ---------------------------------------------------------
+def _keras_slot_groups(optimizer: Any) -> list[tuple[str, ...]]:
+    """Keras creates an optimizer's slots in groups, interleaved per variable within a group."""
+    names = optimizer.slot_names
+    if isinstance(optimizer, optimizers.Adam):
+        return [("m", "v")] + ([("v_hat",)] if "v_hat" in names else [])
+    return [(name,) for name in names]  # SGD, RMSprop, Adagrad: one slot per group
+
+
+def keras_optimizer_state(optimizer: Any) -> list[np.ndarray] | None:
+    """[iterations, learning_rate, slots...] as Keras stores them, or None for an optimizer Keras orders otherwise."""
+    if type(optimizer).__name__.lower() not in optimizers.KNOWN:
+        return None
+    arrays = [np.array(optimizer.iterations, np.int64), np.array(optimizer.learning_rate, np.float32)]
+    for group in _keras_slot_groups(optimizer):
+        arrays += [slots[name] for slots in optimizer._slots for name in group]
+    return arrays
+
+
+def _optimizer_state_from_keras(optimizer: Any, arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
+    state, position = {"iterations": arrays[0]}, 2  # arrays[1] is the learning rate, which the config holds
+    for group in _keras_slot_groups(optimizer):
+        for index in range(len(optimizer._slots)):
+            for name in group:
+                state[f"{index}/{name}"] = arrays[position]
+                position += 1
+    return state
+
+
+# ---- reading --------------------------------------------------------------------------------------
+def load_keras(filepath: str) -> Any:
+    """keras.models.load_model's twin: the model, its weights and, when compiled, its optimizer's state."""
+    h5py = _h5py()
+    path = _existing(filepath)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = {info.filename: info for info in archive.infolist()}
+            for member in ("config.json", "model.weights.h5"):
+                if member not in names:
+                    raise ValueError(f"{path!r} is not a Keras 3 archive: it has no {member!r} "
+                                     f"(it holds {sorted(names)[:10]})")
+                _check_member_size(path, names[member])
+            if names["config.json"].file_size > MAX_CONFIG_BYTES:
+                raise ValueError(f"{path!r}: its config.json declares {names['config.json'].file_size} bytes, "
+                                 f"more than the {MAX_CONFIG_BYTES} a model's architecture can need")
+            config = json.loads(archive.read("config.json"))
+            model = _model_from_keras_config(path, config)
+            # Read whole, so that zipfile checks its CRC: a damaged byte is caught here, before HDF5 parses it.
+            with h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as h5:
+                _read_h5(model, h5, path)
+    except (zipfile.BadZipFile, EOFError, OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path!r} is not a readable Keras archive (truncated or corrupt): {error}") from None
+    return model
+
+
+def load_weights_h5(model: Any, filepath: str) -> None:
+    """model.load_weights("m.weights.h5") for a file Keras (or save_weights here) wrote."""
+    h5py = _h5py()
+    path = _existing(filepath)
+    if not model.built:
+        try:
+            model.build()
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"model {model.name!r} has no weights yet to load into: {error}") from None
+    try:
+        with h5py.File(path, "r") as h5:
+            _read_h5(model, h5, path)
+    except OSError as error:
+        raise ValueError(f"{path!r} is not a readable HDF5 weights file (truncated or corrupt): {error}") from None
+
+
+def _existing(filepath: str) -> str:
+    path = os.fspath(filepath)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no file at {path!r}")
+    return path
+
+
+def _check_member_size(path: str, info: zipfile.ZipInfo) -> None:
+    if info.file_size > max(MAX_EXPANSION * info.compress_size, BOMB_FLOOR):
+        raise ValueError(f"{path!r}: member {info.filename!r} declares {info.file_size} bytes from "
+                         f"{info.compress_size} compressed: refused as a zip bomb")
+
+
+def _model_from_keras_config(path: str, config: Any) -> Any:
+    try:
+        ours = from_keras_config(config)
+        with initializers_skipped():  # weights start as untouched zeros: the file's arrays replace them
+            return native.model_from_config(ours)
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError, MemoryError) as error:
+        raise ValueError(f"{path!r} has an architecture this project cannot rebuild: {error}") from None
+
+
+def _read_h5(model: Any, h5: Any, path: str) -> None:
+    """Every layer's arrays, checked against the architecture's shapes before any is read; then the optimizer's."""
+    datasets = []
+    for group_path, _, weights in weight_groups(model):
+        found = _vars(h5, group_path, path)
+        if len(found) != len(weights):
+            raise ValueError(f"{path!r}: {group_path!r} holds {len(found)} arrays, but the model's layer there has "
+                             f"{len(weights)} weights ({[w.shape for w in weights]})")
+        for dataset, weight in zip(found, weights):
+            if dataset.shape != weight.shape:
+                raise ValueError(f"{path!r}: {dataset.name!r} has shape {dataset.shape}, but the model's weight "
+                                 f"there has shape {weight.shape}")
+        datasets += found
+    arrays = {f"weight/{i:04d}": _read(dataset, path) for i, dataset in enumerate(datasets)}
+    if model.optimizer is not None and "optimizer" in h5:
+        arrays.update(_optimizer_arrays(model, h5, path))
+    native.restore(model, arrays, path)
+
+
+def _optimizer_arrays(model: Any, h5: Any, path: str) -> dict[str, np.ndarray]:
+    model.optimizer.build(model.trainable_weights)
+    expected = keras_optimizer_state(model.optimizer)
+    found = _vars(h5, "optimizer/vars", path)
+    if expected is None or [d.shape for d in found] != [a.shape for a in expected]:
+        warnings.warn(f"{path!r}: the optimizer's state does not fit {type(model.optimizer).__name__} on this "
+                      "model's weights; the optimizer starts fresh", stacklevel=4)
+        return {}
+    state = _optimizer_state_from_keras(model.optimizer, [_read(d, path) for d in found])
+    return {f"optimizer/{key}": value for key, value in state.items()}
+
+
+def _vars(h5: Any, group_path: str, path: str) -> list:
+    """The datasets 0, 1, ... of a vars group (none if the group is absent, as Keras reads it)."""
+    h5py = _h5py()
+    group = h5.get(group_path)
+    if group is None:
+        return []
+    names = list(group.keys()) if isinstance(group, h5py.Group) else None
+    if names is None or sorted(names, key=_as_index) != [str(i) for i in range(len(names))]:
+        raise ValueError(f"{path!r}: {group_path!r} is not a group of arrays named 0, 1, ...: {(names or [])[:10]}")
+    return [group[str(i)] for i in range(len(group))]
+
+
+def _as_index(key: str) -> int:
+    return int(key) if key.isdigit() else -1
+
+
+def _read(dataset: Any, path: str) -> np.ndarray:
+    """An array whose declared size the file really stores, in this file, as numbers; else ValueError."""
+    h5py = _h5py()
+    if not isinstance(dataset, h5py.Dataset) or dataset.dtype.kind not in "fiu":
+        raise ValueError(f"{path!r}: {getattr(dataset, 'name', dataset)!r} is not an array of numbers")
+    if dataset.external or dataset.is_virtual:  # their bytes live in other files, which a weights file must not name
+        raise ValueError(f"{path!r}: {dataset.name!r} points at data outside the file; refused")
+    declared = int(np.prod(dataset.shape, dtype=np.float64)) * dataset.dtype.itemsize
+    if declared > dataset.id.get_storage_size():
+        raise ValueError(f"{path!r}: {dataset.name!r} declares shape {dataset.shape} of {dataset.dtype} ({declared} "
+                         f"bytes) but stores only {dataset.id.get_storage_size()} bytes")
+    return dataset[()]
