@@ -23,6 +23,7 @@ from .helpers import positive_int
 
 # ---- the table ----------------------------------------------------------------------------------
 def _table(table: Any) -> np.ndarray:
+    """An embedding table (a Tensor or an array) as a 2-D float array, checked."""
     table = np.asarray(table.data if isinstance(table, Tensor) else table)
     if table.ndim != 2 or table.dtype.kind != "f":
         raise ValueError(f"an embedding table must be a 2-D float array (rows, dims), got shape {table.shape} "
@@ -31,6 +32,7 @@ def _table(table: Any) -> np.ndarray:
 
 
 def _row(word_index: Mapping[str, int], word: str, index_offset: int, rows: int) -> int:
+    """The table row of `word`: its id in word_index plus index_offset, checked."""
     if word not in word_index:
         raise KeyError(f"{word!r} is not in the word index ({len(word_index)} words)")
     row = word_index[word] + index_offset
@@ -110,6 +112,7 @@ def _intercepted(layer: Layer, wrapper: Callable[..., Any]) -> Iterator[None]:
 
 
 def _ids(x: Any) -> np.ndarray:
+    """A batch of id sequences as a 2-D array, checked."""
     x = np.asarray(x)
     if x.ndim != 2:
         raise ValueError(f"x must be a batch of id sequences, shape (batch, steps), got shape {x.shape}")

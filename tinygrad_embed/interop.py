@@ -35,6 +35,7 @@ ACTIVATIONS = {"linear": None, "relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmo
 
 
 def _torch() -> Any:
+    """The torch module, or an ImportError naming the extra that installs it."""
     try:
         import torch
     except ImportError:
@@ -69,6 +70,7 @@ def gru_to_torch(kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndar
 
 
 def gru_from_torch(parameters: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Keras's [kernel, recurrent_kernel, bias] of a reset_after GRU: gru_to_torch undone."""
     p = parameters
     u = p["weight_hh_l0"].shape[1]
     return [_swap_first_two_gates(p["weight_ih_l0"].T, u), _swap_first_two_gates(p["weight_hh_l0"].T, u),
@@ -94,6 +96,7 @@ def to_torch(layer_or_model: Layer) -> Any:
 
 
 def _layer_to_torch(layer: Layer, modules: Any) -> Any:
+    """The torch module computing what this one layer computes, with its weights."""
     torch = _torch()
     if not layer.built:
         raise ValueError(f"layer {layer.name!r} has no weights yet: build it (or call it on data) first")
@@ -122,6 +125,7 @@ def _layer_to_torch(layer: Layer, modules: Any) -> Any:
 
 
 def _recurrent_to_torch(layer: LSTM | GRU, weights: list[np.ndarray], modules: Any) -> Any:
+    """nn.LSTM or nn.GRU for an LSTM or GRU layer, or a ValueError naming what has no twin."""
     torch, kind = _torch(), type(layer).__name__
     if isinstance(layer, GRU) and not layer.reset_after:
         raise ValueError(f"GRU {layer.name!r} has reset_after=False, which has no PyTorch twin: nn.GRU applies the "
@@ -138,6 +142,7 @@ def _recurrent_to_torch(layer: LSTM | GRU, weights: list[np.ndarray], modules: A
 
 
 def _activation_name(function: Any) -> str:
+    """The name ACTIVATIONS knows an activation function by (or softmax)."""
     for name, known in activations.KNOWN.items():
         if known is function and (name in ACTIVATIONS or name == "softmax"):
             return name
@@ -146,111 +151,127 @@ def _activation_name(function: Any) -> str:
 
 
 def _load(module: Any, arrays: dict[str, np.ndarray]) -> None:
+    """Copy numpy arrays into a torch module's parameters of the same names."""
     torch = _torch()
     with torch.no_grad():
         for name, array in arrays.items():
             getattr(module, name).copy_(torch.from_numpy(np.ascontiguousarray(array, np.float32)))
 
 
+# ---- the torch modules to_torch builds ------------------------------------------------------------
+# torch is optional, so these classes name no base: _modules makes each a torch module on first use by
+# adding nn.Module as a second base (their super().__init__() is then nn.Module's).
+class _Embedding:
+    """nn.Embedding; mask_zero tells the Sequential to hand the mask (ids != 0) to the layers after it."""
+    def __init__(self, embedding: Any, mask_zero: bool) -> None:
+        super().__init__()
+        self.embedding, self.mask_zero = embedding, mask_zero
+
+    def forward(self, ids: Any) -> Any:
+        return self.embedding(ids)
+
+
+class _Dense:
+    """nn.Linear, then the activation."""
+    def __init__(self, linear: Any, activation: str) -> None:
+        super().__init__()
+        self.linear, self.activation = linear, activation
+
+    def forward(self, x: Any) -> Any:
+        return _activate(self.linear(x), self.activation)
+
+
+class _Conv1D:
+    """nn.Conv1d on channels-last input, with Keras's valid / same / causal padding."""
+    def __init__(self, conv: Any, padding: str, activation: str) -> None:
+        super().__init__()
+        self.conv, self.padding, self.activation = conv, padding, activation
+
+    def forward(self, x: Any) -> Any:
+        c = self.conv
+        left, right = padding_amounts(x.shape[1], c.kernel_size[0], c.stride[0], c.dilation[0], self.padding)
+        y = c(_torch().nn.functional.pad(x.transpose(1, 2), (left, right)))
+        return _activate(y.transpose(1, 2), self.activation)
+
+
+class _Recurrent:
+    """nn.LSTM / nn.GRU, batch first: every step's output, or the last; with a mask, on packed sequences."""
+    def __init__(self, rnn: Any, return_sequences: bool) -> None:
+        super().__init__()
+        self.rnn, self.return_sequences = rnn, return_sequences
+
+    def forward(self, x: Any, mask: Any = None) -> Any:
+        if mask is None:
+            y = self.rnn(x)[0]
+            return y if self.return_sequences else y[:, -1]
+        torch = _torch()
+        lengths, order = _pre_padded(mask)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(torch.gather(x, 1, order[..., None].expand_as(x)),
+                                                         lengths.cpu(), batch_first=True, enforce_sorted=False)
+        y = torch.nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=x.shape[1])[0]
+        if not self.return_sequences:
+            return y[torch.arange(len(y), device=y.device), lengths - 1]
+        # The words back at the end; the padding steps before them output zeros, the state before any word, as Keras.
+        back = torch.argsort(order, dim=1)
+        return torch.gather(y, 1, back[..., None].expand_as(y))
+
+
+def _pre_padded(mask: Any) -> tuple[Any, Any]:
+    """Each row's length and the step order that puts its words first; ValueError unless pre-padded."""
+    torch = _torch()
+    lengths = mask.sum(1)
+    steps = mask.shape[1]
+    expected = torch.arange(steps, device=mask.device)[None, :] >= (steps - lengths)[:, None]
+    if not torch.equal(mask, expected) or bool((lengths == 0).any()):
+        raise ValueError("the converted model supports masked input that is pre-padded (zeros before the words, "
+                         "pad_sequences' default) with at least one word per row; got other padding")
+    order = (torch.arange(steps, device=mask.device)[None, :] + (steps - lengths)[:, None]) % steps
+    return lengths, order
+
+
+class _Reduce:
+    """torch.amax or torch.mean over the steps: the global pooling layers."""
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how = how
+
+    def forward(self, x: Any) -> Any:
+        return getattr(_torch(), self.how)(x, dim=1)
+
+
+class _Sequential:
+    """The layers in order; a mask from Embedding(mask_zero=True) goes along to the recurrent layers."""
+    def __init__(self, layers: list[Any]) -> None:
+        super().__init__()
+        self.layers = _torch().nn.ModuleList(layers)
+
+    def forward(self, x: Any) -> Any:
+        mask = None
+        for layer in self.layers:
+            if isinstance(layer, _Embedding) and layer.mask_zero:
+                x, mask = layer(x), x != 0
+            elif isinstance(layer, _Recurrent):
+                x = layer(x, mask)
+                mask = mask if layer.return_sequences else None
+            else:
+                x = layer(x)
+        return x
+
+
+def _activate(x: Any, name: str) -> Any:
+    """Keras's activation `name` (one of ACTIVATIONS, or softmax over the last axis) on a torch tensor."""
+    torch = _torch()
+    if name == "softmax":
+        return torch.softmax(x, dim=-1)
+    return x if ACTIVATIONS[name] is None else getattr(torch.nn.functional, name)(x)
+
+
 @functools.cache
 def _modules() -> Any:
-    """The module classes to_torch builds; defined on first use, since torch is optional."""
-    torch = _torch()
-    nn = torch.nn
-
-    def activate(x: Any, name: str) -> Any:
-        if name == "softmax":
-            return torch.softmax(x, dim=-1)
-        return x if ACTIVATIONS[name] is None else getattr(nn.functional, name)(x)
-
-    class Embedding(nn.Module):
-        """nn.Embedding; mask_zero tells the Sequential to hand the mask (ids != 0) to the layers after it."""
-        def __init__(self, embedding: Any, mask_zero: bool) -> None:
-            super().__init__()
-            self.embedding, self.mask_zero = embedding, mask_zero
-
-        def forward(self, ids: Any) -> Any:
-            return self.embedding(ids)
-
-    class Dense(nn.Module):
-        def __init__(self, linear: Any, activation: str) -> None:
-            super().__init__()
-            self.linear, self.activation = linear, activation
-
-        def forward(self, x: Any) -> Any:
-            return activate(self.linear(x), self.activation)
-
-    class Conv1D(nn.Module):
-        """nn.Conv1d on channels-last input, with Keras's valid / same / causal padding."""
-        def __init__(self, conv: Any, padding: str, activation: str) -> None:
-            super().__init__()
-            self.conv, self.padding, self.activation = conv, padding, activation
-
-        def forward(self, x: Any) -> Any:
-            c = self.conv
-            left, right = padding_amounts(x.shape[1], c.kernel_size[0], c.stride[0], c.dilation[0], self.padding)
-            y = c(nn.functional.pad(x.transpose(1, 2), (left, right)))
-            return activate(y.transpose(1, 2), self.activation)
-
-    class Recurrent(nn.Module):
-        """nn.LSTM / nn.GRU, batch first: every step's output, or the last; with a mask, on packed sequences."""
-        def __init__(self, rnn: Any, return_sequences: bool) -> None:
-            super().__init__()
-            self.rnn, self.return_sequences = rnn, return_sequences
-
-        def forward(self, x: Any, mask: Any = None) -> Any:
-            if mask is None:
-                y = self.rnn(x)[0]
-                return y if self.return_sequences else y[:, -1]
-            lengths, order = _pre_padded(mask)
-            packed = nn.utils.rnn.pack_padded_sequence(torch.gather(x, 1, order[..., None].expand_as(x)), lengths.cpu(),
-                                                       batch_first=True, enforce_sorted=False)
-            y = nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=x.shape[1])[0]
-            if not self.return_sequences:
-                return y[torch.arange(len(y), device=y.device), lengths - 1]
-            # The words back at the end; the padding steps before them output zeros, the state before any word, as Keras.
-            back = torch.argsort(order, dim=1)
-            return torch.gather(y, 1, back[..., None].expand_as(y))
-
-    def _pre_padded(mask: Any) -> tuple[Any, Any]:
-        """Each row's length and the step order that puts its words first; ValueError unless pre-padded."""
-        lengths = mask.sum(1)
-        steps = mask.shape[1]
-        expected = torch.arange(steps, device=mask.device)[None, :] >= (steps - lengths)[:, None]
-        if not torch.equal(mask, expected) or bool((lengths == 0).any()):
-            raise ValueError("the converted model supports masked input that is pre-padded (zeros before the words, "
-                             "pad_sequences' default) with at least one word per row; got other padding")
-        order = (torch.arange(steps, device=mask.device)[None, :] + (steps - lengths)[:, None]) % steps
-        return lengths, order
-
-    class Reduce(nn.Module):
-        def __init__(self, how: str) -> None:
-            super().__init__()
-            self.how = how
-
-        def forward(self, x: Any) -> Any:
-            return getattr(torch, self.how)(x, dim=1)
-
-    class Sequential(nn.Module):
-        """The layers in order; a mask from Embedding(mask_zero=True) goes along to the recurrent layers."""
-        def __init__(self, layers: list[Any]) -> None:
-            super().__init__()
-            self.layers = nn.ModuleList(layers)
-
-        def forward(self, x: Any) -> Any:
-            mask = None
-            for layer in self.layers:
-                if isinstance(layer, Embedding) and layer.mask_zero:
-                    x, mask = layer(x), x != 0
-                elif isinstance(layer, Recurrent):
-                    x = layer(x, mask)
-                    mask = mask if layer.return_sequences else None
-                else:
-                    x = layer(x)
-            return x
-
-    return types.SimpleNamespace(Embedding=Embedding, Dense=Dense, Conv1D=Conv1D, Recurrent=Recurrent, Reduce=Reduce,
-                                 Sequential=Sequential)
+    """The torch module classes above by their names (Embedding, Dense, ...), each made once, on first use."""
+    module = _torch().nn.Module
+    kinds = (_Embedding, _Dense, _Conv1D, _Recurrent, _Reduce, _Sequential)
+    return types.SimpleNamespace(**{k.__name__[1:]: type(k.__name__[1:], (k, module), {}) for k in kinds})
 
 
 # ---- from PyTorch ---------------------------------------------------------------------------------
@@ -270,6 +291,7 @@ def from_torch(module: Any) -> Layer:
 
 
 def _from_torch_module(module: Any, arrays: dict[str, np.ndarray], wrapper: Any) -> Layer:
+    """The layer for one plain torch module; `wrapper`, what to_torch made, adds Keras's settings."""
     nn = _torch().nn
     activation = getattr(wrapper, "activation", "linear")
     if isinstance(module, nn.Embedding):
@@ -296,6 +318,7 @@ def _from_torch_module(module: Any, arrays: dict[str, np.ndarray], wrapper: Any)
 
 
 def _recurrent_from_torch(rnn: Any, arrays: dict[str, np.ndarray], return_sequences: bool) -> Layer:
+    """An LSTM or GRU layer for a one-layer, one-direction nn.LSTM or nn.GRU."""
     kind = type(rnn).__name__
     if rnn.num_layers != 1 or rnn.bidirectional or not rnn.bias or getattr(rnn, "proj_size", 0):
         raise ValueError(f"from_torch converts a one-layer, one-direction nn.{kind} with biases and no projection; "
@@ -308,6 +331,7 @@ def _recurrent_from_torch(rnn: Any, arrays: dict[str, np.ndarray], return_sequen
 
 
 def _conv_from_torch(conv: Any, arrays: dict[str, np.ndarray], padding: str | None, activation: str) -> Layer:
+    """A Conv1D layer for an nn.Conv1d (channels first there, last here)."""
     if conv.groups != 1 or conv.padding_mode != "zeros":
         raise ValueError(f"from_torch converts nn.Conv1d with groups=1 and zero padding, got groups={conv.groups}, "
                          f"padding_mode={conv.padding_mode!r}")
@@ -322,6 +346,7 @@ def _conv_from_torch(conv: Any, arrays: dict[str, np.ndarray], padding: str | No
 
 
 def _built(layer: Layer, input_shape: tuple, weights: list[np.ndarray]) -> Layer:
+    """The layer built for `input_shape`, holding these weights."""
     layer._maybe_build(input_shape)
     layer.set_weights(weights)
     return layer

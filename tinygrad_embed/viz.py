@@ -21,6 +21,7 @@ from .tensor import FREED, Tensor
 
 
 def _label(t: Tensor, names: dict[int, str]) -> str:
+    """A tensor's DOT label: its name (or leaf), shape, dtype and whether it requires grad."""
     name = names.get(id(t), "")
     kind = "leaf" if t._ctx is None else ""
     grad = ", grad" if t.requires_grad else ""
@@ -68,6 +69,7 @@ CHAR_WIDTH, LINE_HEIGHT, PAD, GAP_X, GAP_Y = 7.2, 15, 8, 24, 42  # pixels, for 1
 
 @dataclass(eq=False)
 class _Node:
+    """One box of the drawing: a tensor, its title, the boxes it was made from, and its place."""
     tensor: Tensor
     title: str
     parents: list[_Node] = field(default_factory=list)
@@ -164,6 +166,7 @@ def draw(root: Tensor, names: dict[str, Tensor] | None = None) -> Drawing:
 
 
 def _title(tensor: Tensor, name: str | None) -> str:
+    """A box's title: the op that made the tensor (or its name), or leaf, constant, freed."""
     if tensor._ctx is FREED:
         return f"{name + ': ' if name else ''}(freed by backward)"
     if tensor._ctx is not None:
@@ -233,6 +236,7 @@ def _arrow(points: list) -> str:
 
 
 def _box(node: _Node, is_root: bool) -> str:
+    """One box as SVG: a rectangle (square corners for a leaf) and its lines of text."""
     fill = "#dbeafe" if node.leaf and node.tensor.requires_grad else "#f3f4f6" if node.leaf else "#ffffff"
     stroke = ' stroke-width="2.5"' if is_root else ""
     parts = [f'<rect x="{node.x:.1f}" y="{node.y:.1f}" width="{node.width:.1f}" height="{node.height:.1f}" '

@@ -1,1 +1,2 @@
-"""Text to padded integer sequences, as keras.preprocessing: no autograd needed here."""
+"""Text tools that need no autograd: Keras 2's Tokenizer and pad_sequences (keras.preprocessing),
+and the tokens and vocabulary behind the TextVectorization layer."""

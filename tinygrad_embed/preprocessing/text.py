@@ -30,6 +30,7 @@ def text_to_word_sequence(text: str, filters: str = DEFAULT_FILTERS, lower: bool
 
 
 def _md5(word: str) -> int:
+    """A word's MD5 digest as an integer: the same in every process."""
     return int(hashlib.md5(word.encode()).hexdigest(), 16)
 
 
@@ -61,6 +62,7 @@ def one_hot(input_text: str, n: int, filters: str = DEFAULT_FILTERS, lower: bool
 
 
 class Tokenizer:
+    """Keras 2's Tokenizer: words numbered by frequency from 1, texts to id sequences and back."""
     def __init__(self, num_words: int | None = None, filters: str = DEFAULT_FILTERS, lower: bool = True,
                  split: str = " ", char_level: bool = False, oov_token: str | None = None, **_ignored) -> None:
         num_words = None if num_words is None else positive_int(num_words, "num_words")
@@ -130,6 +132,7 @@ class Tokenizer:
 
 
 def tokenizer_from_json(json_string: str) -> Tokenizer:
+    """The Tokenizer that to_json wrote, with its counts and word index."""
     data = json.loads(json_string)
     if not isinstance(data, dict) or data.get("class_name") != "Tokenizer":
         raise ValueError("not a Tokenizer's JSON: expected an object with class_name 'Tokenizer'")
