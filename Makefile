@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test parity example bench
+.PHONY: test lint parity example bench
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(INSTALLED): pyproject.toml
 
 test: $(INSTALLED)
 	$(PY) -m pytest
+
+# The linter (a small rule set of real mistakes) and the import floors (import-linter contracts in pyproject.toml).
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 # The parity extra (Keras 3 on its torch backend, PyTorch 2.13 CPU): the tests against real Keras and
 # PyTorch, which `make test` skips without them. Here a missing Keras fails instead of skipping.

@@ -21,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tinygrad_embed"
+ENGINE_FILES = [ROOT / "examples" / "train_by_hand.py"]  # the loop itself is the engine leg's last stop
 KERAS_LEG = ["models/sequential.py", "models/model.py", "models/batches.py", "models/training.py",
              "models/compile_utils.py", "callbacks/base.py"]
 
@@ -101,18 +102,23 @@ def counted_lines(path: str, first_lines: list[int]) -> set[int]:
     return {n for n in lines if n <= len(text) and text[n - 1].strip()}
 
 
-def report(title: str, traced: dict[str, list[int]], extra: list[Path] = ()) -> int:
-    total, rows = 0, []
-    for path, first_lines in sorted(traced.items()):
-        count = len(counted_lines(path, first_lines))
-        rows.append((Path(path).relative_to(ROOT), count))
-        total += count
-    for path in extra:
-        count = sum(1 for line in path.read_text().splitlines() if line.strip())
-        rows.append((path.relative_to(ROOT), count))
-        total += count
-    print(f"\n{title}: {total} lines in {len(rows)} files")
-    for path, count in rows:
+def rows(program: str, extra: list[Path] = ()) -> list[tuple[Path, int]]:
+    """(file, lines read) for each file of the package that the program runs through, plus extra files whole."""
+    found = [(Path(path).relative_to(ROOT), len(counted_lines(path, first_lines)))
+             for path, first_lines in sorted(trace(program).items())]
+    return found + [(path.relative_to(ROOT), sum(1 for line in path.read_text().splitlines() if line.strip()))
+                    for path in extra]
+
+
+def traced_total(program: str, extra: list[Path] = ()) -> int:
+    return sum(count for _, count in rows(program, extra))
+
+
+def report(title: str, program: str, extra: list[Path] = ()) -> int:
+    found = rows(program, extra)
+    total = sum(count for _, count in found)
+    print(f"\n{title}: {total} lines in {len(found)} files")
+    for path, count in found:
         print(f"  {count:5d}  {path}")
     return total
 
@@ -128,9 +134,8 @@ def whole_files(title: str, files: list[str]) -> int:
 
 
 def main() -> None:
-    engine = report("The engine leg (the hand-written loop and the LSTM's reference, traced)", trace(ENGINE_RUN),
-                    [ROOT / "examples" / "train_by_hand.py"])
-    fit = report("The seed model's path through fit (traced)", trace(FIT_RUN))
+    engine = report("The engine leg (the hand-written loop and the LSTM's reference, traced)", ENGINE_RUN, ENGINE_FILES)
+    fit = report("The seed model's path through fit (traced)", FIT_RUN)
     keras = whole_files("The Keras leg", KERAS_LEG)
     print(f"\nengine leg {engine} lines; Keras leg {keras} lines; seed path through fit {fit} lines")
 

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .layers import LSTM, Embedding, Layer
+from .layers.weight_paths import named_weights  # noqa: F401 (inspect.named_weights, as documented)
 from .functions import validate_indices
 from .tensor import Tensor, no_grad
 from .helpers import positive_int
@@ -198,21 +199,3 @@ def _lstm_gates(lstm: LSTM, x: np.ndarray, mask: np.ndarray) -> Iterator[dict[st
         keep = mask[:, t:t + 1]
         h, c = np.where(keep, o * act(lstm.activation, c_new), h), np.where(keep, c_new, c)
         yield {"input": i, "forget": f, "output": o}
-
-
-# ---- names ----------------------------------------------------------------------------------------
-def named_weights(model: Layer) -> dict[str, Tensor]:
-    """Every weight of a model (or layer) under its path, "lstm/kernel", a sublayer's as
-    "outer/inner/kernel", the model's own without a prefix; in the order of model.weights, a weight
-    that two layers share under its first name."""
-    named, seen = {}, set()
-
-    def walk(layer: Layer, prefix: str) -> None:
-        for name, weight in zip(layer._weight_names, layer._weights):
-            if id(weight) not in seen:
-                seen.add(id(weight))
-                named[prefix + name] = weight
-        for sublayer in layer._layers:
-            walk(sublayer, f"{prefix}{sublayer.name}/")
-    walk(model, "")
-    return named

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import helpers
-from ..inspect import named_weights
+from ..layers.weight_paths import named_weights
 from .base import Callback, _learning_rate
 
 
