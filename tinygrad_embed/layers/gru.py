@@ -55,6 +55,7 @@ class GRU(_Recurrent):
     (batch, time, units); return_state adds the final h. A mask comes as `mask=` or from an Embedding."""
     gates = 3
     fused_op, reference = FusedGRU, staticmethod(gru_reference)
+    reference_keywords = ("activation", "recurrent_activation", "reset_after")
 
     def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
                  use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
@@ -69,7 +70,3 @@ class GRU(_Recurrent):
         self.fused = self.fused and self.reset_after  # the fused op is reset_after's
 
     bias_shape = property(lambda self: (2, 3 * self.units) if self.reset_after else (3 * self.units,))
-
-    def reference_options(self) -> dict[str, Any]:
-        """The activations and reset_after."""
-        return {**super().reference_options(), "reset_after": self.reset_after}

@@ -3,7 +3,7 @@ return_sequences / return_state, initial states and stateful carrying (`_Recurre
 rnn.py); then what LSTM, GRU and SimpleRNN share on top (`_Recurrent`): units, activations, the weights,
 dropout, and `recur`, which runs the layer's fused op or its reference (the same recurrence composed from
 Tensor ops). A new recurrent layer names those two (`fused_op`, `reference`) and overrides only what differs
-(`bias_shape`, `initialize_bias`, `reference_options`, `split_result`). States and dropout are explained
+(`bias_shape`, `initialize_bias`, `reference_keywords`, `split_result`). States and dropout are explained
 where they are handled.
 """
 from __future__ import annotations
@@ -253,6 +253,7 @@ class _Recurrent(_RecurrentBase):
     state_count = 1  # h, and for the LSTM c
     fused_op: type[Function]  # the recurrence as one op, its backpropagation through time written by hand
     reference: Callable  # the same maths composed from Tensor ops, as a staticmethod (lstm_reference, ...)
+    reference_keywords = ("activation", "recurrent_activation")  # passed to the reference; fused ops hard-wire them
 
     def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
                  use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
@@ -301,12 +302,9 @@ class _Recurrent(_RecurrentBase):
         if self.fused:
             result = self.fused_op.apply(*inputs, **options)
         else:
-            result = self.reference(*inputs, **self.reference_options(), **options)
+            keywords = {name: getattr(self, name) for name in self.reference_keywords}
+            result = self.reference(*inputs, **keywords, **options)
         return self.split_result(result)
-
-    def reference_options(self) -> dict[str, Any]:
-        """The reference's own keywords: the activations, which the fused op hard-wires."""
-        return {"activation": self.activation, "recurrent_activation": self.recurrent_activation}
 
     def split_result(self, result: Tensor) -> tuple[Tensor, list[Tensor]]:
         """The recurrence's result as (the outputs, the final states): here h of each step, so [its last h]."""

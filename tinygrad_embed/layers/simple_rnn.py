@@ -40,6 +40,7 @@ class SimpleRNN(_Recurrent):
     """A fully connected recurrence over (batch, time, features): output (batch, units), or with
     return_sequences (batch, time, units); return_state adds the final h."""
     fused_op, reference = FusedSimpleRNN, staticmethod(simple_rnn_reference)
+    reference_keywords = ("activation",)  # a SimpleRNN has no recurrent activation
 
     def __init__(self, units: int, activation: Any = "tanh", use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", recurrent_initializer: Any = "orthogonal",
@@ -49,7 +50,3 @@ class SimpleRNN(_Recurrent):
         super().__init__(units, activation, "sigmoid", use_bias, kernel_initializer, recurrent_initializer,
                          bias_initializer, dropout, recurrent_dropout, seed, return_sequences, return_state,
                          go_backwards, fused=fused, **kwargs)  # fused: the fused kernel hard-wires tanh
-
-    def reference_options(self) -> dict[str, Any]:
-        """The activation (a SimpleRNN has no recurrent one)."""
-        return {"activation": self.activation}
