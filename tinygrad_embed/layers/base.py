@@ -35,6 +35,18 @@ def get_layer_class(name: str) -> type[Layer]:
     return LAYERS[name]
 
 
+def serialize_layer(layer: Any) -> dict[str, Any]:
+    """Keras's nesting of a layer inside another's config: {"class_name", "config"}, plain JSON."""
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize_layer(entry: Any) -> Any:
+    """A layer back from {"class_name", "config"}; anything else (a Layer, None) as it is."""
+    if isinstance(entry, dict):
+        return get_layer_class(entry["class_name"]).from_config(entry["config"])
+    return entry
+
+
 @contextlib.contextmanager
 def initializers_skipped() -> Iterator[None]:
     """Weights created inside start as lazily allocated zeros, for loading: the file's arrays replace them."""
@@ -77,9 +89,9 @@ class Layer:
         return layer
 
     def __init__(self, trainable: bool = True, dtype: Any = None, name: str | None = None, **kwargs: Any) -> None:
-        unknown = sorted(set(kwargs) - set(KERAS2_KEYWORDS))
-        if unknown:
-            raise TypeError(f"{type(self).__name__} got unexpected keyword arguments: {', '.join(unknown)}")
+        self._initial_weights, self._batch_input_shape = None, None  # what Keras 2's keywords may set
+        if kwargs:
+            self._take_keras2_keywords(kwargs)
         try:
             self.dtype = np.dtype("float32" if dtype is None else dtype)
         except TypeError:
@@ -95,7 +107,13 @@ class Layer:
         self._non_trainable: set[int] = set()  # ids of weights created with add_weight(trainable=False)
         self.__dict__.setdefault("_layers", [])  # sublayers assigned as attributes: their weights are ours too
         self._inbound_nodes: list[Node] = []  # this layer's calls in functional graphs
-        self._initial_weights = kwargs.get("weights")  # Keras 2: set once the weights exist
+
+    def _take_keras2_keywords(self, kwargs: dict[str, Any]) -> None:
+        """Keras 2's input_shape, batch_input_shape, input_dim, batch_size and weights; refuse any other keyword."""
+        unknown = sorted(set(kwargs) - set(KERAS2_KEYWORDS))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unexpected keyword arguments: {', '.join(unknown)}")
+        self._initial_weights = kwargs.get("weights")  # set once the weights exist
         shape = kwargs.get("input_shape") or ((kwargs["input_dim"],) if kwargs.get("input_dim") else None)
         batch_shape = kwargs.get("batch_input_shape")
         self._batch_input_shape = tuple(batch_shape) if batch_shape else (
@@ -240,11 +258,14 @@ class Layer:
     def _as_tensor(self, value: Any) -> Tensor:
         x = value if isinstance(value, Tensor) else Tensor(np.asarray(value))
         cast = x.dtype.kind == "f" or (self.float_inputs and x.dtype.kind in "biu")
-        if cast and x.dtype != self.dtype and not x.requires_grad:
-            mask = getattr(x, "_keras_mask", None)  # the cast input is still the masked one the layer before gave
-            x = Tensor(x.data.astype(self.dtype))  # Keras's autocast: floats (and numbers for float layers) in the layer's dtype
-            if mask is not None:
-                x._keras_mask = mask
+        return self._cast(x) if cast and x.dtype != self.dtype and not x.requires_grad else x
+
+    def _cast(self, x: Tensor) -> Tensor:
+        """Keras's autocast: floats (and numbers, for float layers) in the layer's dtype, the mask kept."""
+        mask = getattr(x, "_keras_mask", None)  # the cast input is still the masked one the layer before gave
+        x = Tensor(x.data.astype(self.dtype))
+        if mask is not None:
+            x._keras_mask = mask
         return x
 
     def _maybe_build(self, input_shape: Any) -> None:

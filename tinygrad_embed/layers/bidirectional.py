@@ -15,7 +15,7 @@ import numpy as np
 
 from ..functions import concatenate
 from ..tensor import Tensor
-from .base import Layer, get_layer_class
+from .base import Layer, deserialize_layer, serialize_layer
 from .recurrent import sequence_shape, split_states, with_states
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -27,17 +27,6 @@ def _renamed_copy(layer: Layer, prefix: str, **changes: Any) -> Layer:
     config = layer.get_config()
     base_name = layer.name[len(prefix):] if layer.name.startswith(prefix) else layer.name
     return type(layer).from_config({**config, **changes, "name": prefix + base_name})
-
-
-def _serialized(layer: Layer) -> dict[str, Any]:
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
-
-
-def _deserialized(entry: Any) -> Any:
-    """A layer back from {"class_name", "config"}; anything else (a Layer, None) as it is."""
-    if isinstance(entry, dict):
-        return get_layer_class(entry["class_name"]).from_config(entry["config"])
-    return entry
 
 
 class Bidirectional(Layer):
@@ -87,7 +76,9 @@ class Bidirectional(Layer):
 
     def __call__(self, inputs: Any, *args: Any, initial_state: Any = None, **kwargs: Any) -> Any:
         """As Layer's; initial_state (the forward layer's states, then the backward's) joins the input."""
-        return super().__call__(with_states(self, inputs, initial_state, self.state_count), *args, **kwargs)
+        if initial_state is not None:
+            inputs = with_states(self, inputs, initial_state, self.state_count)
+        return super().__call__(inputs, *args, **kwargs)
 
     def build(self, input_shape: Any) -> None:
         self.forward_layer._maybe_build(sequence_shape(input_shape))
@@ -95,7 +86,8 @@ class Bidirectional(Layer):
 
     def call(self, inputs: Any, mask: np.ndarray | None = None, training: bool | None = None,
              initial_state: Any = None) -> Any:
-        inputs, states = split_states(with_states(self, inputs, initial_state, self.state_count))
+        inputs, states = split_states(inputs if initial_state is None else
+                                      with_states(self, inputs, initial_state, self.state_count))
         # Keras's split: the first half of the states starts the forward layer, the second the backward
         half = len(self.forward_layer.state_sizes)
         forward_states, backward_states = (None, None) if states is None else (states[:half], states[half:])
@@ -156,10 +148,10 @@ class Bidirectional(Layer):
     def get_config(self) -> dict[str, Any]:
         """Keras's: the two layers nested as {"class_name", "config"}, plain JSON."""
         config = {k: v for k, v in super().get_config().items() if k != "weights"}
-        return {**config, "merge_mode": self.merge_mode, "layer": _serialized(self.forward_layer),
-                "backward_layer": _serialized(self.backward_layer)}
+        return {**config, "merge_mode": self.merge_mode, "layer": serialize_layer(self.forward_layer),
+                "backward_layer": serialize_layer(self.backward_layer)}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Bidirectional:
-        return cls(**{**config, "layer": _deserialized(config["layer"]),
-                      "backward_layer": _deserialized(config.get("backward_layer"))})
+        return cls(**{**config, "layer": deserialize_layer(config["layer"]),
+                      "backward_layer": deserialize_layer(config.get("backward_layer"))})

@@ -54,6 +54,8 @@ class GRU(_Recurrent):
     """Gated recurrent unit over (batch, time, features). Output (batch, units), or with return_sequences
     (batch, time, units); return_state adds the final h. A mask comes as `mask=` or from an Embedding."""
     gates = 3
+    fused_op, reference = FusedGRU, staticmethod(gru_reference)
+    reference_keywords = ("activation", "recurrent_activation", "reset_after")
 
     def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
                  use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
@@ -63,23 +65,8 @@ class GRU(_Recurrent):
                  fused: bool = True, **kwargs: Any) -> None:
         super().__init__(units, activation, recurrent_activation, use_bias, kernel_initializer, recurrent_initializer,
                          bias_initializer, dropout, recurrent_dropout, seed, return_sequences, return_state,
-                         go_backwards, **kwargs)
+                         go_backwards, fused=fused, **kwargs)
         self.reset_after = bool(reset_after)
-        self.fused = fused and self.default_activations and self.reset_after
+        self.fused = self.fused and self.reset_after  # the fused op is reset_after's
 
-    def build(self, input_shape: tuple) -> None:
-        super().build(input_shape)
-        shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
-        self.bias = self.add_weight(shape, self.bias_initializer, name="bias") if self.use_bias else \
-            Tensor(np.zeros(shape, self.dtype))
-
-    def recur(self, x, mask, input_masks, recurrent_masks, initial_state=None):
-        weights = (x, self.kernel, self.recurrent_kernel, self.bias, *(initial_state or ()))
-        options = dict(mask=mask, all_steps=self.return_sequences, input_masks=input_masks,
-                       recurrent_masks=recurrent_masks)
-        if self.fused:
-            h = FusedGRU.apply(*weights, **options)
-        else:
-            h = gru_reference(*weights, reset_after=self.reset_after, activation=self.activation,
-                              recurrent_activation=self.recurrent_activation, **options)
-        return h, [h[:, -1]]
+    bias_shape = property(lambda self: (2, 3 * self.units) if self.reset_after else (3 * self.units,))

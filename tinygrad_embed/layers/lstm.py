@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import activations, initializers
+from .. import activations
 from ..fused_lstm import FusedLSTM
 from ..functions import concatenate, stack
 from ..tensor import Tensor
@@ -49,6 +49,7 @@ class LSTM(_Recurrent):
     return_sequences (batch, time, units); return_state adds the final h and c. A mask (batch, time)
     of True for real steps comes as `mask=` or from Embedding(mask_zero=True)."""
     gates, state_count = 4, 2
+    fused_op, reference = FusedLSTM, staticmethod(lstm_reference)
 
     def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
                  use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
@@ -58,31 +59,17 @@ class LSTM(_Recurrent):
                  go_backwards: bool = False, fused: bool = True, **kwargs: Any) -> None:
         super().__init__(units, activation, recurrent_activation, use_bias, kernel_initializer, recurrent_initializer,
                          bias_initializer, dropout, recurrent_dropout, seed, return_sequences, return_state,
-                         go_backwards, **kwargs)
+                         go_backwards, fused=fused, **kwargs)
         self.unit_forget_bias = bool(unit_forget_bias)
-        self.fused = fused and self.default_activations
 
-    def build(self, input_shape: tuple) -> None:
-        super().build(input_shape)
-        if self.use_bias:
-            self.bias = self.add_weight((4 * self.units,), self._bias_initializer, name="bias")
-        else:
-            self.bias = Tensor(np.zeros(4 * self.units, self.dtype))
-
-    def _bias_initializer(self, shape: tuple, dtype: Any) -> np.ndarray:
-        bias = initializers.get(self.bias_initializer)(shape, dtype)
+    def initialize_bias(self, shape: tuple, dtype: Any) -> np.ndarray:
+        """bias_initializer's values, and with unit_forget_bias the forget gate's block at one."""
+        bias = super().initialize_bias(shape, dtype)
         if self.unit_forget_bias:  # start by remembering: forget gate open, as Keras
             bias[self.units:2 * self.units] = 1
         return bias
 
-    def recur(self, x, mask, input_masks, recurrent_masks, initial_state=None):
-        weights = (x, self.kernel, self.recurrent_kernel, self.bias, *(initial_state or ()))
-        options = dict(mask=mask, all_steps=self.return_sequences, input_masks=input_masks,
-                       recurrent_masks=recurrent_masks)
-        if self.fused:
-            hc = FusedLSTM.apply(*weights, **options)
-        else:
-            hc = lstm_reference(*weights, activation=self.activation, recurrent_activation=self.recurrent_activation,
-                                **options)
+    def split_result(self, hc: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """[h_t | c_t] of each step as (h of each step, the final [h, c])."""
         u = self.units
         return hc[:, :, :u], [hc[:, -1, :u], hc[:, -1, u:]]

@@ -1,28 +1,19 @@
 """What every recurrent layer shares, as Keras's RNN layer does: the input checks, go_backwards, masks,
 return_sequences / return_state, initial states and stateful carrying (`_RecurrentBase`, also RNN's base in
-rnn.py); then what LSTM, GRU and SimpleRNN share on top (`_Recurrent`): units, activations, kernels and
-dropout. Each of those supplies its weights and `recur`, the recurrence itself (a fused op, or a reference
-composed from ops).
-
-States: `initial_state=` is a list of (batch, size) tensors ([h, c] for an LSTM, [h] otherwise) and
-gradients flow into it. It joins the layer's inputs (Keras 2's way), so a functional graph records where
-the states come from: `decoder(x, initial_state=encoder_states)` replays like any other call. A stateful
-layer starts each batch from the last states of the one before, held as data (no gradient crosses batches),
-for a batch size fixed once (by the input's declared batch size, else by the first batch).
-
-Dropout, as Keras 3: while training, one mask per batch for the input (batch, features) and one for the
-state (batch, units), drawn once and used at every step, scaled by 1 / (1 - rate). Once
-recurrent_dropout is set, every gate gets masks of its own (Keras's `implementation=1`). Outside
-training, and at rate 0, there is no mask and no cost.
+rnn.py); then what LSTM, GRU and SimpleRNN share on top (`_Recurrent`): units, activations, the weights,
+dropout, and `recur`, which runs the layer's fused op or its reference (the same recurrence composed from
+Tensor ops). A new recurrent layer names those two (`fused_op`, `reference`) and overrides only what differs
+(`bias_shape`, `initialize_bias`, `reference_keywords`, `split_result`). States and dropout are explained
+where they are handled.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from .. import activations
-from ..functions import concatenate
+from .. import activations, initializers
+from ..functions import Function, concatenate
 from ..tensor import Tensor
 from ..helpers import dropout_rate, positive_int, random_generator
 from .base import Layer
@@ -52,6 +43,10 @@ def kept_where_masked(new: Tensor, old: Tensor, mask: np.ndarray | None, t: int)
     return keep * new + (1 - keep) * old
 
 
+# Dropout, as Keras 3: while training, one mask per batch for the input (batch, features) and one for the
+# state (batch, units), drawn once and used at every step, scaled by 1 / (1 - rate). Once recurrent_dropout
+# is set, every gate gets masks of its own (Keras's `implementation=1`). Outside training, and at rate 0,
+# there is no mask and no cost.
 def dropped_product(a: Tensor, weights: Tensor, masks: np.ndarray | None) -> Tensor:
     """(a * mask) @ weights, with Tensor ops; one product per gate block when each gate has a mask."""
     if masks is None:
@@ -72,6 +67,19 @@ def draw_dropout_masks(generator: np.random.Generator | None, rates: tuple[float
     return draw(rates[0], sizes[0]), draw(rates[1], sizes[1])
 
 
+def zeroed_before_start(sequence: Tensor, mask: np.ndarray, dtype: Any) -> Tensor:
+    """The outputs with the steps before each row's first real one zeroed, as Keras gives them."""
+    # A masked step repeats the previous output, and before a row's first real step Keras's is zeros,
+    # where the recurrences give the state kept (the initial h)
+    started = np.logical_or.accumulate(mask, axis=1)[:, :, None]
+    return sequence * Tensor(started[:, -sequence.shape[1]:].astype(dtype))
+
+
+# States: `initial_state=` is a list of (batch, size) tensors ([h, c] for an LSTM, [h] otherwise) and
+# gradients flow into it. It joins the layer's inputs (Keras 2's way), so a functional graph records where
+# the states come from: `decoder(x, initial_state=encoder_states)` replays like any other call. A stateful
+# layer starts each batch from the last states of the one before, held as data (no gradient crosses batches),
+# for a batch size fixed once (by the input's declared batch size, else by the first batch).
 def split_states(inputs: Any) -> tuple[Any, list | None]:
     """[sequence, *states] (how initial states travel with the input) into the two; a lone input has none."""
     if isinstance(inputs, (list, tuple)):
@@ -81,8 +89,6 @@ def split_states(inputs: Any) -> tuple[Any, list | None]:
 
 def with_states(layer: Layer, inputs: Any, initial_state: Any, count: int) -> Any:
     """The input with the initial states joined on, after checking that `count` of them came."""
-    if initial_state is None:
-        return inputs
     if isinstance(inputs, (list, tuple)):
         raise ValueError(f"{type(layer).__name__} {layer.name!r} got initial states twice: in a list input and "
                          "as initial_state=; give them once")
@@ -139,7 +145,9 @@ class _RecurrentBase(Layer):
     # ---- the contract -----------------------------------------------------------------------------
     def __call__(self, inputs: Any, *args: Any, initial_state: Any = None, **kwargs: Any) -> Any:
         """As Layer's; initial_state joins the input, so that functional graphs record and replay it."""
-        return super().__call__(with_states(self, inputs, initial_state, len(self.state_sizes)), *args, **kwargs)
+        if initial_state is not None:
+            inputs = with_states(self, inputs, initial_state, len(self.state_sizes))
+        return super().__call__(inputs, *args, **kwargs)
 
     def build(self, input_shape: Any) -> None:
         shape = sequence_shape(input_shape)
@@ -152,10 +160,12 @@ class _RecurrentBase(Layer):
 
     def call(self, inputs: Any, mask: np.ndarray | None = None, training: bool | None = None,
              initial_state: Any = None) -> Any:
-        x, given = split_states(with_states(self, inputs, initial_state, len(self.state_sizes)))
+        x, states = split_states(inputs if initial_state is None else
+                                 with_states(self, inputs, initial_state, len(self.state_sizes)))
         self._check_sequence(x)
-        mask = self._checked_mask(mask, x)
-        states = self._initial_states(x.shape[0], given)
+        mask = None if mask is None else self._checked_mask(mask, x)
+        if states is not None or self.stateful:  # else the recurrence starts from zeros
+            states = self._initial_states(x.shape[0], states)
         if self.go_backwards:  # Keras reads the sequence back to front and returns it in that order
             x, mask = x[:, ::-1], None if mask is None else mask[:, ::-1]
         sequence, final = self.run(x, mask, training, states)
@@ -202,13 +212,14 @@ class _RecurrentBase(Layer):
                              f"batch {expected} samples (fit/predict with batch_size={expected} and a sample count "
                              "divisible by it)")
 
-    def _initial_states(self, batch: int, given: list | None) -> list[Tensor] | None:
+    def _initial_states(self, batch: int, given: list | None) -> list[Tensor]:
+        """The states given (checked), else a stateful layer's carried ones (its batch size fixed first)."""
         if self.stateful:
             self._carry_for(batch)
         if given is not None:
             self._check_state_shapes(batch, [state.shape for state in given])
             return given
-        return list(self._carried) if self.stateful else None
+        return list(self._carried)
 
     def _check_state_shapes(self, batch: int | None, shapes: list[tuple]) -> None:
         if len(shapes) != len(self.state_sizes):  # initial states given in a list input, [sequence, *states]
@@ -227,9 +238,7 @@ class _RecurrentBase(Layer):
         if x.shape[1] == 0:
             raise ValueError(f"{type(self).__name__} {self.name!r} needs at least one time step, got shape {x.shape}")
 
-    def _checked_mask(self, mask: Any, x: Tensor) -> np.ndarray | None:
-        if mask is None:
-            return None
+    def _checked_mask(self, mask: Any, x: Tensor) -> np.ndarray:
         mask = np.asarray(mask)
         if mask.shape != x.shape[:2]:
             raise ValueError(f"{type(self).__name__} mask must have shape (batch, time) = {x.shape[:2]}, "
@@ -238,46 +247,68 @@ class _RecurrentBase(Layer):
 
 
 class _Recurrent(_RecurrentBase):
-    """LSTM's, GRU's and SimpleRNN's shared part; `gates` is the number of blocks of `units` columns in the
-    kernels (LSTM 4, GRU 3)."""
-    gates = 1
+    """LSTM's, GRU's and SimpleRNN's shared part: units, activations, dropout, the weights, and `recur`, which
+    runs the layer's fused op, or its reference for activations the fused op does not hard-wire."""
+    gates = 1  # blocks of `units` columns in the kernels and the bias (LSTM 4, GRU 3)
     state_count = 1  # h, and for the LSTM c
+    fused_op: type[Function]  # the recurrence as one op, its backpropagation through time written by hand
+    reference: Callable  # the same maths composed from Tensor ops, as a staticmethod (lstm_reference, ...)
+    reference_keywords = ("activation", "recurrent_activation")  # passed to the reference; fused ops hard-wire them
 
     def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
                  use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
                  recurrent_initializer: Any = "orthogonal", bias_initializer: Any = "zeros", dropout: float = 0.0,
                  recurrent_dropout: float = 0.0, seed: int | None = None, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
-                 **kwargs: Any) -> None:
+                 fused: bool = True, **kwargs: Any) -> None:
         super().__init__(return_sequences, return_state, go_backwards, stateful, **kwargs)
         set_cell_arguments(self, units, activation, recurrent_activation, use_bias, kernel_initializer,
                            recurrent_initializer, bias_initializer, dropout, recurrent_dropout, seed)
         # The fused kernels hard-wire Keras's default activations; any other pair runs the reference.
         self.default_activations = activation == "tanh" and recurrent_activation == "sigmoid"
+        self.fused = fused and self.default_activations
 
     state_sizes = property(lambda self: [self.units] * self.state_count)
     _features = property(lambda self: self.kernel.shape[0])
+    bias_shape = property(lambda self: (self.gates * self.units,))
 
     def build_step(self, input_shape: tuple) -> None:
+        """kernel (features, gates units), recurrent_kernel (units, gates units), bias (zeros without use_bias)."""
         n = self.gates * self.units
         self.kernel = self.add_weight((input_shape[-1], n), self.kernel_initializer, name="kernel")
         self.recurrent_kernel = self.add_weight((self.units, n), self.recurrent_initializer, name="recurrent_kernel")
+        self.bias = self.add_weight(self.bias_shape, self.initialize_bias, name="bias") if self.use_bias else \
+            Tensor(np.zeros(self.bias_shape, self.dtype))
+
+    def initialize_bias(self, shape: tuple, dtype: Any) -> np.ndarray:
+        """bias_initializer's values (None means add_weight's default, glorot_uniform)."""
+        initializer = "glorot_uniform" if self.bias_initializer is None else self.bias_initializer
+        return initializers.get(initializer)(shape, dtype)
 
     def run(self, x, mask, training, initial_state):
         sequence, states = self.recur(x, mask, *self.dropout_masks(x, training), initial_state)
-        if mask is None or initial_state is None:
-            return sequence, states
-        # A masked step repeats the previous output, and before a row's first real step Keras's is zeros,
-        # where the recurrences give the state kept (the initial h)
-        started = np.logical_or.accumulate(mask, axis=1)[:, :, None]
-        return sequence * Tensor(started[:, -sequence.shape[1]:].astype(x.dtype)), states
+        if mask is not None and initial_state is not None:
+            sequence = zeroed_before_start(sequence, mask, x.dtype)
+        return sequence, states
 
     def recur(self, x: Tensor, mask: np.ndarray | None, input_masks: np.ndarray | None,
               recurrent_masks: np.ndarray | None, initial_state: list[Tensor] | None = None
               ) -> tuple[Tensor, list[Tensor]]:
         """(outputs of every step, or of the last one as (batch, 1, units); the final states), starting from
-        initial_state ([h] or [h, c], zeros when None)."""
-        raise NotImplementedError
+        initial_state ([h] or [h, c], zeros when None): the fused op's, or the reference's."""
+        inputs = (x, self.kernel, self.recurrent_kernel, self.bias, *(initial_state or ()))
+        options = dict(mask=mask, all_steps=self.return_sequences, input_masks=input_masks,
+                       recurrent_masks=recurrent_masks)
+        if self.fused:
+            result = self.fused_op.apply(*inputs, **options)
+        else:
+            keywords = {name: getattr(self, name) for name in self.reference_keywords}
+            result = self.reference(*inputs, **keywords, **options)
+        return self.split_result(result)
+
+    def split_result(self, result: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """The recurrence's result as (the outputs, the final states): here h of each step, so [its last h]."""
+        return result, [result[:, -1]]
 
     def dropout_masks(self, x: Tensor, training: bool | None) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Keras's masks for this batch, (count, batch, features) and (count, batch, units), or None."""

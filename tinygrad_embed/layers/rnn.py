@@ -18,8 +18,7 @@ import numpy as np
 from .. import initializers
 from ..functions import stack
 from ..tensor import Tensor
-from .base import Layer
-from .bidirectional import _deserialized, _serialized
+from .base import Layer, deserialize_layer, serialize_layer
 from .recurrent import _RecurrentBase, draw_dropout_masks, dropped_product, kept_where_masked, set_cell_arguments
 from .symbolic import flatten
 
@@ -205,7 +204,7 @@ class StackedRNNCells(Layer):
     and the states: one entry per cell (an int, or a list for a cell of several states)."""
 
     def __init__(self, cells: Sequence[Any], **kwargs: Any) -> None:
-        cells = [_deserialized(cell) for cell in cells]
+        cells = [deserialize_layer(cell) for cell in cells]
         if not cells:
             raise ValueError("StackedRNNCells needs at least one cell")
         for i, cell in enumerate(cells):
@@ -235,7 +234,7 @@ class StackedRNNCells(Layer):
         return inputs, new_states
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "cells": [_serialized(cell) for cell in self.cells]}
+        return {**super().get_config(), "cells": [serialize_layer(cell) for cell in self.cells]}
 
 
 def _output_size(cell: Any) -> int:
@@ -258,7 +257,7 @@ class RNN(_RecurrentBase):
     def __init__(self, cell: Any, return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
                  zero_output_for_mask: bool = False, **kwargs: Any) -> None:
-        cell = _deserialized(cell)
+        cell = deserialize_layer(cell)
         if isinstance(cell, (list, tuple)):
             cell = StackedRNNCells(cell)
         _check_cell(cell, "RNN's cell")
@@ -311,4 +310,4 @@ class RNN(_RecurrentBase):
 
     def get_config(self) -> dict[str, Any]:
         """Keras's: the cell nested as {"class_name", "config"}, plain JSON."""
-        return {**super().get_config(), "cell": _serialized(self.cell)}
+        return {**super().get_config(), "cell": serialize_layer(self.cell)}

@@ -3,7 +3,7 @@ recurrent_kernel (u, u), bias (u,)]; masked steps keep their state.
 
 As for the LSTM and the GRU, `simple_rnn_reference` writes the recurrence out step by step with Tensor
 ops (the one to read, and the one that runs for an activation other than tanh); the fused op in
-fused_simple_rnn.py runs by default, and tests/test_simple_rnn.py proves the two equal.
+fused_simple_rnn.py runs by default, and tests/test_gru.py proves the two equal.
 """
 from __future__ import annotations
 
@@ -39,6 +39,8 @@ def simple_rnn_reference(x: Tensor, kernel: Tensor, recurrent_kernel: Tensor, bi
 class SimpleRNN(_Recurrent):
     """A fully connected recurrence over (batch, time, features): output (batch, units), or with
     return_sequences (batch, time, units); return_state adds the final h."""
+    fused_op, reference = FusedSimpleRNN, staticmethod(simple_rnn_reference)
+    reference_keywords = ("activation",)  # a SimpleRNN has no recurrent activation
 
     def __init__(self, units: int, activation: Any = "tanh", use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", recurrent_initializer: Any = "orthogonal",
@@ -47,20 +49,4 @@ class SimpleRNN(_Recurrent):
                  go_backwards: bool = False, fused: bool = True, **kwargs: Any) -> None:
         super().__init__(units, activation, "sigmoid", use_bias, kernel_initializer, recurrent_initializer,
                          bias_initializer, dropout, recurrent_dropout, seed, return_sequences, return_state,
-                         go_backwards, **kwargs)
-        self.fused = fused and activation == "tanh"  # the fused kernel hard-wires tanh
-
-    def build(self, input_shape: tuple) -> None:
-        super().build(input_shape)
-        self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias") if self.use_bias else \
-            Tensor(np.zeros(self.units, self.dtype))
-
-    def recur(self, x, mask, input_masks, recurrent_masks, initial_state=None):
-        weights = (x, self.kernel, self.recurrent_kernel, self.bias, *(initial_state or ()))
-        options = dict(mask=mask, all_steps=self.return_sequences, input_masks=input_masks,
-                       recurrent_masks=recurrent_masks)
-        if self.fused:
-            h = FusedSimpleRNN.apply(*weights, **options)
-        else:
-            h = simple_rnn_reference(*weights, activation=self.activation, **options)
-        return h, [h[:, -1]]
+                         go_backwards, fused=fused, **kwargs)  # fused: the fused kernel hard-wires tanh

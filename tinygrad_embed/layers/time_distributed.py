@@ -15,8 +15,7 @@ import numpy as np
 
 from ..functions import stack
 from ..tensor import Tensor
-from .base import Layer, _call_parameters
-from .bidirectional import _deserialized, _serialized
+from .base import Layer, _call_parameters, deserialize_layer, serialize_layer
 
 
 MIXES_SAMPLES = ("BatchNormalization",)  # built-in layers whose output for a sample depends on the others
@@ -78,8 +77,8 @@ class TimeDistributed(Layer):
 
     def get_config(self) -> dict[str, Any]:
         """Keras's: the wrapped layer nested as {"class_name", "config"}, plain JSON."""
-        return super().get_config() | {"layer": _serialized(self.layer)}
+        return super().get_config() | {"layer": serialize_layer(self.layer)}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> TimeDistributed:
-        return cls(**{**config, "layer": _deserialized(config["layer"])})
+        return cls(**{**config, "layer": deserialize_layer(config["layer"])})
