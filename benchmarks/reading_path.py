@@ -40,8 +40,8 @@ FIT_RUN = """
 import numpy as np
 from tinygrad_embed.models import Sequential
 from tinygrad_embed.layers import Embedding, LSTM, Dense
-from tinygrad_embed.preprocessing.sequence import pad_sequences
-X = pad_sequences([[5, 9, 2], [7, 1, 1, 4, 8], [3]], maxlen=6)
+X = np.array([[0, 0, 0, 5, 9, 2], [0, 7, 1, 1, 4, 8], [0, 0, 0, 0, 0, 3]])  # the README's pad_sequences output:
+# padding prepares the data before training, so it is not on the path through fit
 model = Sequential()
 model.add(Embedding(10, 4, input_length=6))
 model.add(LSTM(5))

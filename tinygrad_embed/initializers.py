@@ -202,6 +202,11 @@ def get(identifier: Union[None, str, dict, np.ndarray, type, InitializerFunction
         if identifier not in KNOWN:
             raise ValueError(f"unknown initializer {identifier!r}; known: {', '.join(sorted(KNOWN))}")
         return KNOWN[identifier]()
+    return _from_other(identifier)
+
+
+def _from_other(identifier: Union[dict, np.ndarray, type, InitializerFunction]) -> InitializerFunction:
+    """get's rarer forms: a config dict, an array, an Initializer class, a callable."""
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if isinstance(identifier, np.ndarray):

@@ -23,10 +23,8 @@ class _Default(float):
     """A default learning rate: lets `lr=` tell it apart from the same number given explicitly."""
 
 
-def _learning_rate(learning_rate: float, lr: float | None) -> float:
-    """The learning rate, from `learning_rate` or from Keras 2's deprecated spelling `lr`."""
-    if lr is None:
-        return positive(learning_rate, "learning_rate")
+def _keras2_learning_rate(learning_rate: float, lr: float) -> float:
+    """The learning rate given as `lr`, Keras 2's deprecated spelling."""
     if not isinstance(learning_rate, _Default):
         raise TypeError(f"got both learning_rate={learning_rate!r} and lr={lr!r}: lr is the old name of "
                         "learning_rate, give only learning_rate")
@@ -42,7 +40,8 @@ class Optimizer:
 
     def __init__(self, learning_rate: float, clipnorm: float | None = None, clipvalue: float | None = None,
                  lr: float | None = None) -> None:
-        self.learning_rate = _learning_rate(learning_rate, lr)
+        self.learning_rate = (positive(learning_rate, "learning_rate") if lr is None
+                              else _keras2_learning_rate(learning_rate, lr))
         if clipnorm is not None and clipvalue is not None:
             raise ValueError(f"give clipnorm or clipvalue, not both; got clipnorm={clipnorm!r}, "
                              f"clipvalue={clipvalue!r}")
@@ -79,16 +78,16 @@ class Optimizer:
             grad = np.asarray(grad, dtype=variable.dtype)
             if grad.shape != variable.shape:
                 raise ValueError(f"gradient of shape {grad.shape} for a variable of shape {variable.shape}")
-            self._update(variable.data, self._clip(grad), self._slots_of(variable))
+            if self.clipvalue is not None or self.clipnorm is not None:
+                grad = self._clip(grad)
+            self._update(variable.data, grad, self._slots_of(variable))
 
     def _clip(self, grad: np.ndarray) -> np.ndarray:
+        """Keras's clipvalue (each element) or clipnorm (each variable's gradient on its own)."""
         if self.clipvalue is not None:
             return np.clip(grad, -self.clipvalue, self.clipvalue)
-        if self.clipnorm is not None:
-            norm = float(np.sqrt(np.sum(grad * grad)))
-            if norm > self.clipnorm:
-                return grad * (self.clipnorm / norm)
-        return grad
+        norm = float(np.sqrt(np.sum(grad * grad)))
+        return grad * (self.clipnorm / norm) if norm > self.clipnorm else grad
 
     def step(self, variables: Iterable[Tensor]) -> None:
         """apply_gradients with each variable's own .grad (variables without one are left alone)."""
