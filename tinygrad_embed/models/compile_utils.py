@@ -105,10 +105,10 @@ class _Objectives:
                     self.entries.append((output, metric, key, weighted))
         self.built = True
 
-    def update(self, ys: list[np.ndarray], predictions: list[Tensor], weights: list[np.ndarray] | None,
-               count: int) -> Tensor:
-        """Add a batch of `count` samples to the running means; return its loss, for the gradient."""
-        total = None
+    def loss(self, ys: list[np.ndarray], predictions: list[Tensor], weights: list[np.ndarray] | None) -> Tensor:
+        """A batch's loss, for the gradient; added, with each output's, to the running means (each batch
+        weighted by its number of samples)."""
+        total, count = None, len(predictions[0].data)
         for output, (loss, loss_weight) in enumerate(zip(self.losses, self.loss_weights)):
             if loss is None:
                 continue
@@ -118,10 +118,14 @@ class _Objectives:
             value = value if loss_weight is None else value * float(loss_weight)
             total = value if total is None else total + value
         self.total.update_state(float(total.data), sample_weight=count)
+        return total
+
+    def update_metrics(self, ys: list[np.ndarray], predictions: list[Tensor], weights: list[np.ndarray] | None
+                       ) -> None:
+        """A batch added to the metrics (weighted_metrics weigh its samples, metrics do not)."""
         for output, metric, _, weighted in self.entries:
             metric.update_state(ys[output], _with_mask(predictions[output]),
                                 weights[output] if weighted and weights is not None else None)
-        return total
 
     def reset(self) -> None:
         if self.built:
