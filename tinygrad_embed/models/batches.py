@@ -129,7 +129,8 @@ class ArrayBatches:
 
     def weighed(self, class_weight: dict | None, every_class_seen: bool = True) -> ArrayBatches:
         """These batches with each sample weighed by its class, when class_weight is given."""
-        self.samples = with_class_weight(self.samples, class_weight, every_class_seen)
+        if class_weight is not None:
+            self.samples = with_class_weight(self.samples, class_weight, every_class_seen)
         return self
 
 
@@ -301,15 +302,13 @@ def _length(data: Any) -> int | None:
 def unpack(batch: Any) -> Batch:
     """(x, y, sample_weight) from a batch given as x, (x,), (x, y) or (x, y, sample_weight), the parts not
     given None (Keras's unpack_x_y_sample_weight)."""
-    if not isinstance(batch, tuple):
-        return batch, None, None
-    if not 1 <= len(batch) <= 3:
-        raise ValueError(f"a batch is x, (x, y) or (x, y, sample_weight); got a tuple of {len(batch)} parts")
-    return (tuple(batch) + (None, None))[:3]
+    return (tuple(batch) + (None, None))[:3] if isinstance(batch, tuple) else (batch, None, None)
 
 
 def _as_numpy(batch: Any) -> Batch:
     """A streamed batch unpacked, its parts numpy (TensorFlow tensors through .numpy())."""
+    if isinstance(batch, tuple) and not 1 <= len(batch) <= 3:
+        raise ValueError(f"a batch is x, (x, y) or (x, y, sample_weight); got a tuple of {len(batch)} parts")
     return tuple(None if part is None else to_numpy(part) for part in unpack(batch))
 
 

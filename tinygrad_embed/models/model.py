@@ -26,8 +26,11 @@ class Model(Trainer, Layer):
         super().__init__(name=name or (unique_name("functional") if functional else None), **kwargs)
         self.inputs: list[KerasTensor] | None = None
         self.outputs: list[KerasTensor] | None = None
-        if not functional:
-            return
+        if functional:
+            self._graph(inputs, outputs)
+
+    def _graph(self, inputs: Any, outputs: Any) -> None:
+        """A functional model's graph: the layer calls between its inputs and outputs, in order."""
         if inputs is None or outputs is None:
             raise ValueError("a functional Model needs both inputs and outputs: Model(inputs, outputs)")
         self.inputs, self.outputs = _keras_tensors(inputs, "inputs"), _keras_tensors(outputs, "outputs")

@@ -161,9 +161,7 @@ class Trainer:
 
     def _fit_arguments(self, epochs: Any, validation_split: Any, kwargs: dict[str, Any]) -> int:
         """fit's checks before any data is read; the number of epochs (Keras 1 called it nb_epoch)."""
-        if "nb_epoch" in kwargs:
-            warnings.warn("nb_epoch is Keras 1's spelling; use epochs", DeprecationWarning, stacklevel=3)
-            epochs = kwargs.pop("nb_epoch")
+        epochs = _keras_1_epochs(kwargs) if "nb_epoch" in kwargs else epochs
         if kwargs:
             raise TypeError(f"fit() got unexpected keyword arguments: {', '.join(sorted(kwargs))}")
         self._require_compiled()
@@ -290,6 +288,12 @@ class Trainer:
     def predict_on_batch(self, x: Any) -> Any:
         """The model's outputs for this batch."""
         return self._predict(batches(self, x, need_y=False, whole=True), 0, None)
+
+
+def _keras_1_epochs(kwargs: dict[str, Any]) -> Any:
+    """Keras 1's nb_epoch, taken (with a warning) for epochs."""
+    warnings.warn("nb_epoch is Keras 1's spelling; use epochs", DeprecationWarning, stacklevel=4)
+    return kwargs.pop("nb_epoch")
 
 
 @contextlib.contextmanager
