@@ -15,20 +15,24 @@ from ..layers.symbolic import flatten
 from ..tensor import Tensor
 
 def _per_output(spec: Any, names: list[str | None], what: str) -> list[Any]:
-    """compile's `what` as one entry per output: from a dict keyed by output name (outputs it leaves out get
-    None), a list in the outputs' order, or one value for every output."""
+    """compile's `what` as one entry per output: from a dict keyed by output name (_by_name), a list in the
+    outputs' order, or one value for every output."""
     if isinstance(spec, dict):
-        for key in spec:
-            if key not in names:
-                raise ValueError(f"{what} has the key {key!r}, which names no output of this model; its outputs: "
-                                 f"{names}")
-        return [spec.get(name) for name in names]
+        return _by_name(spec, names, what)
     if isinstance(spec, (list, tuple)):
         if len(spec) != len(names):
             raise ValueError(f"{what} is a list of {len(spec)} for a model with {len(names)} outputs {names}: give "
                              "one entry per output, or a dict keyed by output name")
         return list(spec)
     return [spec] * len(names)
+
+
+def _by_name(spec: dict, names: list[str | None], what: str) -> list[Any]:
+    """compile's `what` given as a dict keyed by output name: an entry per output, None for those it leaves out."""
+    for key in spec:
+        if key not in names:
+            raise ValueError(f"{what} has the key {key!r}, which names no output of this model; its outputs: {names}")
+    return [spec.get(name) for name in names]
 
 
 def _as_list(metrics: Any) -> list[Any]:
@@ -155,8 +159,11 @@ class _MaskedArray(np.ndarray):
 def _with_mask(prediction: Tensor) -> np.ndarray:
     """A prediction as the metrics take it: numpy, keeping its mask (Keras's mean metrics skip masked steps)."""
     mask = getattr(prediction, "_keras_mask", None)
-    if mask is None:
-        return prediction.data
-    array = prediction.data.view(_MaskedArray)
+    return prediction.data if mask is None else _masked(prediction.data, mask)
+
+
+def _masked(array: np.ndarray, mask: np.ndarray) -> _MaskedArray:
+    """The array, viewed as one that carries this mask."""
+    array = array.view(_MaskedArray)
     array._keras_mask = mask
     return array
