@@ -66,6 +66,32 @@ def _unique(key: str, used: set[str]) -> str:
     return f"{key}_{number}" if number else key
 
 
+def _output_losses(losses: list[Any], names: list[str | None]) -> dict[int, metrics_module.Mean]:
+    """The running mean of each output's loss, logged as "<output>_loss" when there are several losses (with
+    one, "loss" says it all)."""
+    means = {output: _batch_mean(f"{names[output]}_loss") for output, item in enumerate(losses) if item is not None}
+    return means if len(means) > 1 else {}
+
+
+def _metric_entries(metrics: Any, weighted_metrics: Any, names: list[str | None], used: set[str]) -> list[tuple]:
+    """(output, metric, key, weighted) for every metric compile was given, keyed by Keras's names: the metric's
+    own, "<output>_<name>" with several outputs, "weighted_<name>" for a weighted twin, then _1, _2, ..."""
+    entries, prefixes = [], [f"{name}_" if len(names) > 1 and name else "" for name in names]
+    for spec, weighted in ((metrics, False), (weighted_metrics, True)):
+        if len(names) == 1 and isinstance(spec, (list, tuple)):
+            spec = [spec]  # one output: the whole list is its metrics
+        per_output = [None] * len(names) if spec is None else _per_output(spec, names, "metrics")
+        for output, entry in enumerate(per_output):
+            for metric in _as_list(entry):
+                key = prefixes[output] + metric.name
+                if weighted and key in used:  # Keras's name for a weighted twin of a metric
+                    key = f"{prefixes[output]}weighted_{metric.name}"
+                key = _unique(key, used)
+                used.add(key)
+                entries.append((output, metric, key, weighted))
+    return entries
+
+
 class _Objectives:
     """compile's loss, loss_weights, metrics and weighted_metrics, and the running means of an epoch (or an
     evaluation). Resolved on the first batch, when the shapes of y and of the predictions are known (they
@@ -84,29 +110,15 @@ class _Objectives:
         self.built = False
 
     def build(self, names: list[str | None]) -> None:
+        """compile's arguments resolved for the outputs of these names, and the running means made."""
         loss, loss_weights, metrics, weighted_metrics = self.spec
         self.losses = [losses.get(item) for item in _per_output(loss, names, "loss")]
         self.loss_weights = [None] * len(names) if loss_weights is None else _per_output(loss_weights, names,
                                                                                           "loss_weights")
         self.total = _batch_mean("loss")
-        self.loss_means = {output: _batch_mean(f"{names[output]}_loss")
-                           for output, item in enumerate(self.losses) if item is not None}
-        if len(self.loss_means) < 2:  # one loss: "loss" says it all
-            self.loss_means = {}
-        self.entries, used = [], {"loss", *(mean.name for mean in self.loss_means.values())}
-        prefixes = [f"{name}_" if len(names) > 1 and name else "" for name in names]
-        for spec, weighted in ((metrics, False), (weighted_metrics, True)):
-            if len(names) == 1 and isinstance(spec, (list, tuple)):
-                spec = [spec]  # one output: the whole list is its metrics
-            per_output = [None] * len(names) if spec is None else _per_output(spec, names, "metrics")
-            for output, entry in enumerate(per_output):
-                for metric in _as_list(entry):
-                    key = prefixes[output] + metric.name
-                    if weighted and key in used:  # Keras's name for a weighted twin of a metric
-                        key = f"{prefixes[output]}weighted_{metric.name}"
-                    key = _unique(key, used)
-                    used.add(key)
-                    self.entries.append((output, metric, key, weighted))
+        self.loss_means = _output_losses(self.losses, names) if len(names) > 1 else {}
+        self.entries = _metric_entries(metrics, weighted_metrics, names,
+                                       {"loss", *(mean.name for mean in self.loss_means.values())})
         self.built = True
 
     def loss(self, ys: list[np.ndarray], predictions: list[Tensor], weights: list[np.ndarray] | None) -> Tensor:
