@@ -80,7 +80,9 @@ class Trainer:
         return self._objectives.loss(*self._per_output(y, y_pred, sample_weight))
 
     def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict[str, float]:
-        """compile's metrics updated with the batch; the logs so far (the running means of the losses too)."""
+        """compile's metrics updated with the batch; the logs so far (the running means of the losses too).
+        Keras's guide loops over model.metrics instead, which here holds what compile was given (see
+        docs/models.md)."""
         self._objectives.update_metrics(*self._per_output(y, y_pred, sample_weight))
         return self._objectives.results()
 
@@ -99,8 +101,8 @@ class Trainer:
 
     # ---- the batches, valid --------------------------------------------------------------------------
     def _valid(self, source: Batches, batch: tuple) -> tuple:
-        """A batch of source, valid: arrays were checked whole, before anything ran; a stream's batch is
-        checked here, once, as it arrives."""
+        """A batch of source, valid: arrays were checked whole, before anything ran; a stream's batches are
+        checked here, as they arrive."""
         return batch if source.checked else checked_batch(self, batch, source.need_y, source.class_weight)
 
     def _epoch(self, source: Batches) -> Iterator[tuple]:
