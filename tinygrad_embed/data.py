@@ -1,13 +1,12 @@
 """Data in batches without TensorFlow: a small tf.data-like Dataset on numpy, Keras 3's PyDataset (and
-Keras 2's Sequence), text_dataset_from_directory, and Stream, which hands the training loop the batches
-of any of these (or of a generator, or of a real tf.data.Dataset, recognised without importing it).
+Keras 2's Sequence), and text_dataset_from_directory. The training loop takes the batches of any of
+these (or of a generator, or of a real tf.data.Dataset) through models/batches.py.
 """
 from __future__ import annotations
 
 import itertools
 import math
 import os
-import warnings
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
@@ -204,107 +203,6 @@ class PyDataset:
 Sequence = PyDataset  # Keras 2's name
 
 
-# ---- the training loop's view of a stream of batches -----------------------------------------------
-def _is_pydataset(data: Any) -> bool:
-    """Ours, or Keras's own (duck-typed): indexed batches with a length and an epoch hook."""
-    return isinstance(data, PyDataset) or all(hasattr(data, a) for a in ("__getitem__", "__len__", "on_epoch_end"))
-
-
-def is_stream(data: Any) -> bool:
-    """Batches to iterate (a dataset, generator, PyDataset, tf.data.Dataset), not arrays of samples."""
-    if data is None or isinstance(data, (np.ndarray, list, tuple, dict, str, bytes)) or hasattr(data, "__array__"):
-        return False
-    return _is_pydataset(data) or hasattr(data, "as_numpy_iterator") or hasattr(data, "__iter__")
-
-
-def _iterate(data: Any) -> Iterator[Any]:
-    if _is_pydataset(data):
-        return (data[i] for i in range(len(data)))
-    return iter(data.as_numpy_iterator() if hasattr(data, "as_numpy_iterator") else data)
-
-
-def _length(data: Any) -> int | None:
-    try:
-        return len(data)
-    except TypeError:  # a generator, or a dataset of unknown or infinite length (tf.data raises the same)
-        return None
-
-
-def unpack(batch: Any) -> tuple[Any, Any, Any]:
-    """(x, y, sample_weight) from a batch given as x, (x,), (x, y) or (x, y, sample_weight)."""
-    if not isinstance(batch, tuple):
-        return to_numpy(batch), None, None
-    if not 1 <= len(batch) <= 3:
-        raise ValueError(f"a batch is x, (x, y) or (x, y, sample_weight); got a tuple of {len(batch)} parts")
-    x, y, weights = (tuple(batch) + (None, None))[:3]
-    return to_numpy(x), None if y is None else to_numpy(y), None if weights is None else to_numpy(weights)
-
-
-class Stream:
-    """The batches of a stream, epoch after epoch, by Keras's rule. Without steps, each epoch is one
-    full pass from the start. With steps, one iterator carries on across epochs, started again when a
-    stream of known length has been read to its end; a stream that runs out stops training with Keras's
-    warning. `check` turns each batch into what the loop feeds the model."""
-
-    def __init__(self, data: Any, steps: int | None = None, check: Callable[[Any], Any] = unpack,
-                 what: str = "x") -> None:
-        self.data, self.check, self.what = data, check, what
-        self.length = _length(data)
-        self.steps_per_epoch = None if steps is None else positive_int(steps, "steps")
-        self.steps = self.steps_per_epoch or self.length  # None: not known before the epoch ends
-        if self.steps is None and getattr(data, "cardinality", None) and int(data.cardinality()) == INFINITE:
-            raise ValueError(f"{what} repeats forever: give steps_per_epoch (validation_steps, steps) to end an epoch")
-        self.ran_out = False
-        self._iterator: Iterator[Any] | None = None
-        self._seen, self._fresh = 0, False
-
-    def _start(self) -> None:
-        self._iterator, self._seen, self._fresh = _iterate(self.data), 0, True
-
-    def peek(self) -> Any:
-        """The first batch, checked; the first epoch still yields it (a model is built from it first)."""
-        if self._iterator is None:
-            self._start()
-        try:
-            first = next(self._iterator)
-        except StopIteration:
-            raise ValueError(f"{self.what} is empty: it gave no batch") from None
-        self._iterator = itertools.chain([first], self._iterator)
-        return self.check(unpack(first))
-
-    def first_inputs(self) -> Any:
-        """The model's input from the first batch: a model is built from it before training."""
-        return self.peek()[0]
-
-    def epoch(self) -> Iterator[Any]:
-        if self._iterator is None or (self.steps_per_epoch is None and not self._fresh):
-            self._start()
-        self._fresh = False
-        if self.steps is None:
-            yield from (self.check(unpack(batch)) for batch in self._iterator)
-        else:
-            yield from self._counted()
-        if hasattr(self.data, "on_epoch_end") and _is_pydataset(self.data):
-            self.data.on_epoch_end()
-
-    def _counted(self) -> Iterator[Any]:
-        for _ in range(self.steps):
-            batch = next(self._iterator, None) if self.length is None or self._seen < self.length else None
-            if batch is None:
-                self._ran_out()
-                return
-            self._seen += 1
-            yield self.check(unpack(batch))
-        if self.length is not None and self._seen >= self.length:
-            self._start()
-
-    def _ran_out(self) -> None:
-        self.ran_out, self._iterator = True, None
-        warnings.warn("Your input ran out of data; interrupting training. Make sure that your dataset or generator "
-                      "can generate at least `steps_per_epoch * epochs` batches. You may need to use the "
-                      "`.repeat()` function when building your dataset.", stacklevel=4)
-
-
 # ---- text_dataset_from_directory -------------------------------------------------------------------
 def _class_folders(directory: str, class_names: list[str] | None) -> list[str]:
     """Keras's class inference: the sub-folders, sorted, hidden ones skipped; class_names picks some of them."""
@@ -380,29 +278,12 @@ def text_dataset_from_directory(directory: str, labels: Any = "inferred", label_
     """Keras 3's function without TensorFlow: batches of (texts as bytes, labels) from one folder per class.
     The files (and the training/validation split) are Keras's for the same seed; the order of batches
     within an epoch is shuffled here by numpy, so it is not TensorFlow's."""
-    if labels not in ("inferred", None) and not isinstance(labels, (list, tuple)):
-        raise ValueError(f"labels must be 'inferred', None, or a list of integer labels (one per file), got {labels!r}")
-    if labels not in ("inferred", None) and class_names:
-        raise ValueError("class_names can be given only with labels='inferred'")
-    if label_mode not in ("int", "binary", "categorical", None):
-        raise ValueError(f"label_mode must be 'int', 'binary', 'categorical' or None, got {label_mode!r}")
-    if not os.path.isdir(directory):
-        raise ValueError(f"directory {directory!r} does not exist or is not a folder")
+    _check_label_arguments(directory, labels, label_mode, class_names)
     if labels is None or label_mode is None:
         labels, label_mode = None, None
     _check_split_arguments(validation_split, subset, shuffle, seed)
     seed = int(np.random.randint(1e6)) if seed is None else seed  # as Keras: a shuffle without seed gets one
-    if labels == "inferred":
-        names = _class_folders(directory, class_names)
-        per_class = [_text_files(os.path.join(directory, name), follow_links) for name in names]
-        paths = [p for files in per_class for p in files]
-        labels = np.repeat(np.arange(len(names), dtype=np.int32), [len(files) for files in per_class])
-    else:
-        paths = _text_files(directory, follow_links)
-        if labels is not None and len(labels) != len(paths):
-            raise ValueError(f"labels has {len(labels)} values but {directory!r} holds {len(paths)} .txt files")
-        names = None if labels is None else [str(label) for label in sorted(set(labels))]
-        labels = None if labels is None else np.asarray(labels)
+    paths, labels, names = _files_and_labels(directory, labels, class_names, follow_links)
     if verbose:
         print(f"Found {len(paths)} files." if labels is None else
               f"Found {len(paths)} files belonging to {len(names)} classes.")
@@ -424,3 +305,30 @@ def text_dataset_from_directory(directory: str, labels: Any = "inferred", label_
         dataset.class_names = names
         datasets.append(dataset)
     return datasets if subset == "both" else datasets[0]
+
+
+def _check_label_arguments(directory: str, labels: Any, label_mode: str | None, class_names: Any) -> None:
+    """text_dataset_from_directory's checks of where the labels come from, before any file is read."""
+    if labels not in ("inferred", None) and not isinstance(labels, (list, tuple)):
+        raise ValueError(f"labels must be 'inferred', None, or a list of integer labels (one per file), got {labels!r}")
+    if labels not in ("inferred", None) and class_names:
+        raise ValueError("class_names can be given only with labels='inferred'")
+    if label_mode not in ("int", "binary", "categorical", None):
+        raise ValueError(f"label_mode must be 'int', 'binary', 'categorical' or None, got {label_mode!r}")
+    if not os.path.isdir(directory):
+        raise ValueError(f"directory {directory!r} does not exist or is not a folder")
+
+
+def _files_and_labels(directory: str, labels: Any, class_names: list[str] | None,
+                      follow_links: bool) -> tuple[list[str], np.ndarray | None, list[str] | None]:
+    """The .txt files, their labels (from their folders when inferred) and the class names."""
+    if labels == "inferred":
+        names = _class_folders(directory, class_names)
+        per_class = [_text_files(os.path.join(directory, name), follow_links) for name in names]
+        paths = [p for files in per_class for p in files]
+        return paths, np.repeat(np.arange(len(names), dtype=np.int32), [len(files) for files in per_class]), names
+    paths = _text_files(directory, follow_links)
+    if labels is not None and len(labels) != len(paths):
+        raise ValueError(f"labels has {len(labels)} values but {directory!r} holds {len(paths)} .txt files")
+    names = None if labels is None else [str(label) for label in sorted(set(labels))]
+    return paths, None if labels is None else np.asarray(labels), names

@@ -201,12 +201,15 @@ def same_rank(x1: Any, x2: Any) -> tuple[Any, Any]:
 
 
 def _weights(sample_weight: Any, mask: np.ndarray | None, dtype: np.dtype, reduction: str | None) -> np.ndarray | None:
-    """The sample weights with the mask folded in. For the averaging reductions a kept value weighs
-    (all values / kept values), so that the mean over all of them is the mean over the kept ones."""
+    """The sample weights as an array, with the mask folded in (_masked) when there is one."""
     weight = None if sample_weight is None else np.asarray(
         sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight, dtype=dtype)
-    if mask is None:
-        return weight
+    return weight if mask is None else _masked(weight, mask, dtype, reduction)
+
+
+def _masked(weight: np.ndarray | None, mask: np.ndarray, dtype: np.dtype, reduction: str | None) -> np.ndarray:
+    """The weights times the mask. For the averaging reductions a kept value weighs (all values / kept
+    values), so that the mean over all of them is the mean over the kept ones."""
     kept = np.count_nonzero(mask)
     scale = mask.size / kept if reduction in ("sum_over_batch_size", "mean") and kept else 1.0
     mask_weight = (mask * scale).astype(dtype)
@@ -418,20 +421,25 @@ def _object_name(fn: Any) -> str:
 
 
 def get(identifier: Any) -> Loss | None:
-    """A Loss for `identifier`, as Keras's compile makes one: a Loss as is, a Loss class or class name
-    instantiated, a function or function name (or alias) in a LossFunctionWrapper named as given,
+    """A Loss for `identifier`, as Keras's compile makes one: a Loss class name instantiated, a function
+    name (or alias) in a LossFunctionWrapper named as given; the other forms in _from_object."""
+    if not isinstance(identifier, str):
+        return _from_object(identifier)
+    if identifier in CLASSES:
+        return CLASSES[identifier]()
+    if identifier in KNOWN:
+        return LossFunctionWrapper(KNOWN[identifier], name=identifier)
+    raise ValueError(f"unknown loss {identifier!r}; known: {', '.join(sorted(FUNCTIONS))}, the classes "
+                     f"{', '.join(CLASSES)} (and the aliases {', '.join(ALIASES)})")
+
+
+def _from_object(identifier: Any) -> Loss | None:
+    """get's other forms: a Loss as is, a Loss class instantiated, a function in a LossFunctionWrapper,
     a serialized loss (dict) rebuilt; None stays None."""
     if identifier is None or isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, dict):
         return deserialize(identifier)
-    if isinstance(identifier, str):
-        if identifier in CLASSES:
-            return CLASSES[identifier]()
-        if identifier in KNOWN:
-            return LossFunctionWrapper(KNOWN[identifier], name=identifier)
-        raise ValueError(f"unknown loss {identifier!r}; known: {', '.join(sorted(FUNCTIONS))}, the classes "
-                         f"{', '.join(CLASSES)} (and the aliases {', '.join(ALIASES)})")
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()
     if callable(identifier):

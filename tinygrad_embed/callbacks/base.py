@@ -10,12 +10,6 @@ from typing import Any, Callable
 import numpy as np
 
 
-HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
-         "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
-         "on_predict_begin", "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end",
-         "on_batch_begin", "on_batch_end")  # the last two: Keras 2's names of the training batch hooks
-
-
 class Callback:
     """Keras's hooks into fit, evaluate and predict: override the ones you need. `self.model` is the model
     they run on and `self.params` what fit or evaluate was asked ({"verbose", "epochs", "steps"}); `logs`
@@ -170,6 +164,12 @@ class TerminateOnNaN(Callback):
             self.model.stop_reason = (f"TerminateOnNaN: the loss became {loss} at epoch {self.current_epoch + 1}, "
                                       f"batch {batch + 1}; training stopped (try a smaller learning rate)")
             print(self.model.stop_reason)
+
+
+HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
+         "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
+         "on_predict_begin", "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end",
+         "on_batch_begin", "on_batch_end")  # the last two: Keras 2's names of the training batch hooks
 
 
 class LambdaCallback(Callback):

@@ -1,12 +1,9 @@
 """Metrics as Keras 3 has them, importable from here as from keras.metrics: stateful objects that
 accumulate over the batches of an epoch, the per-sample functions most of them average, and `get`,
-which resolves what compile is given. One idea a module: the Metric contract (base), the accuracies,
-the losses watched as metrics (loss_metrics), and the counts at thresholds (confusion).
-
-`get` follows Keras's rules (keras/src/trainers/compile_utils.py, get_metric): a name is logged as
-written ("acc" logs acc and val_acc), and "accuracy"/"acc" (any case) pick binary, sparse categorical or
-categorical accuracy from the shapes of the first batch (keras.metrics.get would give Accuracy, exact
-equality)."""
+which resolves what compile is given by Keras's rules (keras/src/trainers/compile_utils.py, get_metric:
+"acc" logs acc and val_acc; keras.metrics.get("accuracy") would give Accuracy, exact equality). One idea
+a module: the Metric contract (base), the accuracies, the losses watched as metrics (loss_metrics), and
+the counts at thresholds (confusion)."""
 from __future__ import annotations
 
 import re
@@ -39,16 +36,20 @@ KNOWN: dict[str, type[Metric]] = {**CLASSES, **{snake_case(name): cls for name, 
 
 
 def get(identifier: Any) -> Metric:
-    """A metric by the rules of Keras's compile (get_metric). A name gives a NEW metric named as written;
-    "accuracy"/"acc" in any case choose by shapes at their first update_state. A Metric class is
-    instantiated, a Metric instance returned as it is, a function f(y_true, y_pred) wrapped in a
-    MeanMetricWrapper named after it, a {"class_name", "config"} dict rebuilt."""
+    """A metric by the rules of Keras's compile (get_metric): a name gives a NEW metric, named as written;
+    "accuracy"/"acc" in any case one that chooses by shapes at its first update_state."""
     if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
         return _AccuracyByShapes(identifier)
     if isinstance(identifier, str) and identifier in KNOWN:
         metric = KNOWN[identifier]()
         metric.name = identifier
         return metric
+    return _from_object(identifier)
+
+
+def _from_object(identifier: Any) -> Metric:
+    """get's other forms: a Metric class instantiated, a Metric instance returned as it is, a function
+    f(y_true, y_pred) wrapped in a MeanMetricWrapper named after it, a {"class_name", "config"} dict rebuilt."""
     if isinstance(identifier, dict) and identifier.get("class_name") in CLASSES:
         return CLASSES[identifier["class_name"]].from_config(identifier.get("config", {}))
     if isinstance(identifier, type) and issubclass(identifier, Metric):

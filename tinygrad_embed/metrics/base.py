@@ -148,10 +148,8 @@ class Mean(Metric):
         return float(_divide_no_nan(self.total, self.count))
 
 
-def _masked(sample_weight: Any, mask: np.ndarray | None) -> Any:
+def _masked(sample_weight: Any, mask: np.ndarray) -> Any:
     """Keras's apply_mask for metrics: the mask of y_pred (masked time steps) multiplies the weights."""
-    if mask is None:
-        return sample_weight
     if sample_weight is None:
         return mask.astype(np.float32)
     mask, weights = _match_ranks(mask.astype(np.float32), _array(sample_weight))
@@ -170,7 +168,8 @@ class MeanMetricWrapper(Mean):
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         values = _array(self._fn(_array(y_true), _array(y_pred), **self._fn_kwargs))
-        super().update_state(values, _masked(sample_weight, getattr(y_pred, "_keras_mask", None)))
+        mask = getattr(y_pred, "_keras_mask", None)
+        super().update_state(values, sample_weight if mask is None else _masked(sample_weight, mask))
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), **self._fn_kwargs}

@@ -15,20 +15,24 @@ from ..layers.symbolic import flatten
 from ..tensor import Tensor
 
 def _per_output(spec: Any, names: list[str | None], what: str) -> list[Any]:
-    """compile's `what` as one entry per output: from a dict keyed by output name (outputs it leaves out get
-    None), a list in the outputs' order, or one value for every output."""
+    """compile's `what` as one entry per output: from a dict keyed by output name (_by_name), a list in the
+    outputs' order, or one value for every output."""
     if isinstance(spec, dict):
-        for key in spec:
-            if key not in names:
-                raise ValueError(f"{what} has the key {key!r}, which names no output of this model; its outputs: "
-                                 f"{names}")
-        return [spec.get(name) for name in names]
+        return _by_name(spec, names, what)
     if isinstance(spec, (list, tuple)):
         if len(spec) != len(names):
             raise ValueError(f"{what} is a list of {len(spec)} for a model with {len(names)} outputs {names}: give "
                              "one entry per output, or a dict keyed by output name")
         return list(spec)
     return [spec] * len(names)
+
+
+def _by_name(spec: dict, names: list[str | None], what: str) -> list[Any]:
+    """compile's `what` given as a dict keyed by output name: an entry per output, None for those it leaves out."""
+    for key in spec:
+        if key not in names:
+            raise ValueError(f"{what} has the key {key!r}, which names no output of this model; its outputs: {names}")
+    return [spec.get(name) for name in names]
 
 
 def _as_list(metrics: Any) -> list[Any]:
@@ -62,6 +66,32 @@ def _unique(key: str, used: set[str]) -> str:
     return f"{key}_{number}" if number else key
 
 
+def _output_losses(losses: list[Any], names: list[str | None]) -> dict[int, metrics_module.Mean]:
+    """The running mean of each output's loss, logged as "<output>_loss" when there are several losses (with
+    one, "loss" says it all)."""
+    means = {output: _batch_mean(f"{names[output]}_loss") for output, item in enumerate(losses) if item is not None}
+    return means if len(means) > 1 else {}
+
+
+def _metric_entries(metrics: Any, weighted_metrics: Any, names: list[str | None], used: set[str]) -> list[tuple]:
+    """(output, metric, key, weighted) for every metric compile was given, keyed by Keras's names: the metric's
+    own, "<output>_<name>" with several outputs, "weighted_<name>" for a weighted twin, then _1, _2, ..."""
+    entries, prefixes = [], [f"{name}_" if len(names) > 1 and name else "" for name in names]
+    for spec, weighted in ((metrics, False), (weighted_metrics, True)):
+        if len(names) == 1 and isinstance(spec, (list, tuple)):
+            spec = [spec]  # one output: the whole list is its metrics
+        per_output = [None] * len(names) if spec is None else _per_output(spec, names, "metrics")
+        for output, entry in enumerate(per_output):
+            for metric in _as_list(entry):
+                key = prefixes[output] + metric.name
+                if weighted and key in used:  # Keras's name for a weighted twin of a metric
+                    key = f"{prefixes[output]}weighted_{metric.name}"
+                key = _unique(key, used)
+                used.add(key)
+                entries.append((output, metric, key, weighted))
+    return entries
+
+
 class _Objectives:
     """compile's loss, loss_weights, metrics and weighted_metrics, and the running means of an epoch (or an
     evaluation). Resolved on the first batch, when the shapes of y and of the predictions are known (they
@@ -80,35 +110,21 @@ class _Objectives:
         self.built = False
 
     def build(self, names: list[str | None]) -> None:
+        """compile's arguments resolved for the outputs of these names, and the running means made."""
         loss, loss_weights, metrics, weighted_metrics = self.spec
         self.losses = [losses.get(item) for item in _per_output(loss, names, "loss")]
         self.loss_weights = [None] * len(names) if loss_weights is None else _per_output(loss_weights, names,
                                                                                           "loss_weights")
         self.total = _batch_mean("loss")
-        self.loss_means = {output: _batch_mean(f"{names[output]}_loss")
-                           for output, item in enumerate(self.losses) if item is not None}
-        if len(self.loss_means) < 2:  # one loss: "loss" says it all
-            self.loss_means = {}
-        self.entries, used = [], {"loss", *(mean.name for mean in self.loss_means.values())}
-        prefixes = [f"{name}_" if len(names) > 1 and name else "" for name in names]
-        for spec, weighted in ((metrics, False), (weighted_metrics, True)):
-            if len(names) == 1 and isinstance(spec, (list, tuple)):
-                spec = [spec]  # one output: the whole list is its metrics
-            per_output = [None] * len(names) if spec is None else _per_output(spec, names, "metrics")
-            for output, entry in enumerate(per_output):
-                for metric in _as_list(entry):
-                    key = prefixes[output] + metric.name
-                    if weighted and key in used:  # Keras's name for a weighted twin of a metric
-                        key = f"{prefixes[output]}weighted_{metric.name}"
-                    key = _unique(key, used)
-                    used.add(key)
-                    self.entries.append((output, metric, key, weighted))
+        self.loss_means = _output_losses(self.losses, names) if len(names) > 1 else {}
+        self.entries = _metric_entries(metrics, weighted_metrics, names,
+                                       {"loss", *(mean.name for mean in self.loss_means.values())})
         self.built = True
 
-    def update(self, ys: list[np.ndarray], predictions: list[Tensor], weights: list[np.ndarray] | None,
-               count: int) -> Tensor:
-        """Add a batch of `count` samples to the running means; return its loss, for the gradient."""
-        total = None
+    def loss(self, ys: list[np.ndarray], predictions: list[Tensor], weights: list[np.ndarray] | None) -> Tensor:
+        """A batch's loss, for the gradient; added, with each output's, to the running means (each batch
+        weighted by its number of samples)."""
+        total, count = None, len(predictions[0].data)
         for output, (loss, loss_weight) in enumerate(zip(self.losses, self.loss_weights)):
             if loss is None:
                 continue
@@ -118,10 +134,14 @@ class _Objectives:
             value = value if loss_weight is None else value * float(loss_weight)
             total = value if total is None else total + value
         self.total.update_state(float(total.data), sample_weight=count)
+        return total
+
+    def update_metrics(self, ys: list[np.ndarray], predictions: list[Tensor], weights: list[np.ndarray] | None
+                       ) -> None:
+        """A batch added to the metrics (weighted_metrics weigh its samples, metrics do not)."""
         for output, metric, _, weighted in self.entries:
             metric.update_state(ys[output], _with_mask(predictions[output]),
                                 weights[output] if weighted and weights is not None else None)
-        return total
 
     def reset(self) -> None:
         if self.built:
@@ -151,8 +171,11 @@ class _MaskedArray(np.ndarray):
 def _with_mask(prediction: Tensor) -> np.ndarray:
     """A prediction as the metrics take it: numpy, keeping its mask (Keras's mean metrics skip masked steps)."""
     mask = getattr(prediction, "_keras_mask", None)
-    if mask is None:
-        return prediction.data
-    array = prediction.data.view(_MaskedArray)
+    return prediction.data if mask is None else _masked(prediction.data, mask)
+
+
+def _masked(array: np.ndarray, mask: np.ndarray) -> _MaskedArray:
+    """The array, viewed as one that carries this mask."""
+    array = array.view(_MaskedArray)
     array._keras_mask = mask
     return array

@@ -27,8 +27,11 @@ class Model(Trainer, Layer):
         super().__init__(name=name or (unique_name("functional") if functional else None), **kwargs)
         self.inputs: list[KerasTensor] | None = None
         self.outputs: list[KerasTensor] | None = None
-        if not functional:
-            return
+        if functional:
+            self._graph(inputs, outputs)
+
+    def _graph(self, inputs: Any, outputs: Any) -> None:
+        """A functional model's graph: the layer calls between its inputs and outputs, in order."""
         if inputs is None or outputs is None:
             raise ValueError("a functional Model needs both inputs and outputs: Model(inputs, outputs)")
         self.inputs, self.outputs = _keras_tensors(inputs, "inputs"), _keras_tensors(outputs, "outputs")
@@ -89,7 +92,30 @@ class Model(Trainer, Layer):
         results = [values[id(t)] for t in self.outputs]
         return results[0] if self._single_output else results
 
+    def reset_states(self) -> None:
+        """Every stateful layer (nested models' too) starts its next batch from zero states, as Keras's."""
+        for layer in self.layers:
+            if hasattr(layer, "reset_states"):
+                layer.reset_states()
+
+    def _as_tensor(self, value: Any) -> Any:
+        """A model hands its input on uncast: its layers cast to their own dtypes (a functional model to its
+        Inputs'), so float64 data reaches float64 layers whole. Text stays a numpy array (for TextVectorization)."""
+        if isinstance(value, Tensor):
+            return value
+        array = np.asarray(value)
+        return array if array.dtype.kind in "OSU" else Tensor(array)
+
+    def _takes_text(self) -> bool:
+        """An Input(dtype="string"), or a first layer that reads strings (a Sequential's TextVectorization,
+        or a model that starts with one)."""
+        declared = [t.dtype for t in self.inputs or []]
+        first = (self._layers or [None])[0]
+        reads_text = getattr(first, "string_inputs", False) or (isinstance(first, Model) and first._takes_text())
+        return any(d.kind in "OSU" for d in declared) or reads_text
+
     def _check_inputs(self, x: Any) -> None:
+        """Refuse data the layers that read the model's inputs cannot take, before anything runs."""
         if self.inputs is None:
             return
         given = [x] if len(self.inputs) == 1 else list(x)

@@ -23,13 +23,11 @@ class Sequential(Model):
             self.add(layer)
 
     def add(self, layer: Any) -> None:
+        """Put a layer on top, built at once when the input shape is known (an Input first gives it)."""
         if isinstance(layer, KerasTensor) and layer.node is not None and isinstance(layer.node.layer, InputLayer):
             layer = layer.node.layer  # Sequential([Input((6,)), ...]), as Keras 3 writes it
         if isinstance(layer, InputLayer):
-            if self._layers:
-                raise ValueError("an Input must come first in a Sequential model")
-            self.__dict__["_input_layer"] = layer
-            return
+            return self._add_input(layer)
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add needs a layer, got {type(layer).__name__}")
         self._layers.append(layer)
@@ -39,6 +37,12 @@ class Sequential(Model):
             except Exception:
                 self._layers.pop()  # a layer that does not fit is not kept
                 raise
+
+    def _add_input(self, layer: InputLayer) -> None:
+        """An Input, which holds no weights: it gives the input shape, so it must come first."""
+        if self._layers:
+            raise ValueError("an Input must come first in a Sequential model")
+        self.__dict__["_input_layer"] = layer
 
     def pop(self) -> Layer:
         """Remove the last layer and return it."""

@@ -1,0 +1,381 @@
+"""Where batches come from: the one room where the data given to fit, evaluate, predict and the *_on_batch
+forms (arrays, nested lists, lists or dicts of them, generators, PyDatasets, datasets, tf.data.Datasets)
+becomes batches. `batches` tells arrays from a stream, once; what it returns keeps the Batches protocol.
+
+Arrays are checked whole, before anything runs: bad data is refused before any training. A stream's
+batches come as the stream gives them, and the training loop checks each one (`checked_batch`) as it
+arrives. A batch is (x,), (x, y) or (x, y, sample_weight), as Keras hands it to train_step; in a valid
+one each part is one array, or a list of them in the model's order for several inputs or outputs.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any, Iterator, Protocol
+
+import numpy as np
+
+from ..data import INFINITE, PyDataset, to_numpy
+from ..helpers import positive_int, random_generator
+
+Batch = tuple  # (x,), (x, y) or (x, y, sample_weight): Keras's form, which train_step takes
+
+
+class Batches(Protocol):
+    """What the training loop iterates, whether the data came as arrays or as a stream."""
+    steps: int | None  # batches in an epoch; None: not known before the stream ends
+    checked: bool  # True: the batches are valid (arrays, checked whole); False: the loop checks each one
+    ran_out: bool  # a stream with steps_per_epoch gave fewer batches than asked: training stops
+
+    def first(self) -> Batch:
+        """The first batch, which the first epoch still yields (a model is built from it)."""
+
+    def epoch(self) -> Iterator[Batch]:
+        """One epoch's batches."""
+
+
+def batches(model: Any, x: Any, y: Any = None, sample_weight: Any = None, batch_size: Any = None,
+            steps: int | None = None, shuffle: bool = False, need_y: bool = True, what: str = "x",
+            whole: bool = False) -> Batches:
+    """The batches of x: a stream's (a dataset, generator, PyDataset, tf.data.Dataset), which holds its
+    targets and weights and sets its own batch size, or batch_size rows (Keras: None means 32) of arrays,
+    checked whole here. whole: the arrays are one batch (Keras's *_on_batch take arrays only)."""
+    if is_stream(x) and not whole:
+        _stream_alone(x, y, sample_weight, batch_size)
+        return Stream(x, steps, what, need_y)
+    samples = checked_samples(model, x, y, sample_weight, need_y)
+    size = len(samples) if whole else 32 if batch_size is None else positive_int(batch_size, "batch_size")
+    return ArrayBatches(samples, size, shuffle, steps)
+
+
+def validation_batches(model: Any, data: Any, batch_size: Any, steps: int | None) -> Batches:
+    """fit's validation_data: a tuple (x, y) or (x, y, sample_weight) of arrays, or a stream."""
+    if is_stream(data):
+        return batches(model, data, steps=steps, what="validation_data")
+    if isinstance(data, (tuple, list)) and len(data) in (2, 3):
+        return batches(model, *data, batch_size=batch_size, steps=steps)
+    raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val), or a "
+                     "dataset of (x, y) batches")
+
+
+def _stream_alone(data: Any, y: Any, sample_weight: Any, batch_size: Any) -> None:
+    """A stream's batches hold the targets and weights and set the batch size: none is given beside it."""
+    if batch_size is not None:
+        raise ValueError(f"batch_size must not be given with a dataset or generator ({type(data).__name__}): "
+                         "its batches set the batch size")
+    for name, value in (("y", y), ("sample_weight", sample_weight)):
+        if value is not None:
+            raise ValueError(f"{name} must not be given with a dataset or generator ({type(data).__name__}): "
+                             "its batches hold the targets and the sample weights")
+
+
+# ---- the array side ------------------------------------------------------------------------------------
+@dataclass
+class _Samples:
+    """A data set in memory: one array per model input (x) and per output (y; sample_weight or None)."""
+    x: list[np.ndarray]
+    y: list[np.ndarray] | None = None
+    sample_weight: list[np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.x[0])
+
+    def part(self, rows: Any) -> _Samples:
+        """These rows (an index array or a slice) of every array."""
+        def pick(arrays: list[np.ndarray] | None) -> list[np.ndarray] | None:
+            return None if arrays is None else [a[rows] for a in arrays]
+        return _Samples(pick(self.x), pick(self.y), pick(self.sample_weight))
+
+    def rows(self, rows: Any) -> Batch:
+        """The valid batch of these rows."""
+        batch = self.part(rows)
+        return tuple(one_or_list(part) for part in (batch.x, batch.y, batch.sample_weight) if part is not None)
+
+
+class ArrayBatches:
+    """Samples in memory in batches: each epoch a pass in batch_size rows, in a new random order when
+    shuffling (with steps: at most that many batches of the pass)."""
+    checked, ran_out = True, False
+
+    def __init__(self, samples: _Samples, batch_size: int, shuffle: bool, steps: int | None) -> None:
+        self.samples, self.batch_size, self.shuffle = samples, batch_size, shuffle
+        self.limit = None if steps is None else positive_int(steps, "steps")
+
+    @property
+    def steps(self) -> int:
+        batches = math.ceil(len(self.samples) / self.batch_size)
+        return batches if self.limit is None else min(self.limit, batches)
+
+    def first(self) -> Batch:
+        return self.samples.rows(slice(0, self.batch_size))
+
+    def epoch(self) -> Iterator[Batch]:
+        count = len(self.samples)
+        order = random_generator().permutation(count) if self.shuffle else np.arange(count)
+        for batch in range(self.steps):
+            yield self.samples.rows(order[batch * self.batch_size:(batch + 1) * self.batch_size])
+
+    def split(self, fraction: float, steps: int | None) -> tuple[ArrayBatches, ArrayBatches]:
+        """These batches without their last `fraction` of samples, and those held out (validation_split's
+        rule: the last samples, before shuffling), in batches of the same size."""
+        cut = int(len(self.samples) * (1 - fraction))
+        if cut == 0:
+            raise ValueError(f"validation_split={fraction} leaves no sample of {len(self.samples)} for training")
+        kept, held_out = self.samples.part(slice(None, cut)), self.samples.part(slice(cut, None))
+        return (ArrayBatches(kept, self.batch_size, self.shuffle, self.limit),
+                ArrayBatches(held_out, self.batch_size, False, steps))
+
+    def weighed(self, class_weight: dict | None, every_class_seen: bool = True) -> ArrayBatches:
+        """These batches with each sample weighed by its class, when class_weight is given."""
+        if class_weight is not None:
+            self.samples = with_class_weight(self.samples, class_weight, every_class_seen)
+        return self
+
+
+def one_or_list(arrays: list[Any]) -> Any:
+    """What the model is called on (or compared with): one array, or a list for several inputs (outputs)."""
+    return arrays[0] if len(arrays) == 1 else arrays
+
+
+def checked_samples(model: Any, x: Any, y: Any = None, sample_weight: Any = None, need_y: bool = True) -> _Samples:
+    """Every check on the data, for every entry point, before anything runs on it."""
+    x = _arrays(x, "x", layer_names(getattr(model, "inputs", None)), model)
+    if getattr(model, "inputs", None):
+        x = _input_ranks(x, model.inputs)
+    model._check_inputs(one_or_list(x))
+    if not need_y:
+        return _Samples(x)
+    outputs = layer_names(getattr(model, "outputs", None))
+    y = _arrays(y, "y", outputs)
+    if len(y[0]) != len(x[0]):
+        raise ValueError(f"x and y hold different numbers of samples: {len(x[0])} and {len(y[0])}")
+    return _Samples(x, y, None if sample_weight is None else _weights(sample_weight, outputs, len(x[0])))
+
+
+def checked_batch(model: Any, batch: Batch, need_y: bool, class_weight: dict | None) -> Batch:
+    """A streamed batch (x, y, sample_weight) checked as arrays are, made a valid batch."""
+    x, y, sample_weight = batch
+    if need_y and y is None:
+        raise ValueError("training and evaluating need batches of (x, y) or (x, y, sample_weight), got x alone")
+    samples = checked_samples(model, x, y, sample_weight, need_y)
+    return with_class_weight(samples, class_weight, every_class_seen=False).rows(slice(None))
+
+
+def layer_names(tensors: Any) -> list[str | None]:
+    """A functional model's inputs or outputs by the names of the layers that give them; one unnamed else."""
+    return [t.node.layer.name for t in tensors] if tensors else [None]
+
+
+def _arrays(data: Any, what: str, names: list[str | None], model: Any = None) -> list[np.ndarray]:
+    """data as one array per model input (what="x") or output (y, sample_weight), in the model's order, each
+    with the samples on axis 0: an array when there is one, else a list in order or a dict keyed by name.
+    For a model with one input a list is the array itself (nested Python lists, as in many tutorials)."""
+    if data is None:
+        raise ValueError(f"{what} is missing: give an array of samples")
+    data = _listed(data, what, names) if isinstance(data, dict) or len(names) > 1 else [data]
+    arrays = [_checked(np.asarray(a), what, model) for a in data]
+    if len({len(a) for a in arrays}) > 1:
+        raise ValueError(f"the arrays of {what} hold different numbers of samples: {[len(a) for a in arrays]}")
+    return arrays
+
+
+def _listed(data: Any, what: str, names: list[str | None]) -> list[Any]:
+    """The data of a model with several inputs or outputs, given as a dict keyed by their names or a list."""
+    kind = "input" if what == "x" else "output"
+    if isinstance(data, dict):
+        for key in data:
+            if key not in names:
+                raise ValueError(f"{what} has the key {key!r}, which names no {kind} of this model; its {kind}s: "
+                                 f"{names}")
+        missing = [name for name in names if name not in data]
+        if missing:
+            raise ValueError(f"{what} has no entry for the {kind} {missing[0]!r}: give one for each of {names}")
+        return [data[name] for name in names]
+    if not isinstance(data, (list, tuple)) or len(data) != len(names):
+        several = f"takes {len(names)} inputs" if kind == "input" else f"has several outputs ({len(names)})"
+        raise ValueError(f"this model {several}: give {what} as a list of {len(names)} arrays, or a dict keyed by "
+                         f"the {kind} names {names}")
+    return list(data)
+
+
+def _checked(array: np.ndarray, what: str, model: Any) -> np.ndarray:
+    """The array, if it holds samples of numbers (or texts, for a model that reads text)."""
+    if array.ndim == 0 or len(array) == 0:
+        raise ValueError(f"{what} must hold at least one sample, got shape {array.shape}")
+    if array.dtype.kind not in "biuf" and not (array.dtype.kind in "OSU" and model is not None and model._takes_text()):
+        _not_numbers(array, what)
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValueError(f"{what} contains NaN or inf, first at sample {int(np.argwhere(~np.isfinite(array))[0][0])}")
+    return array
+
+
+def _not_numbers(array: np.ndarray, what: str) -> None:
+    """The TypeError for data that is not numbers, with the likely fix."""
+    raise TypeError(f"{what} must hold numbers, got an array of dtype {array.dtype}"
+                    + (" (strings need a TextVectorization layer first in the model)" if what == "x" else
+                       " (string labels: turn them into class ids first)" if array.dtype.kind in "OSU" else ""))
+
+
+def _input_ranks(x: list[np.ndarray], inputs: list[Any]) -> list[np.ndarray]:
+    """Keras's rule for a functional model's inputs: data of shape (n,) fits an Input of shape (1,), and
+    data of shape (n, 1) one of shape () (texts come either way)."""
+    for i, shape in enumerate([t.shape for t in inputs][:len(x)]):
+        if len(shape) == x[i].ndim + 1 and shape[-1] == 1:
+            x[i] = x[i][..., None]
+        elif len(shape) == x[i].ndim - 1 and x[i].shape[-1] == 1:
+            x[i] = x[i][..., 0]
+    return x
+
+
+def _weights(sample_weight: Any, outputs: list[str | None], samples: int) -> list[np.ndarray]:
+    """sample_weight as one array per output (one array given for several outputs weighs each, as Keras)."""
+    if len(outputs) > 1 and not isinstance(sample_weight, (list, tuple, dict)):
+        sample_weight = [sample_weight] * len(outputs)
+    weights = _arrays(sample_weight, "sample_weight", outputs)
+    if len(weights[0]) != samples:
+        raise ValueError(f"sample_weight holds {len(weights[0])} weights but x holds {samples} samples: "
+                         "give one weight per sample")
+    return weights
+
+
+def with_class_weight(samples: _Samples, class_weight: dict | None, every_class_seen: bool) -> _Samples:
+    """The samples weighed by their classes, when class_weight is given (see _class_weights)."""
+    if class_weight is None:
+        return samples
+    if samples.sample_weight is not None:
+        raise ValueError("give sample_weight or class_weight, not both")
+    if len(samples.y) > 1:
+        raise ValueError("class_weight is for models with one output: with several, give sample_weight")
+    return _Samples(samples.x, samples.y, [_class_weights(samples.y[0], class_weight, every_class_seen)])
+
+
+def _class_weights(y: np.ndarray, class_weight: dict, every_class_seen: bool) -> np.ndarray:
+    """Each sample's weight from its class, by Keras's rule (the argmax of a one-hot row, the rounded label
+    otherwise), 1 for a class that class_weight leaves out. every_class_seen: y is all the training targets,
+    so a key that none of them takes is a mistake (Keras ignores it; a misspelt class should not go unnoticed)."""
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"class_weight must be a dict {{class index: weight}}, got {type(class_weight).__name__}")
+    if y.ndim > 1:
+        labels = y.argmax(-1) if y.shape[-1] > 1 else y[..., 0]  # one-hot rows, or labels with an axis of 1
+    else:
+        labels = y
+    if labels.ndim != 1:
+        raise ValueError(f"class_weight needs one class per sample, but y of shape {y.shape} holds several")
+    labels = np.round(labels).astype(np.int64)
+    for key in class_weight:
+        if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
+            raise TypeError(f"class_weight's keys are class indices (integers), got {key!r}")
+        if every_class_seen and key not in labels:
+            raise ValueError(f"class_weight names class {key}, which the targets never take "
+                             f"(their classes: {sorted(set(labels.tolist()))})")
+    return np.array([class_weight.get(int(label), 1.0) for label in labels], dtype=np.float32)
+
+
+# ---- the stream side -----------------------------------------------------------------------------------
+def _is_pydataset(data: Any) -> bool:
+    """Ours, or Keras's own (duck-typed): indexed batches with a length and an epoch hook."""
+    return isinstance(data, PyDataset) or all(hasattr(data, a) for a in ("__getitem__", "__len__", "on_epoch_end"))
+
+
+def is_stream(data: Any) -> bool:
+    """Batches to iterate (a dataset, generator, PyDataset, tf.data.Dataset), not arrays of samples."""
+    if data is None or isinstance(data, (np.ndarray, list, tuple, dict, str, bytes)) or hasattr(data, "__array__"):
+        return False
+    return _is_pydataset(data) or hasattr(data, "as_numpy_iterator") or hasattr(data, "__iter__")
+
+
+def _iterate(data: Any) -> Iterator[Any]:
+    if _is_pydataset(data):
+        return (data[i] for i in range(len(data)))
+    return iter(data.as_numpy_iterator() if hasattr(data, "as_numpy_iterator") else data)
+
+
+def _length(data: Any) -> int | None:
+    try:
+        return len(data)
+    except TypeError:  # a generator, or a dataset of unknown or infinite length (tf.data raises the same)
+        return None
+
+
+def unpack(batch: Any) -> Batch:
+    """(x, y, sample_weight) from a batch given as x, (x,), (x, y) or (x, y, sample_weight), the parts not
+    given None (Keras's unpack_x_y_sample_weight)."""
+    return (tuple(batch) + (None, None))[:3] if isinstance(batch, tuple) else (batch, None, None)
+
+
+def _as_numpy(batch: Any) -> Batch:
+    """A streamed batch unpacked, its parts numpy (TensorFlow tensors through .numpy())."""
+    if isinstance(batch, tuple) and not 1 <= len(batch) <= 3:
+        raise ValueError(f"a batch is x, (x, y) or (x, y, sample_weight); got a tuple of {len(batch)} parts")
+    return tuple(None if part is None else to_numpy(part) for part in unpack(batch))
+
+
+class Stream:
+    """The batches of a stream, epoch after epoch, by Keras's rule. Without steps, each epoch is one
+    full pass from the start. With steps, one iterator carries on across epochs, started again when a
+    stream of known length has been read to its end; a stream that runs out stops training with Keras's
+    warning. Each batch comes as (x, y, sample_weight), numpy, for the loop to check."""
+    checked, class_weight = False, None
+
+    def __init__(self, data: Any, steps: int | None = None, what: str = "x", need_y: bool = True) -> None:
+        self.data, self.what, self.need_y = data, what, need_y
+        self.length = _length(data)
+        self.steps_per_epoch = None if steps is None else positive_int(steps, "steps")
+        self.steps = self.steps_per_epoch or self.length  # None: not known before the epoch ends
+        if self.steps is None and getattr(data, "cardinality", None) and int(data.cardinality()) == INFINITE:
+            raise ValueError(f"{what} repeats forever: give steps_per_epoch (validation_steps, steps) to end an epoch")
+        self.ran_out = False
+        self._iterator: Iterator[Any] | None = None
+        self._seen, self._fresh = 0, False
+
+    def _start(self) -> None:
+        self._iterator, self._seen, self._fresh = _iterate(self.data), 0, True
+
+    def first(self) -> Batch:
+        """The first batch; the first epoch still yields it (a model is built from it first)."""
+        if self._iterator is None:
+            self._start()
+        try:
+            first = next(self._iterator)
+        except StopIteration:
+            raise ValueError(f"{self.what} is empty: it gave no batch") from None
+        self._iterator = itertools.chain([first], self._iterator)
+        return _as_numpy(first)
+
+    def epoch(self) -> Iterator[Batch]:
+        if self._iterator is None or (self.steps_per_epoch is None and not self._fresh):
+            self._start()
+        self._fresh = False
+        if self.steps is None:
+            yield from (_as_numpy(batch) for batch in self._iterator)
+        else:
+            yield from self._counted()
+        if hasattr(self.data, "on_epoch_end") and _is_pydataset(self.data):
+            self.data.on_epoch_end()
+
+    def _counted(self) -> Iterator[Batch]:
+        for _ in range(self.steps):
+            batch = next(self._iterator, None) if self.length is None or self._seen < self.length else None
+            if batch is None:
+                self._ran_out()
+                return
+            self._seen += 1
+            yield _as_numpy(batch)
+        if self.length is not None and self._seen >= self.length:
+            self._start()
+
+    def _ran_out(self) -> None:
+        self.ran_out, self._iterator = True, None
+        warnings.warn("Your input ran out of data; interrupting training. Make sure that your dataset or generator "
+                      "can generate at least `steps_per_epoch * epochs` batches. You may need to use the "
+                      "`.repeat()` function when building your dataset.", stacklevel=4)
+
+    def split(self, fraction: float, steps: int | None) -> tuple[Stream, Stream]:
+        raise ValueError("validation_split needs arrays; with a dataset or generator give validation_data")
+
+    def weighed(self, class_weight: dict | None) -> Stream:
+        """This stream, its batches to be weighed by their classes as the loop checks them."""
+        self.class_weight = class_weight
+        return self
