@@ -276,7 +276,6 @@ class Loss:
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
         """The values of call, weighted, masked and reduced to one (reduce_weighted_values)."""
-        # arrays become Tensors of the loss's dtype: y_pred's own by default (float32 for an array)
         dtype = self.dtype if self.dtype is not None else (
             y_pred.dtype if isinstance(y_pred, Tensor) and y_pred.dtype.kind == "f" else np.dtype(np.float32))
         values = self.call(Tensor(_labels(y_true, self.name).astype(dtype)), _predictions(y_pred, dtype))
@@ -429,11 +428,9 @@ def deserialize(config: dict[str, Any]) -> Loss:
 
 def get(identifier: Any) -> Loss | None:
     """A Loss as Keras's compile makes one: a function's name (or alias) wrapped, named as written; see below."""
-    if not isinstance(identifier, str):
-        return _from_object(identifier)
-    if identifier in KNOWN:
+    if isinstance(identifier, str) and identifier in KNOWN:
         return LossFunctionWrapper(KNOWN[identifier], name=identifier)
-    return _by_name(identifier)
+    return _by_name(identifier) if isinstance(identifier, str) else _from_object(identifier)
 
 
 def _by_name(identifier: str) -> Loss:

@@ -4,26 +4,26 @@ from __future__ import annotations
 from typing import Any
 
 from ..helpers import snake_case
-from .accuracy import Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, _AccuracyByShapes
+from . import accuracy, confusion, loss_metrics
 from .base import MeanMetricWrapper, Metric
-from .confusion import AUC, Precision, Recall
-from .loss_metrics import (BinaryCrossentropy, CategoricalCrossentropy, MeanAbsoluteError, MeanSquaredError,
-                           SparseCategoricalCrossentropy)
 
 
 def get(identifier: Any) -> Metric:
     """A NEW metric named as written: "accuracy" or "acc" (any case) one that chooses by shapes; other forms below."""
     if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
-        return _AccuracyByShapes(identifier)
+        return accuracy._AccuracyByShapes(identifier)
     return _by_name(identifier) if isinstance(identifier, str) else _from_object(identifier)
 
 
 CLASSES: dict[str, type[Metric]] = {cls.__name__: cls for cls in (
-    Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError,
-    BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, Precision, Recall, AUC)}
+    accuracy.Accuracy, accuracy.BinaryAccuracy, accuracy.CategoricalAccuracy, accuracy.SparseCategoricalAccuracy,
+    loss_metrics.MeanSquaredError, loss_metrics.MeanAbsoluteError, loss_metrics.BinaryCrossentropy,
+    loss_metrics.CategoricalCrossentropy, loss_metrics.SparseCategoricalCrossentropy, confusion.Precision,
+    confusion.Recall, confusion.AUC)}
+ALIASES = {"bce": "BinaryCrossentropy", "BCE": "BinaryCrossentropy", "mse": "MeanSquaredError",
+           "MSE": "MeanSquaredError", "mae": "MeanAbsoluteError", "MAE": "MeanAbsoluteError"}  # as Keras's get
 KNOWN: dict[str, type[Metric]] = {**CLASSES, **{snake_case(name): cls for name, cls in CLASSES.items()},
-                                  "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy, "mse": MeanSquaredError,
-                                  "MSE": MeanSquaredError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError}
+                                  **{alias: CLASSES[name] for alias, name in ALIASES.items()}}
 
 
 def _by_name(identifier: str) -> Metric:
