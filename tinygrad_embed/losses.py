@@ -1,6 +1,4 @@
-"""Losses with Keras 3's conventions. The functions give one value per sample (the mean over the last
-axis, or the sum over the classes for the cross-entropies); the `Loss` classes wrap them and reduce
-those values to the scalar that training minimises, with Keras's weighting, masking and normalisers."""
+"""Losses as Keras 3 has them (docs/losses.md): functions of one value per sample, and Loss classes."""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -15,15 +13,13 @@ from .tensor import Tensor
 EPSILON = 1e-7  # Keras's backend epsilon: probabilities are clipped to [EPSILON, 1 - EPSILON]
 
 
-def _position(mask: np.ndarray) -> tuple[int, ...]:
-    return tuple(map(int, np.argwhere(mask)[0]))
-
-
-def _predictions(y_pred: Any) -> Tensor:
-    return y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred, dtype=np.float32))
+def _predictions(y_pred: Any, dtype: Any = np.float32) -> Tensor:
+    """y_pred as a Tensor: a Tensor as it is (a cast would cut its gradient), an array as one of `dtype`."""
+    return y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred, dtype=dtype))
 
 
 def _labels(y_true: Any, loss: str) -> np.ndarray:
+    """y_true as a numpy array of numbers; labels of any other dtype are refused."""
     y_true = np.asarray(y_true.data if isinstance(y_true, Tensor) else y_true)
     if y_true.dtype.kind not in "biuf":
         raise TypeError(f"{loss}: y_true must be numeric, got an array of dtype {y_true.dtype}")
@@ -31,52 +27,69 @@ def _labels(y_true: Any, loss: str) -> np.ndarray:
 
 
 def _targets_and_predictions(y_true: Any, y_pred: Any, loss: str) -> tuple[Tensor, Tensor]:
+    """y_true and y_pred as Tensors of y_pred's dtype and of the same shape; NaN labels are refused."""
     y_pred, y_true = _predictions(y_pred), _labels(y_true, loss)
     if y_true.shape != y_pred.shape:
-        if y_pred.shape[-1:] == (1,) and y_true.shape == y_pred.shape[:-1]:
-            y_true = y_true[..., None]  # labels (batch,) against predictions (batch, 1), as Keras allows
-        else:
-            raise ValueError(f"{loss}: y_true has shape {y_true.shape} but y_pred has shape {y_pred.shape}")
-    if np.isnan(y_true).any() if y_true.dtype.kind == "f" else False:
+        y_true = _with_axis_of_one(y_true, y_pred.shape, loss)
+    if y_true.dtype.kind == "f" and np.isnan(y_true).any():
         raise ValueError(f"{loss}: y_true contains NaN at position {_position(np.isnan(y_true))}")
     return Tensor(y_true.astype(y_pred.dtype)), y_pred
 
 
-def _check_label_smoothing(label_smoothing: float, loss: str) -> None:
-    if not 0 <= label_smoothing <= 1:
-        raise ValueError(f"{loss}: label_smoothing is a fraction in [0, 1], got {label_smoothing!r}")
+def _with_axis_of_one(y_true: np.ndarray, shape: tuple[int, ...], loss: str) -> np.ndarray:
+    """Labels (batch,) against predictions (batch, 1) gain the axis, as Keras allows; other shapes are refused."""
+    if shape[-1:] == (1,) and y_true.shape == shape[:-1]:
+        return y_true[..., None]
+    raise ValueError(f"{loss}: y_true has shape {y_true.shape} but y_pred has shape {shape}")
+
+
+def _position(mask: np.ndarray) -> tuple[int, ...]:
+    """The index of the first True in mask, for an error message."""
+    return tuple(map(int, np.argwhere(mask)[0]))
 
 
 def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False, label_smoothing: float = 0.0,
                         axis: int = -1) -> Tensor:
-    """-(y log p + (1 - y) log(1 - p)), mean over `axis`. From logits x, log p = log_sigmoid(x) and
-    log(1 - p) = log_sigmoid(-x), finite for any x; otherwise p is clipped as Keras does. Label
-    smoothing s moves each label halfway-ward: y (1 - s) + s / 2."""
-    _check_label_smoothing(label_smoothing, "binary_crossentropy")
+    """-(y log p + (1 - y) log(1 - p)), the mean over `axis`."""
     y, p = _targets_and_predictions(y_true, y_pred, "binary_crossentropy")
-    outside = (y.data < 0) | (y.data > 1)
-    if outside.any():
-        raise ValueError(f"binary_crossentropy needs labels in [0, 1], got {y.data[outside][:5].tolist()} "
-                         f"(first at position {_position(outside)})")
+    if ((y.data < 0) | (y.data > 1)).any():
+        _refuse_binary_labels(y.data)
     if label_smoothing:
-        y = y * (1 - label_smoothing) + 0.5 * label_smoothing
-    if from_logits:
+        y = _smoothed(y, label_smoothing, 2, "binary_crossentropy")
+    if from_logits:  # log p = log_sigmoid(x) and log(1 - p) = log_sigmoid(-x): finite for any x
         log_likelihood = y * p.log_sigmoid() + (1 - y) * (-p).log_sigmoid()
     else:
-        p = p.clip(EPSILON, 1 - EPSILON)
+        p = p.clip(EPSILON, 1 - EPSILON)  # as Keras does: a confident mistake costs -log(1e-7), not infinity
         log_likelihood = y * p.log() + (1 - y) * (1 - p).log()
     return -log_likelihood.mean(axis=axis)
+
+
+def _refuse_binary_labels(y: np.ndarray) -> None:
+    """The error for binary labels outside [0, 1], naming the first few and where they are."""
+    outside = (y < 0) | (y > 1)
+    raise ValueError(f"binary_crossentropy needs labels in [0, 1], got {y[outside][:5].tolist()} "
+                     f"(first at position {_position(outside)})")
+
+
+def _check_label_smoothing(label_smoothing: float, loss: str) -> None:
+    """A ValueError unless label_smoothing is a fraction in [0, 1]."""
+    if not 0 <= label_smoothing <= 1:
+        raise ValueError(f"{loss}: label_smoothing is a fraction in [0, 1], got {label_smoothing!r}")
+
+
+def _smoothed(y: Tensor, label_smoothing: float, classes: int, loss: str) -> Tensor:
+    """Labels smoothed by s: y (1 - s) + s / classes, which for two classes moves each label halfway-ward."""
+    _check_label_smoothing(label_smoothing, loss)
+    return y * (1 - label_smoothing) + label_smoothing / classes
 
 
 def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False, label_smoothing: float = 0.0,
                              axis: int = -1) -> Tensor:
     """-sum(y log p) over `axis` (the classes), for one-hot or soft labels; p is normalised to sum to
-    1 and clipped as Keras does, or computed by log_softmax from logits. Label smoothing s over C
-    classes gives y (1 - s) + s / C."""
-    _check_label_smoothing(label_smoothing, "categorical_crossentropy")
+    1 and clipped as Keras does, or computed by log_softmax from logits."""
     y, p = _targets_and_predictions(y_true, y_pred, "categorical_crossentropy")
     if label_smoothing:
-        y = y * (1 - label_smoothing) + label_smoothing / y.shape[axis]
+        y = _smoothed(y, label_smoothing, y.shape[axis], "categorical_crossentropy")
     if from_logits:
         log_p = log_softmax(p, axis)
     else:
@@ -145,6 +158,7 @@ def mean_absolute_error(y_true: Any, y_pred: Any) -> Tensor:
 
 
 def _check_delta(delta: float) -> None:
+    """A ValueError unless delta is positive."""
     if not delta > 0:
         raise ValueError(f"huber: delta is the positive |error| where the loss turns linear, got {delta!r}")
 
@@ -180,31 +194,42 @@ class Reduction:
     NONE = "none"
 
 
-def standardize_reduction(reduction: str | None) -> str | None:
-    """`reduction` itself, if it is one of Keras's; a ValueError naming the allowed ones otherwise."""
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}; got {reduction!r}")
-    return reduction
-
-
-def same_rank(x1: Any, x2: Any) -> tuple[Any, Any]:
-    """Keras's squeeze-or-expand: when one rank is one more than the other and ends in an axis of 1,
-    that axis goes, unless the other is rank 1, which gains one instead. Tensors or arrays."""
+def same_rank(x1: Any, x2: Any, expand_rank_1: bool = True) -> tuple[Any, Any]:
+    """Keras's squeeze_or_expand_to_same_rank, for two Tensors or arrays whose ranks differ by one."""
     if len(x2.shape) == len(x1.shape) + 1:
-        x2, x1 = same_rank(x2, x1)
+        x2, x1 = same_rank(x2, x1, expand_rank_1)  # the same, with x2 the longer
     elif len(x1.shape) == len(x2.shape) + 1 and x1.shape[-1:] == (1,):
-        if len(x2.shape) == 1:
-            x2 = x2.reshape(tuple(x2.shape) + (1,))
+        if len(x2.shape) == 1 and expand_rank_1:
+            x2 = x2.reshape(tuple(x2.shape) + (1,))  # a vector gains an axis
         else:
-            x1 = x1.reshape(tuple(x1.shape[:-1]))
+            x1 = x1.reshape(tuple(x1.shape[:-1]))  # the longer drops its last axis, of 1
     return x1, x2
 
 
-def _weights(sample_weight: Any, mask: np.ndarray | None, dtype: np.dtype, reduction: str | None) -> np.ndarray | None:
-    """The sample weights as an array, with the mask folded in (_masked) when there is one."""
+def reduce_weighted_values(values: Tensor, sample_weight: Any = None, mask: np.ndarray | None = None,
+                           reduction: str | None = "sum_over_batch_size") -> Tensor:
+    """sum(values * weights), divided as `reduction` says (docs/losses.md); a divisor of 0 gives 0, not NaN."""
+    weight = None
+    if sample_weight is not None or mask is not None:
+        values, weight = _weighted(values, sample_weight, mask, reduction)
+    if reduction in (None, "none") or values.shape in ((), (0,)):
+        return values
+    total = values.sum()
+    if reduction == "sum":
+        return total
+    divisor = float(weight.sum()) if reduction == "mean_with_sample_weight" and weight is not None else values.size
+    return total / divisor if divisor != 0 else total * 0.0
+
+
+def _weighted(values: Tensor, sample_weight: Any, mask: np.ndarray | None, reduction: str | None
+              ) -> tuple[Tensor, np.ndarray]:
+    """The values times their weights (the mask folded in by _masked), and those weights."""
     weight = None if sample_weight is None else np.asarray(
-        sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight, dtype=dtype)
-    return weight if mask is None else _masked(weight, mask, dtype, reduction)
+        sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight, dtype=values.dtype)
+    if mask is not None:
+        weight = _masked(weight, mask, values.dtype, reduction)
+    values, weight = same_rank(values, weight)
+    return _broadcast_product(weight, values, "the losses"), weight
 
 
 def _masked(weight: np.ndarray | None, mask: np.ndarray, dtype: np.dtype, reduction: str | None) -> np.ndarray:
@@ -220,6 +245,7 @@ def _masked(weight: np.ndarray | None, mask: np.ndarray, dtype: np.dtype, reduct
 
 
 def _broadcast_product(weight: Any, values: Any, what: str) -> Any:
+    """values * weight, or an error naming both shapes when they do not broadcast."""
     try:
         np.broadcast_shapes(tuple(weight.shape), tuple(values.shape))
     except ValueError:
@@ -229,55 +255,32 @@ def _broadcast_product(weight: Any, values: Any, what: str) -> Any:
     return values * weight
 
 
-def reduce_weighted_values(values: Tensor, sample_weight: Any = None, mask: np.ndarray | None = None,
-                           reduction: str | None = "sum_over_batch_size") -> Tensor:
-    """sum(values * weights), divided by the number of values ("sum_over_batch_size", "mean") or by
-    the sum of the weights ("mean_with_sample_weight"), or not divided ("sum"); None and "none" return
-    the weighted values. A divisor of 0 gives 0, not NaN, as Keras's divide_no_nan."""
-    reduction = standardize_reduction(reduction)
-    weight = _weights(sample_weight, mask, values.dtype, reduction)
-    if weight is not None:
-        values, weight = same_rank(values, weight)
-        values = _broadcast_product(weight, values, "the losses")
-    if reduction in (None, "none") or values.shape in ((), (0,)):
-        return values
-    total = values.sum()
-    if reduction == "sum":
-        return total
-    divisor = float(weight.sum()) if reduction == "mean_with_sample_weight" and weight is not None else values.size
-    return total / divisor if divisor != 0 else total * 0.0
-
-
 # ---- the classes ----------------------------------------------------------------------------------------
 def _float_dtype(dtype: Any) -> np.dtype:
+    """dtype as a numpy dtype, if it is a floating-point one; a ValueError otherwise."""
     if np.dtype(dtype).kind != "f":
         raise ValueError(f"a loss computes in a floating-point dtype, got dtype={dtype!r}")
     return np.dtype(dtype)
 
 
 class Loss:
-    """Keras's loss base class: a subclass's call(y_true, y_pred) gives a value per sample (or per
-    element), and calling the loss weights, masks and reduces them (see reduce_weighted_values)."""
+    """Keras's loss base class: call(y_true, y_pred) gives a value per sample; calling the loss reduces them."""
 
     def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size",
                  dtype: Any = None) -> None:
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}; got {reduction!r}")
         self.name = name or snake_case(type(self).__name__)
-        self.reduction = standardize_reduction(reduction)
+        self.reduction = reduction
         self.dtype = None if dtype is None else _float_dtype(dtype)
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
-        """The reduced loss; y_pred's Keras mask (from a masking layer) and the one call gives its
-        values (ignore_class) both count. Plain arrays and y_true become Tensors of the loss's dtype
-        (default: y_pred's own, or float32); a y_pred Tensor keeps its dtype, as a cast would cut its
-        gradient."""
+        """The values of call, weighted, masked and reduced to one (reduce_weighted_values)."""
         dtype = self.dtype if self.dtype is not None else (
             y_pred.dtype if isinstance(y_pred, Tensor) and y_pred.dtype.kind == "f" else np.dtype(np.float32))
-        in_mask = getattr(y_pred, "_keras_mask", None)
-        y_pred = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred, dtype=dtype))
-        values = self.call(Tensor(_labels(y_true, self.name).astype(dtype)), y_pred)
+        values = self.call(Tensor(_labels(y_true, self.name).astype(dtype)), _predictions(y_pred, dtype))
         values = values if isinstance(values, Tensor) else Tensor(np.asarray(values, dtype=dtype))
-        masks = [np.asarray(m, bool) for m in (in_mask, getattr(values, "_keras_mask", None)) if m is not None]
-        mask = np.logical_and(masks[0], masks[-1]) if masks else None  # with one mask: that mask
+        mask = _mask(y_pred, values) if hasattr(y_pred, "_keras_mask") or hasattr(values, "_keras_mask") else None
         return reduce_weighted_values(values, sample_weight, mask, self.reduction)
 
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
@@ -296,9 +299,15 @@ class Loss:
         return f"{type(self).__name__}({settings})"
 
 
+def _mask(y_pred: Any, values: Tensor) -> np.ndarray | None:
+    """y_pred's Keras mask (from a masking layer) and the values' (ignore_class's): a value counts if both keep it."""
+    masks = [np.asarray(m, bool) for m in (getattr(y_pred, "_keras_mask", None), getattr(values, "_keras_mask", None))
+             if m is not None]
+    return np.logical_and(masks[0], masks[-1]) if masks else None  # with one mask: that mask
+
+
 class LossFunctionWrapper(Loss):
-    """A Loss from a function fn(y_true, y_pred, **kwargs) of per-sample values; y_true and y_pred
-    are first brought to the same rank as Keras does (same_rank)."""
+    """A Loss from a function fn(y_true, y_pred, **kwargs) of per-sample values."""
 
     def __init__(self, fn: Callable[..., Tensor], reduction: str | None = "sum_over_batch_size",
                  name: str | None = None, dtype: Any = None, **kwargs: Any) -> None:
@@ -308,6 +317,7 @@ class LossFunctionWrapper(Loss):
         self.fn, self.fn_kwargs = fn, kwargs
 
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        """fn of y_true and y_pred, first brought to the same rank as Keras does."""
         return self.fn(*same_rank(y_true, y_pred), **self.fn_kwargs)
 
     def get_config(self) -> dict[str, Any]:
@@ -416,19 +426,17 @@ def deserialize(config: dict[str, Any]) -> Loss:
     return classes[config["class_name"]].from_config(config.get("config", {}))
 
 
-def _object_name(fn: Any) -> str:
-    return getattr(fn, "name", None) or snake_case(getattr(fn, "__name__", type(fn).__name__))
-
-
 def get(identifier: Any) -> Loss | None:
-    """A Loss for `identifier`, as Keras's compile makes one: a Loss class name instantiated, a function
-    name (or alias) in a LossFunctionWrapper named as given; the other forms in _from_object."""
-    if not isinstance(identifier, str):
-        return _from_object(identifier)
+    """A Loss as Keras's compile makes one: a function's name (or alias) wrapped, named as written; see below."""
+    if isinstance(identifier, str) and identifier in KNOWN:
+        return LossFunctionWrapper(KNOWN[identifier], name=identifier)
+    return _by_name(identifier) if isinstance(identifier, str) else _from_object(identifier)
+
+
+def _by_name(identifier: str) -> Loss:
+    """get's other names: a Loss class's, instantiated with its defaults; an unknown name is refused."""
     if identifier in CLASSES:
         return CLASSES[identifier]()
-    if identifier in KNOWN:
-        return LossFunctionWrapper(KNOWN[identifier], name=identifier)
     raise ValueError(f"unknown loss {identifier!r}; known: {', '.join(sorted(FUNCTIONS))}, the classes "
                      f"{', '.join(CLASSES)} (and the aliases {', '.join(ALIASES)})")
 
@@ -446,6 +454,11 @@ def _from_object(identifier: Any) -> Loss | None:
         return LossFunctionWrapper(identifier, name=_object_name(identifier))
     raise ValueError(f"cannot interpret {identifier!r:.60} as a loss: expected a name, a Loss, a Loss class, "
                      "a function or a serialized loss")
+
+
+def _object_name(fn: Any) -> str:
+    """The name a function (or a callable object) gives its LossFunctionWrapper: its own, in snake_case."""
+    return getattr(fn, "name", None) or snake_case(getattr(fn, "__name__", type(fn).__name__))
 
 
 __getattr__ = module_getattr(__name__, "loss", lambda: [*FUNCTIONS, *CLASSES])  # Keras's other losses: not here

@@ -1,17 +1,17 @@
-"""The accuracies: how often a prediction picks the right class (binary, categorical, sparse
-categorical, or exactly equal), as per-sample functions and as the mean metrics over them; and Keras's
-choice among them for compile's "accuracy"."""
+"""The accuracies, as functions of each sample and as metrics, and Keras's choice for compile's "accuracy"."""
 from __future__ import annotations
 
 from typing import Any, Callable
 
 import numpy as np
 
-from .base import MeanMetricWrapper, _array, _match_ranks
+from ..losses import same_rank
+from .base import MeanMetricWrapper, _array
 
 
 def _aligned(y_true: Any, y_pred: Any, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    y_true, y_pred = _match_ranks(_array(y_true), _array(y_pred))
+    """y_true and y_pred as arrays of one shape (after same_rank), or an error naming both shapes."""
+    y_true, y_pred = same_rank(_array(y_true), _array(y_pred))
     if y_true.shape != y_pred.shape:
         raise ValueError(f"{metric}: y_true has shape {y_true.shape} but y_pred has shape {y_pred.shape}")
     return y_true, y_pred
@@ -51,13 +51,12 @@ def sparse_categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
 
 
 def accuracy_for(y_true: np.ndarray, y_pred: np.ndarray) -> Callable[..., np.ndarray]:
-    """Keras's choice for "accuracy": binary for one output unit, sparse categorical for labels with
-    fewer axes than y_pred (or one label per sample against several units), categorical otherwise."""
+    """Keras's choice for "accuracy": binary for one output unit, sparse categorical for integer labels."""
     if y_pred.shape[-1:] == (1,):
         return binary_accuracy
-    if y_true.ndim < y_pred.ndim or y_true.shape[-1:] == (1,):
+    if y_true.ndim < y_pred.ndim or y_true.shape[-1:] == (1,):  # fewer axes, or one label against several units
         return sparse_categorical_accuracy
-    return categorical_accuracy
+    return categorical_accuracy  # one-hot labels
 
 
 class Accuracy(MeanMetricWrapper):
@@ -90,13 +89,13 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
 
 
 class _AccuracyByShapes(MeanMetricWrapper):
-    """compile's "accuracy"/"acc": binary, sparse categorical or categorical accuracy as accuracy_for
-    picks from the shapes of the first batch, kept from then on (Keras decides when compile builds)."""
+    """compile's "accuracy" or "acc": the accuracy that accuracy_for picks from the first batch's shapes."""
 
     def __init__(self, name: str) -> None:
         super().__init__(None, name)
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Add a batch, the function chosen at the first and kept (Keras chooses when compile builds)."""
         if self._fn is None:
             self._fn = accuracy_for(_array(y_true), _array(y_pred))
         super().update_state(y_true, y_pred, sample_weight)

@@ -1,10 +1,4 @@
-"""The Metric contract as Keras 3 has it: a stateful object that accumulates over the batches of an
-epoch (update_state), reports (result) and starts over (reset_state); Mean and MeanMetricWrapper, which
-most metrics are; and the array helpers the metric modules share. Everything is numpy: a metric is
-watched, never differentiated.
-
-A mean metric adds up value x weight and the weights over all samples seen, so its result over an epoch
-is the weighted mean over every sample, not a mean of batch means."""
+"""The Metric contract, and Mean and MeanMetricWrapper, which most metrics are; numpy, never differentiated."""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -13,12 +7,14 @@ import numpy as np
 
 from .. import initializers
 from ..helpers import snake_case, unique_name
+from ..losses import same_rank
 from ..tensor import Tensor
 
 FLOATX = np.dtype("float32")  # Keras's default float type
 
 
 def _array(value: Any) -> np.ndarray:
+    """A Tensor's data, or anything else as a numpy array."""
     return np.asarray(value.data if isinstance(value, Tensor) else value)
 
 
@@ -28,17 +24,8 @@ def _divide_no_nan(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(a, b, out=np.zeros(a.shape, np.result_type(a, b)), where=b != 0)
 
 
-def _match_ranks(x1: np.ndarray, x2: np.ndarray, expand_rank_1: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Keras's squeeze_or_expand_to_same_rank: when the ranks differ by one and the longer array ends in
-    an axis of 1, that axis goes, unless the shorter is a vector and expand_rank_1: then it gains one."""
-    if x1.ndim == x2.ndim + 1 and x1.shape[-1] == 1:
-        return (x1, x2[..., None]) if x2.ndim == 1 and expand_rank_1 else (x1[..., 0], x2)
-    if x2.ndim == x1.ndim + 1 and x2.shape[-1] == 1:
-        return (x1[..., None], x2) if x1.ndim == 1 and expand_rank_1 else (x1, x2[..., 0])
-    return x1, x2
-
-
 def _broadcast(weights: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The weights broadcast to values of this shape, or an error naming both shapes."""
     try:
         return np.broadcast_to(weights, shape)
     except ValueError:
@@ -61,8 +48,7 @@ class State(np.ndarray):
 
 
 class Metric:
-    """Keras's Metric: its state made by add_variable in __init__, update_state(...) to accumulate a
-    batch, result() to report, reset_state() to zero every variable. Subclass it as in Keras."""
+    """Keras's Metric: state made by add_variable, update_state to add a batch, result, reset_state."""
 
     def __init__(self, dtype: Any = None, name: str | None = None) -> None:
         self.name = name or unique_name(snake_case(type(self).__name__))  # "precision", then "precision_1"
@@ -74,9 +60,7 @@ class Metric:
 
     def add_variable(self, shape: Any, initializer: Any = "zeros", dtype: Any = None, aggregation: str = "sum",
                      name: str | None = None) -> State:
-        """A new array of the metric's state (float32 unless dtype says otherwise, whatever the metric's
-        dtype, as in Keras), zeroed by reset_state. `aggregation` and `name` are taken for Keras's
-        signature: with one device there is nothing to aggregate, and there is no variable store."""
+        """A new array of the metric's state, float32 unless dtype says (as in Keras); aggregation and name unused."""
         if "_variables" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__() before add_variable")
         shape = tuple(shape) if isinstance(shape, (list, tuple)) else (shape,)
@@ -89,6 +73,7 @@ class Metric:
         return self.add_variable(shape, initializer or "zeros", dtype, name=name)
 
     def reset_state(self) -> None:
+        """Zero every variable: the metric starts over."""
         for variable in self._variables:
             variable[...] = 0
 
@@ -120,19 +105,18 @@ def _mean_from(values: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _per_sample(values: np.ndarray, sample_weight: Any) -> tuple[np.ndarray, np.ndarray | None]:
-    """Keras's reduce_to_samplewise_values for a mean: the values, times their weights, and the weights
-    (if any), each averaged over every axis after the first."""
+    """Keras's reduce_to_samplewise_values for a mean: each sample's mean value (times its weight), its weight."""
     if sample_weight is None:
         return _mean_from(values, 1), None
-    values, weights = _match_ranks(values, _array(sample_weight).astype(values.dtype))
+    values, weights = same_rank(values, _array(sample_weight).astype(values.dtype))
     values = _mean_from(values, weights.ndim)  # weights per sample: each sample's values averaged first
-    weights = _broadcast(weights, values.shape)
+    if weights.shape != values.shape:
+        weights = _broadcast(weights, values.shape)
     return _mean_from(values * weights, 1), _mean_from(weights, 1)
 
 
 class Mean(Metric):
-    """The weighted mean of every value seen: total = sum(value x weight), count = sum(weight) (the number
-    of samples unweighted); result = total / count, 0 before any."""
+    """The weighted mean of every value seen: sum(value x weight) / sum(weight), over every sample."""
 
     def __init__(self, name: str = "mean", dtype: Any = None) -> None:
         super().__init__(dtype, name)
@@ -140,33 +124,35 @@ class Mean(Metric):
         self.count = self.add_variable((), dtype=self._dtype)
 
     def update_state(self, values: Any, sample_weight: Any = None) -> None:
+        """Add a batch: its values times their weights to total, the weights (or the samples) to count."""
         values, weights = _per_sample(_array(values).astype(self._dtype), sample_weight)
-        self.total.assign_add(values.sum())
-        self.count.assign_add(weights.sum() if weights is not None else len(values) if values.ndim else 1)
+        self.total += values.sum()
+        self.count += weights.sum() if weights is not None else len(values) if values.ndim else 1
 
     def result(self) -> float:
-        return float(_divide_no_nan(self.total, self.count))
+        """total / count: the mean over the epoch's samples, not a mean of batch means; 0 before any."""
+        return float(self.total / self.count) if self.count != 0 else 0.0
 
 
 def _masked(sample_weight: Any, mask: np.ndarray) -> Any:
     """Keras's apply_mask for metrics: the mask of y_pred (masked time steps) multiplies the weights."""
     if sample_weight is None:
         return mask.astype(np.float32)
-    mask, weights = _match_ranks(mask.astype(np.float32), _array(sample_weight))
+    mask, weights = same_rank(mask.astype(np.float32), _array(sample_weight))
     # A weight per sample spreads over its steps (Keras lines it up with the mask's last axis instead,
     # which fails, or mixes samples and steps up when there are as many of each).
     return weights.reshape(weights.shape + (1,) * (mask.ndim - weights.ndim)) * mask
 
 
 class MeanMetricWrapper(Mean):
-    """The weighted mean of fn(y_true, y_pred, **kwargs), a value per sample (values per time step or
-    element are averaged per sample first). A Tensor y_pred's mask weighs its time steps."""
+    """The weighted mean of fn(y_true, y_pred, **kwargs), a value per sample (or per step, averaged)."""
 
     def __init__(self, fn: Callable[..., Any], name: str | None = None, dtype: Any = None, **kwargs: Any) -> None:
         super().__init__(name=name, dtype=dtype)
         self._fn, self._fn_kwargs = fn, kwargs
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Add the batch's values of fn; y_pred's Keras mask, if any, weighs its time steps."""
         values = _array(self._fn(_array(y_true), _array(y_pred), **self._fn_kwargs))
         mask = getattr(y_pred, "_keras_mask", None)
         super().update_state(values, sample_weight if mask is None else _masked(sample_weight, mask))

@@ -7,7 +7,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .base import FLOATX, Metric, _array, _broadcast, _divide_no_nan, _match_ranks
+from ..losses import same_rank
+from .base import FLOATX, Metric, _array, _broadcast, _divide_no_nan
 
 EPSILON = 1e-7  # Keras's backend epsilon: AUC's end thresholds lie this far outside [0, 1]
 NEG_INF = -1e10  # what top_k makes of the predictions it drops, and the threshold that keeps the others
@@ -31,10 +32,10 @@ def _prepared(y_true: Any, y_pred: Any, sample_weight: Any, dtype: np.dtype, top
     """Keras's preparation for counting (update_confusion_matrix_variables): ranks matched, a weight per
     sample spread over its values, only the top_k predictions of a row kept, only class_id's column.
     Returns (labels as booleans, predictions, weights), all of one shape."""
-    y_pred, y_true = _match_ranks(_array(y_pred).astype(dtype), _array(y_true))
+    y_pred, y_true = same_rank(_array(y_pred).astype(dtype), _array(y_true))
     weights = np.ones((), dtype)
     if sample_weight is not None:
-        _, weights = _match_ranks(y_true, _array(sample_weight).astype(dtype)[..., None], expand_rank_1=False)
+        _, weights = same_rank(y_true, _array(sample_weight).astype(dtype)[..., None], expand_rank_1=False)
     if top_k is not None:
         y_pred = _top_k_only(y_pred, top_k)
     if class_id is not None:
