@@ -345,7 +345,10 @@ def test_bce_from_logits_is_exact_and_finite_at_large_logits(x, data):
     expected = -(y * log_sigmoid64(x) + (1 - y) * log_sigmoid64(-x)).mean()
     assert np.isfinite(loss.item()) and loss.item() == pytest.approx(expected, rel=1e-12, abs=1e-300)
     loss.backward()
-    np.testing.assert_allclose(logits.grad, (sigmoid64(x) - y) / x.size, rtol=1e-9, atol=1e-300)
+    # sigmoid(x) - y written as (1 - y) sigmoid(x) - y sigmoid(-x): the oracle itself must not cancel (at
+    # x = 19, y = 1, sigmoid(x) - 1 keeps only 8 of its 16 digits)
+    expected_grad = ((1 - y) * sigmoid64(x) - y * sigmoid64(-x)) / x.size
+    np.testing.assert_allclose(logits.grad, expected_grad, rtol=1e-9, atol=1e-300)
 
 
 @given(large_logits, st.data())

@@ -209,6 +209,7 @@ def same_rank(x1: Any, x2: Any, expand_rank_1: bool = True) -> tuple[Any, Any]:
 def reduce_weighted_values(values: Tensor, sample_weight: Any = None, mask: np.ndarray | None = None,
                            reduction: str | None = "sum_over_batch_size") -> Tensor:
     """sum(values * weights), divided as `reduction` says (docs/losses.md); a divisor of 0 gives 0, not NaN."""
+    _check_reduction(reduction)
     weight = None
     if sample_weight is not None or mask is not None:
         values, weight = _weighted(values, sample_weight, mask, reduction)
@@ -219,6 +220,11 @@ def reduce_weighted_values(values: Tensor, sample_weight: Any = None, mask: np.n
         return total
     divisor = float(weight.sum()) if reduction == "mean_with_sample_weight" and weight is not None else values.size
     return total / divisor if divisor != 0 else total * 0.0
+
+
+def _check_reduction(reduction: Any) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}; got {reduction!r}")
 
 
 def _weighted(values: Tensor, sample_weight: Any, mask: np.ndarray | None, reduction: str | None
@@ -268,8 +274,7 @@ class Loss:
 
     def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size",
                  dtype: Any = None) -> None:
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}; got {reduction!r}")
+        _check_reduction(reduction)
         self.name = name or snake_case(type(self).__name__)
         self.reduction = reduction
         self.dtype = None if dtype is None else _float_dtype(dtype)
