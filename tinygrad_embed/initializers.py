@@ -143,9 +143,8 @@ class GlorotUniform(_Seeded):
 
 
 class Orthogonal(_Seeded):
-    """gain * a matrix with orthonormal columns (or rows, if wider than tall), from the QR decomposition of
-    a Gaussian one; a shape of rank > 2 is drawn as (product of all but the last axis, last axis).
-    A recurrent kernel drawn so its repeated product neither explodes nor vanishes at the start."""
+    """gain * a matrix with orthonormal columns (or rows, if wider than tall), the Q of a Gaussian one's QR; a
+    recurrent kernel whose repeated product neither explodes nor vanishes at the start."""
 
     def __init__(self, gain: float = 1.0, seed: int | None = None) -> None:
         super().__init__(seed)
@@ -155,7 +154,7 @@ class Orthogonal(_Seeded):
         shape = tuple(shape)
         if len(shape) < 2:
             raise ValueError(f"Orthogonal needs a shape of rank 2 or more, got {shape}")
-        rows, cols = int(np.prod(shape[:-1])), shape[-1]
+        rows, cols = int(np.prod(shape[:-1])), shape[-1]  # a shape of rank > 2 is drawn as a matrix
         q, r = np.linalg.qr(self._generator().standard_normal((max(rows, cols), min(rows, cols))))
         q *= np.sign(np.diag(r))  # makes the decomposition unique, so q is uniformly distributed
         return (self.gain * (q.T if rows < cols else q)).reshape(shape).astype(_float_dtype(dtype))
@@ -197,8 +196,8 @@ def deserialize(config: dict[str, Any]) -> Initializer:
 
 
 def get(identifier: Any) -> Callable | None:
-    """An initializer from a name; also from a serialize dict, an Initializer class (instantiated) or an
-    array (a Constant of it). An initializer, or any callable init(shape, dtype), and None come back as they are."""
+    """An initializer from a name, a serialize dict, an Initializer class or an array (a Constant of it); an
+    initializer (any callable init(shape, dtype)) and None come back as they are."""
     if identifier is None or callable(identifier) and not isinstance(identifier, type):
         return identifier
     if isinstance(identifier, str):

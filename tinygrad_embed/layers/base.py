@@ -18,7 +18,6 @@ from .symbolic import FirstCall, KerasTensor, Node, flatten, is_shape, map_struc
 LAYERS: dict[str, type[Layer]] = {}  # every subclass, a user's too, under its class name: loading looks here only
 _training_context: list[bool | None] = [None]  # the `training` of the outermost call, for nested layers
 _skip_initializers = False  # while a saved model is rebuilt: weights start as zeros, the file fills them
-KERAS2_KEYWORDS = ("input_shape", "batch_input_shape", "input_dim", "batch_size", "weights")
 
 
 def get_layer_class(name: str) -> type[Layer]:
@@ -50,6 +49,10 @@ def initializers_skipped() -> Iterator[None]:
         yield
     finally:
         _skip_initializers = previous
+
+
+# The constructor keywords of Keras 2 that every layer still takes (Layer._take_keras2_keywords)
+KERAS2_KEYWORDS = ("input_shape", "batch_input_shape", "input_dim", "batch_size", "weights")
 
 
 def _constructor_config(cls: type, args: tuple, kwargs: dict) -> dict[str, Any]:

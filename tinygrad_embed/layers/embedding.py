@@ -39,7 +39,7 @@ class Embedding(Layer):
         validate_indices(ids, self.input_dim)  # no copy: the dataset may be large
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> np.ndarray | None:
-        # The mask says what the next layer ignores; the output at index 0 is still row W[0], as in Keras
+        """index != 0 with mask_zero: what the next layers skip (the output there is still row W[0], as Keras)."""
         if not self.mask_zero:
             return None
         return np.asarray(inputs.data if isinstance(inputs, Tensor) else inputs) != 0

@@ -8,8 +8,7 @@ import numpy as np
 
 
 class KerasTensor:
-    """A symbolic value: its shape (None for the batch and any size not known yet), its dtype, and the
-    node (layer call) that produces it; an Input's node is None."""
+    """A symbolic value: its shape (None for the batch and sizes not known yet), its dtype, the node making it."""
 
     def __init__(self, shape: tuple[int | None, ...], dtype: Any, name: str | None = None) -> None:
         self.shape = tuple(None if d is None else int(d) for d in shape)
