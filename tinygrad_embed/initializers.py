@@ -1,20 +1,13 @@
-"""Initial weights, as Keras 3 draws them. An initializer is a callable `init(shape, dtype=None)` that
-returns a new numpy array; the classes below also have get_config, so a layer holding one can be saved.
-
-Names resolve as in Keras 3 (`get("glorot_uniform")`, `get("GlorotUniform")`, aliases such as
-"uniform" and "zero"), and the lower-case module names are the classes, as there: `zeros is Zeros`.
-Without a seed, draws come from the package's generator (seeded by utils.set_random_seed), so each
-call gives new values; with an integer seed every call gives the same values."""
+"""Initial weights, as Keras 3 draws them: an initializer is a callable `init(shape, dtype=None)` that
+returns a new numpy array, and `get` finds one by its Keras name."""
 from __future__ import annotations
 
-from typing import Any, Callable, Union
+from typing import Any, Callable
 
 import numpy as np
 
 from .missing import module_getattr
 from .helpers import random_generator
-
-InitializerFunction = Callable[..., np.ndarray]
 
 
 def _float_dtype(dtype: Any) -> np.dtype:
@@ -33,7 +26,11 @@ def compute_fans(shape: tuple) -> tuple[int, int]:
 
 
 class Initializer:
-    """init(shape, dtype=None) -> a new array of that shape; type(init)(**init.get_config()) rebuilds it."""
+    """init(shape, dtype=None) -> a new array of that shape; type(init)(**init.get_config()) rebuilds it.
+
+    Without a seed, a random initializer draws from the package's generator (seeded by
+    utils.set_random_seed), so each call gives new values; with an integer seed every call gives the same.
+    """
 
     def __call__(self, shape: tuple, dtype: Any = None) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} must define __call__(shape, dtype=None)")
@@ -90,15 +87,20 @@ class _Seeded(Initializer):
     """A random initializer: seed None draws from the package's generator, an int from its own."""
 
     def __init__(self, seed: int | None = None) -> None:
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise TypeError(f"seed must be an integer or None, got {seed!r}")
-        self.seed = None if seed is None else int(seed)
+        self.seed = None if seed is None else _checked_seed(seed)
 
     def _generator(self) -> np.random.Generator:
         return random_generator() if self.seed is None else np.random.default_rng(self.seed)
 
     def get_config(self) -> dict[str, Any]:
         return {"seed": self.seed}
+
+
+def _checked_seed(seed: Any) -> int:
+    """An initializer's seed as an int; TypeError for anything but an integer."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an integer or None, got {seed!r}")
+    return int(seed)
 
 
 class RandomUniform(_Seeded):
@@ -141,9 +143,8 @@ class GlorotUniform(_Seeded):
 
 
 class Orthogonal(_Seeded):
-    """gain * a matrix with orthonormal columns (or rows, if wider than tall), from the QR decomposition of
-    a Gaussian one; a shape of rank > 2 is drawn as (product of all but the last axis, last axis).
-    A recurrent kernel drawn so its repeated product neither explodes nor vanishes at the start."""
+    """gain * a matrix with orthonormal columns (or rows, if wider than tall), the Q of a Gaussian one's QR; a
+    recurrent kernel whose repeated product neither explodes nor vanishes at the start."""
 
     def __init__(self, gain: float = 1.0, seed: int | None = None) -> None:
         super().__init__(seed)
@@ -153,7 +154,7 @@ class Orthogonal(_Seeded):
         shape = tuple(shape)
         if len(shape) < 2:
             raise ValueError(f"Orthogonal needs a shape of rank 2 or more, got {shape}")
-        rows, cols = int(np.prod(shape[:-1])), shape[-1]
+        rows, cols = int(np.prod(shape[:-1])), shape[-1]  # a shape of rank > 2 is drawn as a matrix
         q, r = np.linalg.qr(self._generator().standard_normal((max(rows, cols), min(rows, cols))))
         q *= np.sign(np.diag(r))  # makes the decomposition unique, so q is uniformly distributed
         return (self.gain * (q.T if rows < cols else q)).reshape(shape).astype(_float_dtype(dtype))
@@ -162,7 +163,8 @@ class Orthogonal(_Seeded):
         return {"gain": self.gain, **super().get_config()}
 
 
-# Keras 3's lower-case names are its classes, and so they are here.
+# Names resolve as in Keras 3: get("glorot_uniform"), get("GlorotUniform"), and aliases such as "uniform"
+# and "zero"; the lower-case module names are the classes, as there: `zeros is Zeros`.
 zeros, ones, constant = Zeros, Ones, Constant
 random_uniform, random_normal, glorot_uniform, orthogonal = RandomUniform, RandomNormal, GlorotUniform, Orthogonal
 zero, one, uniform, normal = Zeros, Ones, RandomUniform, RandomNormal  # Keras's aliases (and Keras 2's names)
@@ -193,10 +195,10 @@ def deserialize(config: dict[str, Any]) -> Initializer:
     return KNOWN[name].from_config(config.get("config", {}))
 
 
-def get(identifier: Union[None, str, dict, np.ndarray, type, InitializerFunction]) -> InitializerFunction | None:
-    """An initializer from a name, a serialize dict, an Initializer class (instantiated), an array (a
-    Constant of it), or a callable (returned as is); None stays None, as in Keras."""
-    if identifier is None or isinstance(identifier, Initializer):
+def get(identifier: Any) -> Callable | None:
+    """An initializer from a name, a serialize dict, an Initializer class or an array (a Constant of it); an
+    initializer (any callable init(shape, dtype)) and None come back as they are."""
+    if identifier is None or callable(identifier) and not isinstance(identifier, type):
         return identifier
     if isinstance(identifier, str):
         if identifier not in KNOWN:
@@ -205,8 +207,8 @@ def get(identifier: Union[None, str, dict, np.ndarray, type, InitializerFunction
     return _from_other(identifier)
 
 
-def _from_other(identifier: Union[dict, np.ndarray, type, InitializerFunction]) -> InitializerFunction:
-    """get's rarer forms: a config dict, an array, an Initializer class, a callable."""
+def _from_other(identifier: Any) -> Initializer:
+    """get's rarer forms: a config dict, an array, an Initializer class."""
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if isinstance(identifier, np.ndarray):
@@ -215,8 +217,6 @@ def _from_other(identifier: Union[dict, np.ndarray, type, InitializerFunction]) 
         if not issubclass(identifier, Initializer):
             raise ValueError(f"{identifier.__name__} is not an Initializer class")
         return identifier()
-    if callable(identifier):
-        return identifier
     raise ValueError(f"cannot use {identifier!r:.80} as an initializer: expected a name, a config dict, an "
                      "array, or a callable init(shape, dtype)")
 

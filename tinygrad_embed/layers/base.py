@@ -1,11 +1,5 @@
-"""The contract every layer keeps, Keras 3's (with Keras 2's spellings accepted).
-
-A layer is callable on an array, a Tensor or a symbolic KerasTensor (an `Input` of a functional
-model). On the first call it builds its weights from the input's shape. It hands the next layer a
-mask when it supports masking. Its weights come back from get_weights in Keras's layouts and order,
-and `trainable = False` freezes them. Every subclass, built-in or a user's, lands in LAYERS under its
-class name when it is defined: loading a model looks names up there and nowhere else.
-"""
+"""The contract every layer keeps, Keras 3's: `Layer` (its call, weights and config) and the registry of
+layer classes that loading looks names up in. docs/custom-layers.md walks through it."""
 from __future__ import annotations
 
 import contextlib
@@ -21,10 +15,9 @@ from ..helpers import snake_case, unique_name
 from ..tensor import Tensor, no_grad
 from .symbolic import FirstCall, KerasTensor, Node, flatten, is_shape, map_structure
 
-LAYERS: dict[str, type[Layer]] = {}
+LAYERS: dict[str, type[Layer]] = {}  # every subclass, a user's too, under its class name: loading looks here only
 _training_context: list[bool | None] = [None]  # the `training` of the outermost call, for nested layers
 _skip_initializers = False  # while a saved model is rebuilt: weights start as zeros, the file fills them
-KERAS2_KEYWORDS = ("input_shape", "batch_input_shape", "input_dim", "batch_size", "weights")
 
 
 def get_layer_class(name: str) -> type[Layer]:
@@ -58,6 +51,34 @@ def initializers_skipped() -> Iterator[None]:
         _skip_initializers = previous
 
 
+# The constructor keywords of Keras 2 that every layer still takes (Layer._take_keras2_keywords)
+KERAS2_KEYWORDS = ("input_shape", "batch_input_shape", "input_dim", "batch_size", "weights")
+
+
+def _constructor_config(cls: type, args: tuple, kwargs: dict) -> dict[str, Any]:
+    """The arguments a layer was constructed with, by name: the config get_config starts from."""
+    try:
+        bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs).arguments
+    except TypeError:
+        bound = {}  # __init__ raised the real error
+    extra = [name for name, p in inspect.signature(cls.__init__).parameters.items() if p.kind == p.VAR_KEYWORD]
+    config = {k: v for k, v in list(bound.items())[1:] if k not in extra}  # [1:]: not self
+    for name in extra:  # keywords passed on to Layer.__init__ (name, dtype, input_shape, ...)
+        config.update(bound.get(name, {}))
+    return config
+
+
+def _layer_dtype(dtype: Any) -> np.dtype:
+    """A dtype given to a layer, checked: float32 or float64, what the numba kernels are compiled for."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"a layer's dtype must be 'float32' or 'float64', got {dtype!r}") from None
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"a layer's dtype must be 'float32' or 'float64', got {dtype!r}")
+    return dtype
+
+
 @functools.cache
 def _call_parameters(cls: type) -> frozenset[str]:
     """The keywords a layer class's call() takes (mask, training): looked up once per class."""
@@ -74,34 +95,23 @@ class Layer:
         super().__init_subclass__(**kwargs)
         if not cls.__name__.startswith("_"):  # _Pooling1D and the like: shared parts, never a model's layer
             LAYERS[cls.__name__] = cls
+        # Keras 3: a layer that defines compute_mask supports masking unless it says otherwise
+        cls.supports_masking = cls.supports_masking or cls.compute_mask is not Layer.compute_mask
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
+        """A new layer; the arguments it is constructed with are kept, they are its config (as in Keras 3)."""
         layer = super().__new__(cls)
-        try:  # the constructor's arguments are the config (Keras 3 records them the same way)
-            bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs).arguments
-        except TypeError:
-            bound = {}  # __init__ is about to raise the real error
-        extra = [name for name, p in inspect.signature(cls.__init__).parameters.items() if p.kind == p.VAR_KEYWORD]
-        config = {k: v for k, v in list(bound.items())[1:] if k not in extra}  # [1:]: not self
-        for name in extra:  # keywords passed on to Layer.__init__ (name, dtype, input_shape, ...)
-            config.update(bound.get(name, {}))
-        object.__setattr__(layer, "_constructor_config", config)
+        object.__setattr__(layer, "_constructor_arguments", (args, kwargs))
         return layer
 
     def __init__(self, trainable: bool = True, dtype: Any = None, name: str | None = None, **kwargs: Any) -> None:
+        """What every layer holds: its dtype, name and weights; Keras 2's keywords are taken apart elsewhere."""
         self._initial_weights, self._batch_input_shape = None, None  # what Keras 2's keywords may set
         if kwargs:
             self._take_keras2_keywords(kwargs)
-        try:
-            self.dtype = np.dtype("float32" if dtype is None else dtype)
-        except TypeError:
-            raise TypeError(f"a layer's dtype must be 'float32' or 'float64', got {dtype!r}") from None
-        if self.dtype not in (np.float32, np.float64):  # what the numba kernels are compiled for
-            raise ValueError(f"a layer's dtype must be 'float32' or 'float64', got {dtype!r}")
+        self.dtype = np.dtype("float32") if dtype is None else _layer_dtype(dtype)
         self.name = name or unique_name(snake_case(type(self).__name__))
         self.built, self._trainable = False, bool(trainable)
-        # Keras 3: a layer that defines compute_mask supports masking unless it says otherwise
-        self.supports_masking = type(self).supports_masking or type(self).compute_mask is not Layer.compute_mask
         self._weights: list[Tensor] = []
         self._weight_names: list[str] = []
         self._non_trainable: set[int] = set()  # ids of weights created with add_weight(trainable=False)
@@ -154,12 +164,8 @@ class Layer:
     @property
     def weights(self) -> list[Tensor]:
         """Every weight: this layer's in the order created, then its sublayers' (each once)."""
-        seen, result = set(), []
-        for weight in self._weights + [w for layer in self._layers for w in layer.weights]:
-            if id(weight) not in seen:
-                seen.add(id(weight))
-                result.append(weight)
-        return result
+        weights = self._weights + [w for layer in self._layers for w in layer.weights]
+        return list({id(weight): weight for weight in weights}.values())  # each once, where first seen
 
     @property
     def trainable_weights(self) -> list[Tensor]:
@@ -223,7 +229,8 @@ class Layer:
     def get_config(self) -> dict[str, Any]:
         """The constructor's arguments: enough to rebuild the layer with from_config."""
         own = inspect.signature(type(self).__init__).parameters  # Embedding's input_dim is its own, Dense's is Keras 2's
-        config = {k: v for k, v in self._constructor_config.items() if k in own or k not in KERAS2_KEYWORDS}
+        given = _constructor_config(type(self), *self._constructor_arguments)
+        config = {k: v for k, v in given.items() if k in own or k not in KERAS2_KEYWORDS}
         config.update(name=self.name, trainable=self.trainable, dtype=str(self.dtype))
         if self._batch_input_shape:
             config["batch_input_shape"] = list(self._batch_input_shape)
@@ -235,6 +242,7 @@ class Layer:
 
     # ---- the call ---------------------------------------------------------------------------------
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        """call() on Tensors, the layer built first; the mask of the layer before and `training` are passed on."""
         if any(isinstance(t, KerasTensor) for t in flatten(inputs)):
             return self._call_symbolic(inputs, args, kwargs)
         inputs = np.asarray(inputs) if self.string_inputs else map_structure(self._as_tensor, inputs)
@@ -269,23 +277,30 @@ class Layer:
         return x
 
     def _maybe_build(self, input_shape: Any) -> None:
+        """Build on the first call; Keras 2's weights=[...] are set once the weights exist."""
         if not self.built:
             self.build(input_shape)
             self.built = True
-        if self._initial_weights is not None:  # Keras 2's weights=[...]
-            weights, self._initial_weights = self._initial_weights, None
-            self.set_weights(weights)
+        if self._initial_weights is not None:
+            self._set_initial_weights()
+
+    def _set_initial_weights(self) -> None:
+        """Keras 2's weights=[...], given to the constructor: set once, when the weights exist."""
+        weights, self._initial_weights = self._initial_weights, None
+        self.set_weights(weights)
 
     def _attach_mask(self, inputs: Any, outputs: Any, mask: Any) -> None:
+        """Hand the outputs the mask compute_mask makes from the one that came in (most layers make none)."""
         out_mask = self.compute_mask(inputs, mask)
         if mask is not None and not self.supports_masking:
-            warnings.warn(f"layer {self.name!r} ({type(self).__name__}) does not support masking: the mask it "
-                          "received is dropped and the layers after it see none (as in Keras)", stacklevel=3)
-        masks = out_mask if isinstance(out_mask, (list, tuple)) else [out_mask]  # one mask, or one per output
-        for output, output_mask in zip(flatten(outputs), masks):
-            if output_mask is not None and isinstance(output, Tensor):
-                output._keras_mask = np.asarray(output_mask.data if isinstance(output_mask, Tensor) else output_mask,
-                                                bool)
+            self._warn_mask_dropped()
+        if out_mask is not None:
+            _set_masks(outputs, out_mask)
+
+    def _warn_mask_dropped(self) -> None:
+        """Keras's warning when a layer without masking support receives a mask."""
+        warnings.warn(f"layer {self.name!r} ({type(self).__name__}) does not support masking: the mask it "
+                      "received is dropped and the layers after it see none (as in Keras)", stacklevel=4)
 
     def _call_symbolic(self, inputs: Any, args: tuple, kwargs: dict) -> Any:
         """A call on KerasTensors: build, work out the output's shape, record the call as a graph node."""
@@ -296,8 +311,7 @@ class Layer:
         else:
             shapes = self.compute_output_shape(shapes)
             outputs = map_structure(lambda s: KerasTensor(s, self.dtype), shapes, is_leaf=is_shape)
-        node = Node(self, inputs, outputs, args, kwargs)
-        self._inbound_nodes.append(node)
+        self._inbound_nodes.append(Node(self, inputs, outputs, args, kwargs))
         return outputs
 
     def _run_on_zeros(self, specs: Any, *args: Any, **kwargs: Any) -> Any:
@@ -309,3 +323,12 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}, built={self.built}>"
+
+
+def _set_masks(outputs: Any, out_mask: Any) -> None:
+    """Each Tensor output gets its mask as a boolean array: one mask for all, or a list of one per output."""
+    masks = out_mask if isinstance(out_mask, (list, tuple)) else [out_mask]
+    for output, output_mask in zip(flatten(outputs), masks):
+        if output_mask is not None and isinstance(output, Tensor):
+            output._keras_mask = np.asarray(output_mask.data if isinstance(output_mask, Tensor) else output_mask,
+                                            bool)

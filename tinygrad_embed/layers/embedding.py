@@ -13,13 +13,8 @@ from .base import Layer
 
 
 class Embedding(Layer):
-    """Maps each integer index i in [0, input_dim) to row i of a (input_dim, output_dim) table.
-
-    With mask_zero=True the layer also hands the next layer a mask (index != 0) so that it skips the
-    padding; the output at masked positions is still row W[0], exactly as in Keras: the mask tells the
-    next layer what to ignore, it does not zero anything. Index 0 is then padding only, so input_dim
-    must be the vocabulary size + 1.
-    """
+    """Maps each integer index i in [0, input_dim) to row i of a (input_dim, output_dim) table. With
+    mask_zero=True index 0 is padding (input_dim is the vocabulary size + 1) that the next layers skip."""
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
                  mask_zero: bool = False, input_length: int | None = None, **kwargs: Any) -> None:
@@ -44,6 +39,7 @@ class Embedding(Layer):
         validate_indices(ids, self.input_dim)  # no copy: the dataset may be large
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> np.ndarray | None:
+        """index != 0 with mask_zero: what the next layers skip (the output there is still row W[0], as Keras)."""
         if not self.mask_zero:
             return None
         return np.asarray(inputs.data if isinstance(inputs, Tensor) else inputs) != 0

@@ -1,10 +1,6 @@
-"""LSTM, exactly Keras's layer: weights [kernel (features, 4u), recurrent_kernel (u, 4u), bias (4u,)],
-gate order i, f, c, o, masked steps keep their state.
-
-Two implementations of the same maths, proven equal by tests/test_lstm.py: `lstm_reference`, composed
-from Tensor ops one step at a time so that autograd does backpropagation through time (the one to
-read), and the fused op in fused_lstm.py (the one that runs by default, for speed).
-"""
+"""LSTM, exactly Keras's layer, written twice (tests/test_lstm.py proves the two equal): `lstm_reference`,
+one step at a time from Tensor ops so that autograd does backpropagation through time (the one to read),
+and the fused op of fused_lstm.py (the one that runs by default, for speed). docs/lstm.md explains both."""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -45,9 +41,9 @@ def lstm_reference(x: Tensor, kernel: Tensor, recurrent_kernel: Tensor, bias: Te
 
 
 class LSTM(_Recurrent):
-    """Long short-term memory over (batch, time, features). Output (batch, units), or with
-    return_sequences (batch, time, units); return_state adds the final h and c. A mask (batch, time)
-    of True for real steps comes as `mask=` or from Embedding(mask_zero=True)."""
+    """Long short-term memory over (batch, time, features), gates i, f, c, o: output (batch, units), or with
+    return_sequences (batch, time, units); return_state adds the final h and c. Weights: kernel (features, 4u),
+    recurrent_kernel (u, 4u), bias (4u,); a mask (batch, time) comes as `mask=` or from an Embedding."""
     gates, state_count = 4, 2
     fused_op, reference = FusedLSTM, staticmethod(lstm_reference)
 

@@ -1,11 +1,6 @@
-"""What every recurrent layer shares, as Keras's RNN layer does: the input checks, go_backwards, masks,
-return_sequences / return_state, initial states and stateful carrying (`_RecurrentBase`, also RNN's base in
-rnn.py); then what LSTM, GRU and SimpleRNN share on top (`_Recurrent`): units, activations, the weights,
-dropout, and `recur`, which runs the layer's fused op or its reference (the same recurrence composed from
-Tensor ops). A new recurrent layer names those two (`fused_op`, `reference`) and overrides only what differs
-(`bias_shape`, `initialize_bias`, `reference_keywords`, `split_result`). States and dropout are explained
-where they are handled.
-"""
+"""What the recurrent layers share: `_RecurrentBase`, any recurrence over (batch, time, features) with
+Keras's options (RNN's base too), and `_Recurrent`, the weights and the recurrence of LSTM, GRU and
+SimpleRNN. docs/recurrent.md says what a new recurrent layer writes."""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -150,29 +145,37 @@ class _RecurrentBase(Layer):
         return super().__call__(inputs, *args, **kwargs)
 
     def build(self, input_shape: Any) -> None:
+        """The weights (build_step), from the sequence's shape."""
         shape = sequence_shape(input_shape)
         if len(shape) != 3 or shape[-1] is None:
-            raise ValueError(f"{type(self).__name__} needs input of shape (batch, time, features), got shape "
-                             f"{shape}")
+            raise ValueError(f"{type(self).__name__} needs input of shape (batch, time, features), got shape {shape}")
         self.build_step(shape)
         if self.stateful and shape[0] is not None:  # a batch size declared up front (Input(batch_size=...))
             self._carry_for(shape[0])
 
     def call(self, inputs: Any, mask: np.ndarray | None = None, training: bool | None = None,
              initial_state: Any = None) -> Any:
+        """The recurrence over the sequence: the last step's output or every step's, and the final states if asked."""
         x, states = split_states(inputs if initial_state is None else
                                  with_states(self, inputs, initial_state, len(self.state_sizes)))
         self._check_sequence(x)
-        mask = None if mask is None else self._checked_mask(mask, x)
-        if states is not None or self.stateful:  # else the recurrence starts from zeros
-            states = self._initial_states(x.shape[0], states)
-        if self.go_backwards:  # Keras reads the sequence back to front and returns it in that order
-            x, mask = x[:, ::-1], None if mask is None else mask[:, ::-1]
+        if mask is not None or states is not None or self.stateful or self.go_backwards:  # the rarer options
+            x, mask, states = self._prepared(x, mask, states)
         sequence, final = self.run(x, mask, training, states)
         if self.stateful:
             self._carried = [Tensor(state.data.copy()) for state in final]
         output = sequence if self.return_sequences else sequence[:, -1]
         return [output, *self.pack_states(final)] if self.return_state else output
+
+    def _prepared(self, x: Tensor, mask: Any, states: list | None) -> tuple[Tensor, np.ndarray | None, list | None]:
+        """The rarer options applied: the mask checked, the initial states (given, or a stateful layer's),
+        and go_backwards's reversal."""
+        mask = None if mask is None else self._checked_mask(mask, x)
+        if states is not None or self.stateful:  # else the recurrence starts from zeros
+            states = self._initial_states(x.shape[0], states)
+        if self.go_backwards:  # Keras reads the sequence back to front and returns it in that order
+            x, mask = x[:, ::-1], None if mask is None else mask[:, ::-1]
+        return x, mask, states
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         batch, steps, _ = sequence_shape(input_shape)
@@ -232,11 +235,16 @@ class _RecurrentBase(Layer):
 
     # ---- input checks -----------------------------------------------------------------------------
     def _check_sequence(self, x: Tensor) -> None:
+        """Refuse a sequence of other features than the layer was built for, or of no steps."""
+        if x.ndim != 3 or x.shape[2] != self._features or x.shape[1] == 0:
+            self._refuse_sequence(x)
+
+    def _refuse_sequence(self, x: Tensor) -> None:
+        """The error for a sequence that _check_sequence refuses."""
         if x.ndim != 3 or x.shape[2] != self._features:
             raise ValueError(f"{type(self).__name__} {self.name!r} was built for input (batch, time, "
                              f"{self._features}), got shape {x.shape}")
-        if x.shape[1] == 0:
-            raise ValueError(f"{type(self).__name__} {self.name!r} needs at least one time step, got shape {x.shape}")
+        raise ValueError(f"{type(self).__name__} {self.name!r} needs at least one time step, got shape {x.shape}")
 
     def _checked_mask(self, mask: Any, x: Tensor) -> np.ndarray:
         mask = np.asarray(mask)
@@ -247,8 +255,8 @@ class _RecurrentBase(Layer):
 
 
 class _Recurrent(_RecurrentBase):
-    """LSTM's, GRU's and SimpleRNN's shared part: units, activations, dropout, the weights, and `recur`, which
-    runs the layer's fused op, or its reference for activations the fused op does not hard-wire."""
+    """LSTM's, GRU's and SimpleRNN's shared part: units, activations, dropout, the weights, and `run`: the
+    layer's fused op, or its reference for activations the fused op does not hard-wire."""
     gates = 1  # blocks of `units` columns in the kernels and the bias (LSTM 4, GRU 3)
     state_count = 1  # h, and for the LSTM c
     fused_op: type[Function]  # the recurrence as one op, its backpropagation through time written by hand
@@ -285,26 +293,25 @@ class _Recurrent(_RecurrentBase):
         initializer = "glorot_uniform" if self.bias_initializer is None else self.bias_initializer
         return initializers.get(initializer)(shape, dtype)
 
-    def run(self, x, mask, training, initial_state):
-        sequence, states = self.recur(x, mask, *self.dropout_masks(x, training), initial_state)
+    def run(self, x: Tensor, mask: np.ndarray | None, training: bool | None,
+            initial_state: list[Tensor] | None) -> tuple[Tensor, list[Tensor]]:
+        """(outputs of every step, or of the last one as (batch, 1, units); the final states), starting from
+        initial_state ([h] or [h, c], zeros when None): the fused op's, or the reference's."""
+        dropping = training and (self.dropout or self.recurrent_dropout)  # else no masks, and no cost
+        input_masks, recurrent_masks = self.dropout_masks(x, training) if dropping else (None, None)
+        inputs = (x, self.kernel, self.recurrent_kernel, self.bias, *(initial_state or ()))
+        options = dict(mask=mask, all_steps=self.return_sequences, input_masks=input_masks,
+                       recurrent_masks=recurrent_masks)
+        result = self.fused_op.apply(*inputs, **options) if self.fused else self._run_reference(inputs, options)
+        sequence, states = self.split_result(result)
         if mask is not None and initial_state is not None:
             sequence = zeroed_before_start(sequence, mask, x.dtype)
         return sequence, states
 
-    def recur(self, x: Tensor, mask: np.ndarray | None, input_masks: np.ndarray | None,
-              recurrent_masks: np.ndarray | None, initial_state: list[Tensor] | None = None
-              ) -> tuple[Tensor, list[Tensor]]:
-        """(outputs of every step, or of the last one as (batch, 1, units); the final states), starting from
-        initial_state ([h] or [h, c], zeros when None): the fused op's, or the reference's."""
-        inputs = (x, self.kernel, self.recurrent_kernel, self.bias, *(initial_state or ()))
-        options = dict(mask=mask, all_steps=self.return_sequences, input_masks=input_masks,
-                       recurrent_masks=recurrent_masks)
-        if self.fused:
-            result = self.fused_op.apply(*inputs, **options)
-        else:
-            keywords = {name: getattr(self, name) for name in self.reference_keywords}
-            result = self.reference(*inputs, **keywords, **options)
-        return self.split_result(result)
+    def _run_reference(self, inputs: tuple, options: dict) -> Tensor:
+        """The recurrence composed from Tensor ops, given the activations the fused op hard-wires."""
+        keywords = {name: getattr(self, name) for name in self.reference_keywords}
+        return self.reference(*inputs, **keywords, **options)
 
     def split_result(self, result: Tensor) -> tuple[Tensor, list[Tensor]]:
         """The recurrence's result as (the outputs, the final states): here h of each step, so [its last h]."""

@@ -1,6 +1,5 @@
-"""The pieces of a functional graph: a KerasTensor stands for a value that does not exist yet (an
-`Input`, or what a layer will output), and a Node records one call of a layer on KerasTensors.
-A functional Model is the set of nodes between its inputs and its outputs, replayed on real arrays."""
+"""The pieces of a functional graph, which a Model replays on real arrays: a KerasTensor stands for a value
+that does not exist yet (an `Input`, or what a layer will output), a Node for one call of a layer."""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -9,8 +8,7 @@ import numpy as np
 
 
 class KerasTensor:
-    """A symbolic value: its shape (None for the batch and any size not known yet), its dtype, and the
-    node (layer call) that produces it; an Input's node is None."""
+    """A symbolic value: its shape (None for the batch and sizes not known yet), its dtype, the node making it."""
 
     def __init__(self, shape: tuple[int | None, ...], dtype: Any, name: str | None = None) -> None:
         self.shape = tuple(None if d is None else int(d) for d in shape)
@@ -31,8 +29,7 @@ class KerasTensor:
 
 
 class Node:
-    """One call of a layer in a functional graph: its symbolic inputs and outputs, and the extra
-    arguments given, which the model repeats when it runs."""
+    """One call of a layer in a functional graph: its inputs and outputs, and extra arguments to repeat."""
 
     def __init__(self, layer: Any, inputs: Any, outputs: Any, args: tuple = (), kwargs: dict | None = None) -> None:
         self.layer, self.inputs, self.outputs = layer, inputs, outputs
