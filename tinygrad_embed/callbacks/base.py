@@ -10,8 +10,7 @@ import numpy as np
 
 
 class Callback:
-    """Keras's hooks into fit, evaluate and predict: override the ones you need (docs/custom-layers.md).
-    self.model is the model they run on, self.params what fit or evaluate was asked; logs is always a dict."""
+    """Keras's hooks into fit, evaluate and predict: override the ones you need (docs/custom-layers.md)."""
     model: Any = None
     params: dict[str, Any] | None = None
 
@@ -109,8 +108,7 @@ class CallbackList:
 
 
 class History(Callback):
-    """Records each epoch's logs: history.history["loss"][epoch], and so on; history.epoch lists the epochs.
-    fit makes a new one for every run and returns it."""
+    """Each epoch's logs, history.history["loss"][epoch] and so on, and history.epoch: fit returns a new one."""
 
     def __init__(self) -> None:
         self.history: dict[str, list[Any]] = {}

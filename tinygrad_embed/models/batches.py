@@ -297,8 +297,7 @@ def _length(data: Any) -> int | None:
 
 
 def unpack(batch: Any) -> Batch:
-    """(x, y, sample_weight) from a batch given as x, (x,), (x, y) or (x, y, sample_weight), the parts not
-    given None (Keras's unpack_x_y_sample_weight)."""
+    """(x, y, sample_weight) from x, (x,), (x, y) or (x, y, sample_weight), None for the parts not given."""
     return (tuple(batch) + (None, None))[:3] if isinstance(batch, tuple) else (batch, None, None)
 
 

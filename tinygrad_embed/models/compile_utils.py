@@ -8,7 +8,6 @@ import numpy as np
 
 from .. import losses
 from .. import metrics as metrics_module
-from ..layers.symbolic import flatten
 from ..tensor import Tensor
 
 
@@ -20,15 +19,14 @@ class _Objectives:
         for name, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
             if value is not None and not isinstance(value, (list, tuple, dict)):
                 raise ValueError(f"{name} must be a list, tuple or dict, e.g. ['accuracy'], got {value!r}")
-        for leaf in _leaves(loss):
-            losses.get(leaf)  # an unknown name fails at compile, not at the first batch
-        self.spec = (loss, loss_weights, _resolved(metrics), _resolved(weighted_metrics))
+        self.spec = (_resolved(loss, losses.get), loss_weights, _resolved(metrics, metrics_module.get),
+                     _resolved(weighted_metrics, metrics_module.get))  # an unknown name fails here, at compile
         self.built = False
 
     def build(self, names: list[str | None]) -> None:
         """compile's arguments as one entry per output (of these names), and the running means made."""
         loss, loss_weights, metrics, weighted_metrics = self.spec
-        self.losses = [losses.get(item) for item in _per_output(loss, names, "loss")]
+        self.losses = _per_output(loss, names, "loss")
         self.loss_weights = _per_output(loss_weights, names, "loss_weights")
         self.total = _batch_mean("loss")
         self.loss_means = _output_losses(self.losses, names) if len(names) > 1 else {}
@@ -86,18 +84,13 @@ class _Objectives:
         return logs[keys[0]] if len(keys) == 1 else [logs[key] for key in keys]
 
 
-def _leaves(spec: Any) -> list[Any]:
-    """The identifiers in one of compile's arguments: a value, a list (of lists) or a dict of them."""
-    return [leaf for leaf in flatten(list(spec.values()) if isinstance(spec, dict) else spec) if leaf is not None]
-
-
-def _resolved(metrics: Any) -> Any:
-    """compile's metrics with each identifier made a Metric (metrics.get), in the same list or dict."""
-    if isinstance(metrics, dict):
-        return {key: _resolved(value) for key, value in metrics.items()}
-    if isinstance(metrics, (list, tuple)):
-        return [_resolved(item) for item in metrics]
-    return None if metrics is None else metrics_module.get(metrics)
+def _resolved(spec: Any, get: Any) -> Any:
+    """One of compile's arguments with each identifier made a Loss or Metric by `get`, in the same list or dict."""
+    if isinstance(spec, dict):
+        return {key: _resolved(value, get) for key, value in spec.items()}
+    if isinstance(spec, (list, tuple)):
+        return [_resolved(item, get) for item in spec]
+    return None if spec is None else get(spec)
 
 
 def _per_output(spec: Any, names: list[str | None], what: str) -> list[Any]:

@@ -98,27 +98,27 @@ class Trainer:
         return checked_batch(self, batch, source.need_y, source.class_weight)
 
     def _build_for(self, source: Batches) -> None:
-        """An unbuilt model is built on one sample of the first batch (a stream's is read and checked even
-        so: an empty or bad stream fails here, before training)."""
-        first = source.first() if source.checked else self._checked(source, source.first())
-        x = unpack(first)[0]
+        """An unbuilt model is built on one sample of the first batch (which fails an empty or bad stream)."""
+        x = unpack(source.first() if source.checked else self._checked(source, source.first()))[0]
         if not self.built:
             with no_grad():
                 self(x[:1] if not isinstance(x, list) else [a[:1] for a in x], training=False)
 
-    def _callbacks(self, callbacks: Sequence[Callback] | CallbackList | None, add_history: bool = False,
+    def _callbacks(self, callbacks: Sequence[Callback] | CallbackList | None, fitting: bool = False,
                    **params: Any) -> CallbackList:
-        """The callbacks of one fit, evaluate or predict, each given the model and Keras's params."""
-        if isinstance(callbacks, CallbackList):
-            return callbacks
-        return CallbackList(list(callbacks or []), add_history=add_history, model=self, **params)
+        """The callbacks of one fit (with a History and a TerminateOnNaN), evaluate or predict, each given the
+        model and Keras's params."""
+        if not isinstance(callbacks, CallbackList):
+            callbacks = CallbackList(list(callbacks or []), add_history=fitting, model=self, **params)
+        if fitting and not any(isinstance(c, TerminateOnNaN) for c in callbacks.callbacks):
+            callbacks.append(TerminateOnNaN())
+        return callbacks
 
     # ---- the loops -----------------------------------------------------------------------------------
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1, verbose: int = 1,
-            callbacks: Sequence[Callback] | None = None, validation_split: float = 0.0,
-            validation_data: Any = None, shuffle: bool = True, class_weight: dict | None = None,
-            sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: int | None = None,
-            validation_steps: int | None = None, **kwargs: Any) -> History:
+            callbacks: Sequence[Callback] | None = None, validation_split: float = 0.0, validation_data: Any = None,
+            shuffle: bool = True, class_weight: dict | None = None, sample_weight: Any = None, initial_epoch: int = 0,
+            steps_per_epoch: int | None = None, validation_steps: int | None = None, **kwargs: Any) -> History:
         """Train for `epochs` passes over (x, y) in batches; return the History of per-epoch logs. What x may
         be, and what every fit does besides (TerminateOnNaN, Ctrl-C), is in docs/models.md."""
         epochs = self._fit_arguments(epochs, validation_split, kwargs)
@@ -128,9 +128,7 @@ class Trainer:
                                                              batch_size, validation_steps)
         self._build_for(train)
         self.optimizer.build(self.trainable_weights)
-        callbacks = self._callbacks(callbacks, add_history=True, verbose=verbose, epochs=epochs, steps=train.steps)
-        if not any(isinstance(c, TerminateOnNaN) for c in callbacks.callbacks):
-            callbacks.append(TerminateOnNaN())
+        callbacks = self._callbacks(callbacks, fitting=True, verbose=verbose, epochs=epochs, steps=train.steps)
         self.stop_training, self.stop_reason = False, None  # reset before on_train_begin, as Keras
         self._initial_epoch = initial_epoch  # a callback may move it on_train_begin (BackupAndRestore)
         callbacks.on_train_begin({})
@@ -151,8 +149,7 @@ class Trainer:
 
     def _fit_arguments(self, epochs: Any, validation_split: Any, kwargs: dict[str, Any]) -> int:
         """fit's checks before any data is read; the number of epochs."""
-        if kwargs:
-            epochs = _keras_1_epochs(epochs, kwargs)
+        epochs = _keras_1_epochs(epochs, kwargs) if kwargs else epochs
         self._require_compiled()
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
@@ -299,8 +296,7 @@ def _no_batch_in(train: Batches, epoch: int) -> None:
 
 @contextlib.contextmanager
 def _stop_after_batch_on_ctrl_c(model: Trainer) -> Iterator[None]:
-    """While fit runs, Ctrl-C asks it to stop after the current batch (_interrupted); only the main thread
-    can take the signal."""
+    """While fit runs in the main thread (the one signals reach), Ctrl-C stops it after the current batch."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
