@@ -1,8 +1,6 @@
-"""The callback protocol: Callback (Keras 3's hooks), the CallbackList that forwards each hook to many
-callbacks, and the two callbacks every fit runs (History, TerminateOnNaN)."""
+"""Callback (Keras 3's hooks), the CallbackList that forwards them, and what every fit runs: History, TerminateOnNaN."""
 from __future__ import annotations
 
-import math
 import numbers
 from typing import Any, Callable
 
@@ -43,8 +41,7 @@ class Callback:
 
 
 def _plain_logs(logs: dict | None) -> dict[str, Any]:
-    """A new dict of the logs as Keras hands them to callbacks: keys sorted, nested dicts flattened,
-    numeric scalars (numpy's too) as Python floats, anything else (predict's outputs) as given."""
+    """A new dict of the logs as Keras hands them on: keys sorted, nested dicts flattened, numbers as floats."""
     plain = {}
     for key, value in sorted((logs or {}).items()):
         if isinstance(value, dict):
@@ -56,8 +53,7 @@ def _plain_logs(logs: dict | None) -> dict[str, Any]:
 
 
 class CallbackList:
-    """Many callbacks as one: a hook of HOOKS called on the list calls every callback's, in order (_forward).
-    add_history appends a History when none is given, as fit does; it becomes model.history."""
+    """Many callbacks as one, each hook of HOOKS forwarded to all; add_history adds fit's History if none is given."""
 
     def __init__(self, callbacks: list[Callback] | None = None, add_history: bool = False,
                  model: Any = None, **params: Any) -> None:
@@ -93,16 +89,17 @@ class CallbackList:
                 callback.set_params(params)
 
     def __getattr__(self, hook: str) -> Callable[..., None]:
-        """A hook of HOOKS (on_epoch_end, ...), which the list forwards to every callback; nothing else."""
+        """A hook of HOOKS, forwarded (_forward); an epoch's or a batch's takes its index before the logs."""
         if hook not in HOOKS:
             raise AttributeError(f"'CallbackList' object has no attribute {hook!r}")
-        return lambda *index_and_logs, logs=None: self._forward(hook, index_and_logs, logs)
+        if "epoch" in hook or "batch" in hook:
+            return lambda index, logs=None: self._forward(hook, [index], logs)
+        return lambda logs=None: self._forward(hook, [], logs)
 
-    def _forward(self, hook: str, args: tuple, logs: dict | None) -> None:
-        """hook(logs), or hook(index, logs) for an epoch's or a batch's, on every callback, all with one new dict
-        of the caller's logs: a key a callback adds reaches the callbacks after it, not the caller."""
-        index = args[:1] if "epoch" in hook or "batch" in hook else ()
-        logs = _plain_logs(args[len(index)] if len(args) > len(index) else logs)
+    def _forward(self, hook: str, index: list[int], logs: dict | None) -> None:
+        """The hook of every callback, in order, all given one new dict of the logs (_plain_logs): a key a
+        callback adds reaches the callbacks after it, not the caller."""
+        logs = _plain_logs(logs)
         for callback in self.callbacks:
             getattr(callback, hook)(*index, logs)
 
@@ -136,7 +133,7 @@ class TerminateOnNaN(Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(loss):
+        if loss is not None and not np.isfinite(loss):
             self._stop(loss, batch)
 
     def _stop(self, loss: float, batch: int) -> None:

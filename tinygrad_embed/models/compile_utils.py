@@ -1,5 +1,4 @@
-"""What compile asked for, resolved output by output (_Objectives), and the running means an epoch logs under
-Keras's names; Keras too keeps this apart from the loop (keras/src/trainers/compile_utils.py)."""
+"""What compile asked for, output by output, and the running means an epoch logs (Keras's compile_utils too)."""
 from __future__ import annotations
 
 from typing import Any
@@ -12,8 +11,7 @@ from ..tensor import Tensor
 
 
 class _Objectives:
-    """compile's loss, loss_weights, metrics and weighted_metrics, resolved for the outputs at the first batch,
-    and the running means of an epoch (or an evaluation); docs/models.md says how they are logged."""
+    """compile's loss, loss_weights and metrics per output, and the running means logged (docs/models.md)."""
 
     def __init__(self, loss: Any, loss_weights: Any, metrics: Any, weighted_metrics: Any) -> None:
         for name, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
@@ -24,7 +22,7 @@ class _Objectives:
         self.built = False
 
     def build(self, names: list[str | None]) -> None:
-        """compile's arguments as one entry per output (of these names), and the running means made."""
+        """compile's arguments as one entry per output (named so; known at the first batch), the means made."""
         loss, loss_weights, metrics, weighted_metrics = self.spec
         self.losses = _per_output(loss, names, "loss")
         self.loss_weights = _per_output(loss_weights, names, "loss_weights")
@@ -57,8 +55,7 @@ class _Objectives:
             total = value if total is None else total + value
         return total
 
-    def update_metrics(self, ys: list[np.ndarray], predictions: list[Tensor], weights: list[np.ndarray] | None
-                       ) -> None:
+    def update_metrics(self, ys: list[np.ndarray], predictions: list[Tensor], weights: list[np.ndarray] | None) -> None:
         """A batch added to the metrics (weighted_metrics weigh its samples, metrics do not)."""
         for output, metric, _, weighted in self.entries:
             metric.update_state(ys[output], _with_mask(predictions[output]),

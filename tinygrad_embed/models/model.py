@@ -1,5 +1,4 @@
-"""Model: Keras's container of layers, a functional graph `Model(inputs, outputs)` or a subclass that defines
-`call` (docs/models.md); training comes from Trainer (training.py), files from saving/, the table from summary.py."""
+"""Model: a functional graph `Model(inputs, outputs)`, or a subclass that defines `call` (docs/models.md)."""
 from __future__ import annotations
 
 from typing import Any, Sequence

@@ -21,7 +21,7 @@ from .compile_utils import _Objectives
 
 
 class Trainer:
-    """Keras's Model methods for training and inference; see the module's docstring for what it needs."""
+    """Keras's Model methods for training and inference, for any model called on a batch, with trainable_weights."""
     optimizer: optimizers.Optimizer | None = None
     loss: Any = None
     metrics: Any = []
@@ -43,8 +43,7 @@ class Trainer:
 
     # ---- Keras's seams: what the loops do with one batch ---------------------------------------------
     def train_step(self, data: tuple) -> dict[str, float]:
-        """One step of gradient descent on a batch, `data` = (x, y) or (x, y, sample_weight) (y and the
-        weights one array, or a list of them per output); the logs so far. fit calls it on every batch."""
+        """One gradient step on a batch, (x, y) or (x, y, sample_weight); the logs so far. fit calls it on each."""
         x, y, sample_weight = unpack(data)
         y_pred = self(x, training=True)
         loss = self.compute_loss(x, y, y_pred, sample_weight)
@@ -106,8 +105,7 @@ class Trainer:
 
     def _callbacks(self, callbacks: Sequence[Callback] | CallbackList | None, fitting: bool = False,
                    **params: Any) -> CallbackList:
-        """The callbacks of one fit (with a History and a TerminateOnNaN), evaluate or predict, each given the
-        model and Keras's params."""
+        """The callbacks of one fit (History and TerminateOnNaN too), evaluate or predict, given model and params."""
         if not isinstance(callbacks, CallbackList):
             callbacks = CallbackList(list(callbacks or []), add_history=fitting, model=self, **params)
         if fitting and not any(isinstance(c, TerminateOnNaN) for c in callbacks.callbacks):
@@ -119,8 +117,7 @@ class Trainer:
             callbacks: Sequence[Callback] | None = None, validation_split: float = 0.0, validation_data: Any = None,
             shuffle: bool = True, class_weight: dict | None = None, sample_weight: Any = None, initial_epoch: int = 0,
             steps_per_epoch: int | None = None, validation_steps: int | None = None, **kwargs: Any) -> History:
-        """Train for `epochs` passes over (x, y) in batches; return the History of per-epoch logs. What x may
-        be, and what every fit does besides (TerminateOnNaN, Ctrl-C), is in docs/models.md."""
+        """Train for `epochs` passes over (x, y) in batches; the History of per-epoch logs (docs/models.md)."""
         epochs = self._fit_arguments(epochs, validation_split, kwargs)
         train, validation = batches(self, x, y, sample_weight, batch_size, steps_per_epoch, shuffle), None
         if class_weight is not None or validation_split or validation_data is not None:
@@ -157,7 +154,8 @@ class Trainer:
         return epochs
 
     def _weighed_and_validation(self, train: Batches, class_weight: dict | None, validation_split: float,
-                                validation_data: Any, batch_size: Any, steps: int | None) -> tuple[Batches, Batches | None]:
+                                validation_data: Any, batch_size: Any, steps: int | None
+                                ) -> tuple[Batches, Batches | None]:
         """fit's training batches weighed by class_weight, and its validation batches: validation_data, or the
         last validation_split of the samples, held out before shuffling, as Keras does."""
         if validation_data is None and validation_split:
