@@ -1,5 +1,4 @@
-"""Where batches come from: `batches` tells arrays from a stream (a dataset, generator, PyDataset), once, for
-fit, evaluate, predict and the *_on_batch forms; arrays are checked whole here, a stream's batches by the loop."""
+"""Where batches come from: arrays, checked whole here, or a stream, told apart once (`batches`)."""
 from __future__ import annotations
 
 import itertools

@@ -1,5 +1,4 @@
-"""The one training loop: compile, fit, evaluate, predict and their *_on_batch forms, for every model, and
-Keras 3's seams a model may override (train_step, test_step, compute_loss, compute_metrics); docs/models.md."""
+"""The one training loop, compile, fit, evaluate and predict, and Keras 3's seams a model may override."""
 from __future__ import annotations
 
 import contextlib
@@ -22,12 +21,9 @@ from .compile_utils import _Objectives
 
 class Trainer:
     """Keras's Model methods for training and inference, for any model called on a batch, with trainable_weights."""
-    optimizer: optimizers.Optimizer | None = None
-    loss: Any = None
+    optimizer = loss = history = _objectives = None  # until compile and fit set them
     metrics: Any = []
     stop_training = stop_evaluating = stop_predicting = False
-    history: History | None = None
-    _objectives: _Objectives | None = None
 
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None, loss_weights: Any = None,
                 weighted_metrics: Any = None) -> None:
