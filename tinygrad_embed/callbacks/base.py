@@ -9,8 +9,7 @@ import numpy as np
 
 class Callback:
     """Keras's hooks into fit, evaluate and predict: override the ones you need (docs/custom-layers.md)."""
-    model: Any = None
-    params: dict[str, Any] | None = None
+    model = params = None  # until set_model and set_params give them
 
     def set_model(self, model: Any) -> None:
         self.model = model

@@ -39,7 +39,7 @@ class Trainer:
 
     # ---- Keras's seams: what the loops do with one batch ---------------------------------------------
     def train_step(self, data: tuple) -> dict[str, float]:
-        """One gradient step on a batch, (x, y) or (x, y, sample_weight); the logs so far. fit calls it on each."""
+        """One gradient step on a batch (x, y) or (x, y, sample_weight); the logs so far (fit calls it on each)."""
         x, y, sample_weight = unpack(data)
         y_pred = self(x, training=True)
         loss = self.compute_loss(x, y, y_pred, sample_weight)
@@ -165,28 +165,27 @@ class Trainer:
         """train_step on every batch of an epoch, between the callbacks' hooks; the epoch's logs."""
         self._objectives.reset()
         callbacks.on_epoch_begin(epoch, {})
-        logs, seen = {}, 0
+        logs = None  # until the first batch
         with tqdm(total=train.steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="step", disable=verbose != 1,
                   file=sys.stdout, dynamic_ncols=True) as bar:
             for step, data in enumerate(self._epoch(train)):
                 callbacks.on_train_batch_begin(step, {})
                 logs = self.train_step(data)  # the epoch's running means, as Keras hands them on
-                seen += 1
                 bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
                 bar.update(1)
                 callbacks.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
-        return dict(logs) if seen else _no_batch_in(train, epoch)
+        return _no_batch_in(train, epoch) if logs is None else dict(logs)
 
     def _validate_and_print(self, logs: dict[str, float], validation: Batches | None, callbacks: CallbackList,
-                            verbose: int, epoch: str) -> None:
+                            verbose: int, title: str) -> None:
         """The validation's logs added to the epoch's as val_<key>; the epoch's line printed with verbose 2, or 1
         with validation (tqdm's bar shows the training logs only)."""
         if validation is not None:
             logs.update({f"val_{k}": v for k, v in self._evaluate(validation, callbacks, verbose=0).items()})
         if verbose == 2 or (verbose == 1 and validation is not None):
-            print(f"{epoch} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+            print(f"{title} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: int = 1,
                  sample_weight: Any = None, steps: int | None = None, callbacks: Sequence[Callback] | None = None,
