@@ -1,9 +1,6 @@
-"""The callback protocol: Keras 3's hooks into fit, evaluate and predict (Callback, or LambdaCallback for
-hooks given as functions), the CallbackList that dispatches them, and the two callbacks every fit runs
-(History, TerminateOnNaN). The callbacks in the sibling modules build on this one."""
+"""Callback (Keras 3's hooks), the CallbackList that forwards them, and what every fit runs: History, TerminateOnNaN."""
 from __future__ import annotations
 
-import math
 import numbers
 from typing import Any, Callable
 
@@ -11,12 +8,8 @@ import numpy as np
 
 
 class Callback:
-    """Keras's hooks into fit, evaluate and predict: override the ones you need. `self.model` is the model
-    they run on and `self.params` what fit or evaluate was asked ({"verbose", "epochs", "steps"}); `logs`
-    is always a dict. Setting self.model.stop_training = True ends training after the current batch, and
-    a new self.model.optimizer.learning_rate is used from the next batch on."""
-    model: Any = None
-    params: dict[str, Any] | None = None
+    """Keras's hooks into fit, evaluate and predict: override the ones you need (docs/custom-layers.md)."""
+    model = params = None  # until set_model and set_params give them
 
     def set_model(self, model: Any) -> None:
         self.model = model
@@ -36,110 +29,90 @@ class Callback:
     def on_predict_end(self, logs: dict | None = None) -> None: ...
     def on_predict_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
     def on_predict_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
-    def on_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        """Keras 2's name of on_train_batch_begin, still called by it."""
-
-    def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        """Keras 2's name of on_train_batch_end, still called by it."""
+    def on_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        self.on_batch_begin(batch, logs)
+        self.on_batch_begin(batch, logs)  # Keras 2's name of this hook, still called, as in Keras 3
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self.on_batch_end(batch, logs)
+        self.on_batch_end(batch, logs)  # Keras 2's name of this hook
 
 
 def _plain_logs(logs: dict | None) -> dict[str, Any]:
-    """A new dict of the logs as Keras hands them to callbacks: keys sorted, nested dicts flattened,
-    numeric scalars (numpy's too) as Python floats, anything else (predict's outputs) as given."""
+    """A new dict of the logs as Keras hands them on: keys sorted, nested dicts flattened, numbers as floats."""
     plain = {}
     for key, value in sorted((logs or {}).items()):
         if isinstance(value, dict):
             plain.update(_plain_logs(value))
-        elif isinstance(value, numbers.Real) or (isinstance(value, np.ndarray) and value.ndim == 0):
-            plain[key] = float(value)
         else:
-            plain[key] = value
+            scalar = isinstance(value, numbers.Real) or (isinstance(value, np.ndarray) and value.ndim == 0)
+            plain[key] = float(value) if scalar else value
     return plain
 
 
-class CallbackList(Callback):
-    """Many callbacks as one: each hook calls every callback's in order, all with one new dict of the
-    caller's logs (so `{}` for None, and a callback that adds a key, as LearningRateScheduler adds
-    learning_rate, shows it to the callbacks after it but not to the caller). add_history appends a
-    History when none is given, as fit does; the list's History becomes model.history."""
+class CallbackList:
+    """Many callbacks as one, each hook of HOOKS forwarded to all; add_history adds fit's History if none is given."""
 
     def __init__(self, callbacks: list[Callback] | None = None, add_history: bool = False,
                  model: Any = None, **params: Any) -> None:
         self.callbacks: list[Callback] = []
-        self.params = params
+        self.model, self.params = model, params
         for callback in callbacks or []:
             self.append(callback)
         if add_history and not any(isinstance(c, History) for c in self.callbacks):
             self.append(History())
-        self.set_model(model)
 
     def append(self, callback: Callback) -> None:
+        """Add a callback, handing it the list's params and model."""
         if not isinstance(callback, Callback):
             raise TypeError(f"callbacks must be Callback instances, got {type(callback).__name__}")
         self.callbacks.append(callback)
         if self.params:
             callback.set_params(self.params)
         if self.model is not None:
-            self._give_model(callback)
+            callback.set_model(self.model)
 
     def set_model(self, model: Any) -> None:
-        if model is None:
-            return
-        self.model = model
-        for callback in self.callbacks:
-            self._give_model(callback)
-
-    def _give_model(self, callback: Callback) -> None:
-        callback.set_model(self.model)
-        if callback is self._history():
-            self.model.history = callback  # the run's record is on the model from the start, as in Keras
-
-    def _history(self) -> History | None:
-        return next((c for c in self.callbacks if isinstance(c, History)), None)
+        """Hand every callback this model (None changes nothing)."""
+        if model is not None:
+            self.model = model
+            for callback in self.callbacks:
+                callback.set_model(model)
 
     def set_params(self, params: dict[str, Any]) -> None:
+        """Hand every callback these params (empty ones change nothing but the list's)."""
         self.params = params
         if params:
             for callback in self.callbacks:
                 callback.set_params(params)
 
-    def _call(self, hook: str, *index_and_logs: Any) -> None:
-        *index, logs = index_and_logs
+    def __getattr__(self, hook: str) -> Callable[..., None]:
+        """A hook of HOOKS, forwarded (_forward); an epoch's or a batch's takes its index before the logs."""
+        if hook not in HOOKS:
+            raise AttributeError(f"'CallbackList' object has no attribute {hook!r}")
+        if "epoch" in hook or "batch" in hook:
+            return lambda index, logs=None: self._forward(hook, [index], logs)
+        return lambda logs=None: self._forward(hook, [], logs)
+
+    def _forward(self, hook: str, index: list[int], logs: dict | None) -> None:
+        """The hook of every callback, in order, all given one new dict of the logs (_plain_logs): a key a
+        callback adds reaches the callbacks after it, not the caller."""
         logs = _plain_logs(logs)
         for callback in self.callbacks:
             getattr(callback, hook)(*index, logs)
 
-    def on_train_begin(self, logs=None): self._call("on_train_begin", logs)
-    def on_train_end(self, logs=None): self._call("on_train_end", logs)
-    def on_epoch_begin(self, epoch, logs=None): self._call("on_epoch_begin", epoch, logs)
-    def on_epoch_end(self, epoch, logs=None): self._call("on_epoch_end", epoch, logs)
-    def on_test_begin(self, logs=None): self._call("on_test_begin", logs)
-    def on_test_end(self, logs=None): self._call("on_test_end", logs)
-    def on_test_batch_begin(self, batch, logs=None): self._call("on_test_batch_begin", batch, logs)
-    def on_test_batch_end(self, batch, logs=None): self._call("on_test_batch_end", batch, logs)
-    def on_predict_begin(self, logs=None): self._call("on_predict_begin", logs)
-    def on_predict_end(self, logs=None): self._call("on_predict_end", logs)
-    def on_predict_batch_begin(self, batch, logs=None): self._call("on_predict_batch_begin", batch, logs)
-    def on_predict_batch_end(self, batch, logs=None): self._call("on_predict_batch_end", batch, logs)
-    def on_train_batch_begin(self, batch, logs=None): self._call("on_train_batch_begin", batch, logs)
-    def on_train_batch_end(self, batch, logs=None): self._call("on_train_batch_end", batch, logs)
-    def on_batch_begin(self, batch, logs=None): self._call("on_batch_begin", batch, logs)
-    def on_batch_end(self, batch, logs=None): self._call("on_batch_end", batch, logs)
-
 
 class History(Callback):
-    """Records each epoch's logs: history.history["loss"][epoch], and so on; history.epoch lists the epochs.
-    fit makes a new one for every run and returns it."""
+    """Each epoch's logs, history.history["loss"][epoch] and so on, and history.epoch: fit returns a new one."""
 
     def __init__(self) -> None:
         self.history: dict[str, list[Any]] = {}
         self.epoch: list[int] = []
+
+    def set_model(self, model: Any) -> None:
+        self.model = model
+        model.history = self  # the run's record is on the model from the start (Keras 3 puts it after each epoch)
 
     def on_train_begin(self, logs=None):
         self.epoch = []
@@ -159,12 +132,15 @@ class TerminateOnNaN(Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(loss):
-            self.model.stop_training = True
-            self.model.stop_reason = (f"TerminateOnNaN: the loss became {loss} at epoch {self.current_epoch + 1}, "
-                                      f"batch {batch + 1}; training stopped (try a smaller learning rate)")
-            print(self.model.stop_reason)
+        if loss is not None and not np.isfinite(loss):
+            self._stop(loss, batch)
 
+    def _stop(self, loss: float, batch: int) -> None:
+        """Stop training, with the reason on the model and printed."""
+        self.model.stop_training = True
+        self.model.stop_reason = (f"TerminateOnNaN: the loss became {loss} at epoch {self.current_epoch + 1}, "
+                                  f"batch {batch + 1}; training stopped (try a smaller learning rate)")
+        print(self.model.stop_reason)
 
 HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
          "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",

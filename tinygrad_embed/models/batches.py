@@ -1,12 +1,4 @@
-"""Where batches come from: the one room where the data given to fit, evaluate, predict and the *_on_batch
-forms (arrays, nested lists, lists or dicts of them, generators, PyDatasets, datasets, tf.data.Datasets)
-becomes batches. `batches` tells arrays from a stream, once; what it returns keeps the Batches protocol.
-
-Arrays are checked whole, before anything runs: bad data is refused before any training. A stream's
-batches come as the stream gives them, and the training loop checks each one (`checked_batch`) as it
-arrives. A batch is (x,), (x, y) or (x, y, sample_weight), as Keras hands it to train_step; in a valid
-one each part is one array, or a list of them in the model's order for several inputs or outputs.
-"""
+"""Where batches come from: arrays, checked whole here, or a stream, told apart once (`batches`)."""
 from __future__ import annotations
 
 import itertools
@@ -39,12 +31,10 @@ class Batches(Protocol):
 def batches(model: Any, x: Any, y: Any = None, sample_weight: Any = None, batch_size: Any = None,
             steps: int | None = None, shuffle: bool = False, need_y: bool = True, what: str = "x",
             whole: bool = False) -> Batches:
-    """The batches of x: a stream's (a dataset, generator, PyDataset, tf.data.Dataset), which holds its
-    targets and weights and sets its own batch size, or batch_size rows (Keras: None means 32) of arrays,
-    checked whole here. whole: the arrays are one batch (Keras's *_on_batch take arrays only)."""
+    """The batches of x: a stream's (_stream), or batch_size rows (None: 32, as Keras) of arrays checked whole;
+    whole: the arrays are one batch (Keras's *_on_batch take arrays only)."""
     if is_stream(x) and not whole:
-        _stream_alone(x, y, sample_weight, batch_size)
-        return Stream(x, steps, what, need_y)
+        return _stream(x, y, sample_weight, batch_size, steps, what, need_y)
     samples = checked_samples(model, x, y, sample_weight, need_y)
     size = len(samples) if whole else 32 if batch_size is None else positive_int(batch_size, "batch_size")
     return ArrayBatches(samples, size, shuffle, steps)
@@ -60,8 +50,9 @@ def validation_batches(model: Any, data: Any, batch_size: Any, steps: int | None
                      "dataset of (x, y) batches")
 
 
-def _stream_alone(data: Any, y: Any, sample_weight: Any, batch_size: Any) -> None:
-    """A stream's batches hold the targets and weights and set the batch size: none is given beside it."""
+def _stream(data: Any, y: Any, sample_weight: Any, batch_size: Any, steps: int | None, what: str,
+            need_y: bool) -> Stream:
+    """A stream's batches, which hold the targets and weights and set the batch size: none is given beside it."""
     if batch_size is not None:
         raise ValueError(f"batch_size must not be given with a dataset or generator ({type(data).__name__}): "
                          "its batches set the batch size")
@@ -69,6 +60,7 @@ def _stream_alone(data: Any, y: Any, sample_weight: Any, batch_size: Any) -> Non
         if value is not None:
             raise ValueError(f"{name} must not be given with a dataset or generator ({type(data).__name__}): "
                              "its batches hold the targets and the sample weights")
+    return Stream(data, steps, what, need_y)
 
 
 # ---- the array side ------------------------------------------------------------------------------------
@@ -89,14 +81,13 @@ class _Samples:
         return _Samples(pick(self.x), pick(self.y), pick(self.sample_weight))
 
     def rows(self, rows: Any) -> Batch:
-        """The valid batch of these rows."""
-        batch = self.part(rows)
-        return tuple(one_or_list(part) for part in (batch.x, batch.y, batch.sample_weight) if part is not None)
+        """The valid batch of these rows (an index array or a slice): (x, y, sample_weight) given."""
+        given = [arrays for arrays in (self.x, self.y, self.sample_weight) if arrays is not None]
+        return tuple(one_or_list([a[rows] for a in arrays]) for arrays in given)
 
 
 class ArrayBatches:
-    """Samples in memory in batches: each epoch a pass in batch_size rows, in a new random order when
-    shuffling (with steps: at most that many batches of the pass)."""
+    """Samples in memory, an epoch a pass in batches of batch_size rows (at most steps), shuffled if asked."""
     checked, ran_out = True, False
 
     def __init__(self, samples: _Samples, batch_size: int, shuffle: bool, steps: int | None) -> None:
@@ -169,13 +160,18 @@ def layer_names(tensors: Any) -> list[str | None]:
 
 
 def _arrays(data: Any, what: str, names: list[str | None], model: Any = None) -> list[np.ndarray]:
-    """data as one array per model input (what="x") or output (y, sample_weight), in the model's order, each
-    with the samples on axis 0: an array when there is one, else a list in order or a dict keyed by name.
-    For a model with one input a list is the array itself (nested Python lists, as in many tutorials)."""
+    """data as one checked array per model input (what="x") or output (y, sample_weight), samples on axis 0:
+    one array, which nested Python lists are too, or for several a list or dict of them (_several)."""
     if data is None:
         raise ValueError(f"{what} is missing: give an array of samples")
-    data = _listed(data, what, names) if isinstance(data, dict) or len(names) > 1 else [data]
-    arrays = [_checked(np.asarray(a), what, model) for a in data]
+    if isinstance(data, dict) or len(names) > 1:
+        return _several(data, what, names, model)
+    return [_checked(np.asarray(data), what, model)]
+
+
+def _several(data: Any, what: str, names: list[str | None], model: Any) -> list[np.ndarray]:
+    """The checked arrays of a model's several inputs or outputs, given as a list in order or a dict by name."""
+    arrays = [_checked(np.asarray(a), what, model) for a in _listed(data, what, names)]
     if len({len(a) for a in arrays}) > 1:
         raise ValueError(f"the arrays of {what} hold different numbers of samples: {[len(a) for a in arrays]}")
     return arrays
@@ -300,8 +296,7 @@ def _length(data: Any) -> int | None:
 
 
 def unpack(batch: Any) -> Batch:
-    """(x, y, sample_weight) from a batch given as x, (x,), (x, y) or (x, y, sample_weight), the parts not
-    given None (Keras's unpack_x_y_sample_weight)."""
+    """(x, y, sample_weight) from x, (x,), (x, y) or (x, y, sample_weight), None for the parts not given."""
     return (tuple(batch) + (None, None))[:3] if isinstance(batch, tuple) else (batch, None, None)
 
 

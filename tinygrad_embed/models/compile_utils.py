@@ -1,8 +1,4 @@
-"""What compile asked for, resolved output by output: the losses, loss_weights, metrics and
-weighted_metrics of a model with one output or several (given as one value, a list in the outputs'
-order, or a dict keyed by output name), and the running means an epoch logs under Keras's names.
-Kept apart from the training loop (models/training.py), which only asks it for a batch's loss and the
-logs so far; Keras keeps the same idea in keras/src/trainers/compile_utils.py."""
+"""What compile asked for, output by output, and the running means an epoch logs (Keras's compile_utils too)."""
 from __future__ import annotations
 
 from typing import Any
@@ -11,119 +7,43 @@ import numpy as np
 
 from .. import losses
 from .. import metrics as metrics_module
-from ..layers.symbolic import flatten
 from ..tensor import Tensor
-
-def _per_output(spec: Any, names: list[str | None], what: str) -> list[Any]:
-    """compile's `what` as one entry per output: from a dict keyed by output name (_by_name), a list in the
-    outputs' order, or one value for every output."""
-    if isinstance(spec, dict):
-        return _by_name(spec, names, what)
-    if isinstance(spec, (list, tuple)):
-        if len(spec) != len(names):
-            raise ValueError(f"{what} is a list of {len(spec)} for a model with {len(names)} outputs {names}: give "
-                             "one entry per output, or a dict keyed by output name")
-        return list(spec)
-    return [spec] * len(names)
-
-
-def _by_name(spec: dict, names: list[str | None], what: str) -> list[Any]:
-    """compile's `what` given as a dict keyed by output name: an entry per output, None for those it leaves out."""
-    for key in spec:
-        if key not in names:
-            raise ValueError(f"{what} has the key {key!r}, which names no output of this model; its outputs: {names}")
-    return [spec.get(name) for name in names]
-
-
-def _as_list(metrics: Any) -> list[Any]:
-    return [] if metrics is None else list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
-
-
-def _leaves(spec: Any) -> list[Any]:
-    """The identifiers in one of compile's arguments: a value, a list (of lists) or a dict of them."""
-    return [leaf for leaf in flatten(list(spec.values()) if isinstance(spec, dict) else spec) if leaf is not None]
-
-
-def _resolved(metrics: Any) -> Any:
-    """compile's metrics with each identifier made a Metric (metrics.get), in the same list or dict."""
-    if isinstance(metrics, dict):
-        return {key: _resolved(value) for key, value in metrics.items()}
-    if isinstance(metrics, (list, tuple)):
-        return [_resolved(item) for item in metrics]
-    return None if metrics is None else metrics_module.get(metrics)
-
-
-def _batch_mean(name: str) -> metrics_module.Mean:
-    """A loss's mean over an epoch, each batch weighted by its size (Keras's loss trackers), kept in float64."""
-    return metrics_module.Mean(name=name, dtype="float64")
-
-
-def _unique(key: str, used: set[str]) -> str:
-    """key, or key_1, key_2, ... when taken (Keras's rule for metrics logged under the same name)."""
-    number = 0
-    while (f"{key}_{number}" if number else key) in used:
-        number += 1
-    return f"{key}_{number}" if number else key
-
-
-def _output_losses(losses: list[Any], names: list[str | None]) -> dict[int, metrics_module.Mean]:
-    """The running mean of each output's loss, logged as "<output>_loss" when there are several losses (with
-    one, "loss" says it all)."""
-    means = {output: _batch_mean(f"{names[output]}_loss") for output, item in enumerate(losses) if item is not None}
-    return means if len(means) > 1 else {}
-
-
-def _metric_entries(metrics: Any, weighted_metrics: Any, names: list[str | None], used: set[str]) -> list[tuple]:
-    """(output, metric, key, weighted) for every metric compile was given, keyed by Keras's names: the metric's
-    own, "<output>_<name>" with several outputs, "weighted_<name>" for a weighted twin, then _1, _2, ..."""
-    entries, prefixes = [], [f"{name}_" if len(names) > 1 and name else "" for name in names]
-    for spec, weighted in ((metrics, False), (weighted_metrics, True)):
-        if len(names) == 1 and isinstance(spec, (list, tuple)):
-            spec = [spec]  # one output: the whole list is its metrics
-        per_output = [None] * len(names) if spec is None else _per_output(spec, names, "metrics")
-        for output, entry in enumerate(per_output):
-            for metric in _as_list(entry):
-                key = prefixes[output] + metric.name
-                if weighted and key in used:  # Keras's name for a weighted twin of a metric
-                    key = f"{prefixes[output]}weighted_{metric.name}"
-                key = _unique(key, used)
-                used.add(key)
-                entries.append((output, metric, key, weighted))
-    return entries
 
 
 class _Objectives:
-    """compile's loss, loss_weights, metrics and weighted_metrics, and the running means of an epoch (or an
-    evaluation). Resolved on the first batch, when the shapes of y and of the predictions are known (they
-    choose the kind of "accuracy", as Keras's compile does). Logged as Keras logs them: "loss" (the weighted
-    sum of the outputs' losses), "<output>_loss" for each output when there are several losses, and each
-    metric under its name, "<output>_<name>" with several outputs. Metrics are not weighted by the sample
-    weights, weighted_metrics are (as in Keras)."""
+    """compile's loss, loss_weights and metrics per output, and the running means logged (docs/models.md)."""
 
     def __init__(self, loss: Any, loss_weights: Any, metrics: Any, weighted_metrics: Any) -> None:
         for name, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
             if value is not None and not isinstance(value, (list, tuple, dict)):
                 raise ValueError(f"{name} must be a list, tuple or dict, e.g. ['accuracy'], got {value!r}")
-        for leaf in _leaves(loss):
-            losses.get(leaf)  # an unknown name fails at compile, not at the first batch
-        self.spec = (loss, loss_weights, _resolved(metrics), _resolved(weighted_metrics))
+        self.spec = (_resolved(loss, losses.get), loss_weights, _resolved(metrics, metrics_module.get),
+                     _resolved(weighted_metrics, metrics_module.get))  # an unknown name fails here, at compile
         self.built = False
 
     def build(self, names: list[str | None]) -> None:
-        """compile's arguments resolved for the outputs of these names, and the running means made."""
+        """compile's arguments as one entry per output (named so; known at the first batch), the means made."""
         loss, loss_weights, metrics, weighted_metrics = self.spec
-        self.losses = [losses.get(item) for item in _per_output(loss, names, "loss")]
-        self.loss_weights = [None] * len(names) if loss_weights is None else _per_output(loss_weights, names,
-                                                                                          "loss_weights")
+        self.losses = _per_output(loss, names, "loss")
+        self.loss_weights = _per_output(loss_weights, names, "loss_weights")
         self.total = _batch_mean("loss")
         self.loss_means = _output_losses(self.losses, names) if len(names) > 1 else {}
-        self.entries = _metric_entries(metrics, weighted_metrics, names,
-                                       {"loss", *(mean.name for mean in self.loss_means.values())})
+        used = {"loss", *(mean.name for mean in self.loss_means.values())}
+        self.entries = _metric_entries(metrics, weighted_metrics, names, used)
         self.built = True
 
     def loss(self, ys: list[np.ndarray], predictions: list[Tensor], weights: list[np.ndarray] | None) -> Tensor:
-        """A batch's loss, for the gradient; added, with each output's, to the running means (each batch
-        weighted by its number of samples)."""
+        """A batch's loss, for the gradient, added to the running mean (each batch weighted by its size)."""
+        if len(self.losses) > 1 or self.loss_weights[0] is not None:
+            total = self._weighted_sum(ys, predictions, weights)
+        else:
+            total = self.losses[0](ys[0], predictions[0], None if weights is None else weights[0])
+        self.total.update_state(float(total.data), sample_weight=len(predictions[0].data))
+        return total
+
+    def _weighted_sum(self, ys: list[np.ndarray], predictions: list[Tensor], weights: list[np.ndarray] | None
+                      ) -> Tensor:
+        """The outputs' losses times loss_weights, summed; each output's added to its running mean."""
         total, count = None, len(predictions[0].data)
         for output, (loss, loss_weight) in enumerate(zip(self.losses, self.loss_weights)):
             if loss is None:
@@ -133,11 +53,9 @@ class _Objectives:
                 self.loss_means[output].update_state(float(value.data), sample_weight=count)
             value = value if loss_weight is None else value * float(loss_weight)
             total = value if total is None else total + value
-        self.total.update_state(float(total.data), sample_weight=count)
         return total
 
-    def update_metrics(self, ys: list[np.ndarray], predictions: list[Tensor], weights: list[np.ndarray] | None
-                       ) -> None:
+    def update_metrics(self, ys: list[np.ndarray], predictions: list[Tensor], weights: list[np.ndarray] | None) -> None:
         """A batch added to the metrics (weighted_metrics weigh its samples, metrics do not)."""
         for output, metric, _, weighted in self.entries:
             metric.update_state(ys[output], _with_mask(predictions[output]),
@@ -161,6 +79,80 @@ class _Objectives:
                                *(mean.name for mean in self.loss_means.values())])
         keys = [key for key in first if key in logs] + sorted(key for key in logs if key not in first)
         return logs[keys[0]] if len(keys) == 1 else [logs[key] for key in keys]
+
+
+def _resolved(spec: Any, get: Any) -> Any:
+    """One of compile's arguments with each identifier made a Loss or Metric by `get`, in the same list or dict."""
+    if isinstance(spec, dict):
+        return {key: _resolved(value, get) for key, value in spec.items()}
+    if isinstance(spec, (list, tuple)):
+        return [_resolved(item, get) for item in spec]
+    return None if spec is None else get(spec)
+
+
+def _per_output(spec: Any, names: list[str | None], what: str) -> list[Any]:
+    """compile's `what` as one entry per output: one value serves every output (_listed: a list or a dict)."""
+    return _listed(spec, names, what) if isinstance(spec, (list, tuple, dict)) else [spec] * len(names)
+
+
+def _listed(spec: list | tuple | dict, names: list[str | None], what: str) -> list[Any]:
+    """compile's `what` given per output: a list in the outputs' order, or a dict keyed by output name (an output
+    it leaves out gets None)."""
+    if isinstance(spec, dict):
+        for key in spec:
+            if key not in names:
+                raise ValueError(f"{what} has the key {key!r}, which names no output of this model; its outputs: "
+                                 f"{names}")
+        return [spec.get(name) for name in names]
+    if len(spec) != len(names):
+        raise ValueError(f"{what} is a list of {len(spec)} for a model with {len(names)} outputs {names}: give "
+                         "one entry per output, or a dict keyed by output name")
+    return list(spec)
+
+
+def _batch_mean(name: str) -> metrics_module.Mean:
+    """A loss's mean over an epoch, each batch weighted by its size (Keras's loss trackers), kept in float64."""
+    return metrics_module.Mean(name=name, dtype="float64")
+
+
+def _output_losses(losses: list[Any], names: list[str | None]) -> dict[int, metrics_module.Mean]:
+    """The running mean of each output's loss, logged as "<output>_loss" when there are several losses (with
+    one, "loss" says it all)."""
+    means = {output: _batch_mean(f"{names[output]}_loss") for output, item in enumerate(losses) if item is not None}
+    return means if len(means) > 1 else {}
+
+
+def _metric_entries(metrics: Any, weighted_metrics: Any, names: list[str | None], used: set[str]) -> list[tuple]:
+    """(output, metric, key, weighted) for every metric compile was given, keyed by its name (or by _key)."""
+    entries = []
+    for spec, weighted in ((metrics, False), (weighted_metrics, True)):
+        one_list = len(names) == 1 and isinstance(spec, (list, tuple))  # one output: the whole list is its metrics
+        for output, entry in enumerate([spec] if one_list else _per_output(spec, names, "metrics")):
+            for metric in _as_list(entry):
+                key = metric.name
+                if len(names) > 1 or key in used:  # Keras's rule: outputs' prefixes, weighted twins, numbers
+                    key = _key(metric.name, names, output, weighted, used)
+                used.add(key)
+                entries.append((output, metric, key, weighted))
+    return entries
+
+
+def _as_list(metrics: Any) -> list[Any]:
+    """One output's metrics as a list: None is none, one metric a list of one."""
+    return [] if metrics is None else list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
+
+
+def _key(name: str, names: list[str | None], output: int, weighted: bool, used: set[str]) -> str:
+    """Keras's key for a metric: "<output>_<name>" with several outputs, "weighted_<name>" for the weighted twin
+    of a metric, then _1, _2, ... while the key is taken."""
+    prefix = f"{names[output]}_" if len(names) > 1 and names[output] else ""
+    key = prefix + name
+    if weighted and key in used:
+        key = f"{prefix}weighted_{name}"
+    number = 0
+    while (f"{key}_{number}" if number else key) in used:
+        number += 1
+    return f"{key}_{number}" if number else key
 
 
 class _MaskedArray(np.ndarray):

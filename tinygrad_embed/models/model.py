@@ -1,7 +1,4 @@
-"""Model: Keras's container of layers. `Model(inputs, outputs)` is a functional graph: the layer calls
-recorded between Input KerasTensors and the outputs, replayed in order on real data. A subclass that
-defines `call` is a model too (its layers are the ones assigned as attributes). Training comes from
-Trainer (training.py), files from saving.py, the table from summary.py."""
+"""Model: a functional graph `Model(inputs, outputs)`, or a subclass that defines `call` (docs/models.md)."""
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -19,8 +16,7 @@ from .training import Trainer
 
 
 class Model(Trainer, Layer):
-    """Model(inputs, outputs): inputs are `Input(...)` KerasTensors (one or a list), outputs what
-    layers called on them returned (one or a list)."""
+    """Model(inputs, outputs): Input(...) KerasTensors, and what layers called on them returned (one or a list)."""
 
     def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None, **kwargs: Any) -> None:
         functional = inputs is not None or outputs is not None
@@ -99,8 +95,7 @@ class Model(Trainer, Layer):
                 layer.reset_states()
 
     def _as_tensor(self, value: Any) -> Any:
-        """A model hands its input on uncast: its layers cast to their own dtypes (a functional model to its
-        Inputs'), so float64 data reaches float64 layers whole. Text stays a numpy array (for TextVectorization)."""
+        """The input uncast (each layer casts to its own dtype, so float64 stays whole); text stays numpy."""
         if isinstance(value, Tensor):
             return value
         array = np.asarray(value)

@@ -12,9 +12,7 @@ from .model import Model
 
 
 class Sequential(Model):
-    """Sequential([layer, ...]) or Sequential() then add(layer). The input shape comes from an
-    `Input(...)` added first, a first layer's `input_shape=` (or Embedding's input_length), build(), or
-    the first data the model sees."""
+    """Sequential([layer, ...]) or Sequential() then add(layer); input_shape says where its shape comes from."""
 
     def __init__(self, layers: Sequence[Any] | None = None, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
@@ -24,12 +22,8 @@ class Sequential(Model):
 
     def add(self, layer: Any) -> None:
         """Put a layer on top, built at once when the input shape is known (an Input first gives it)."""
-        if isinstance(layer, KerasTensor) and layer.node is not None and isinstance(layer.node.layer, InputLayer):
-            layer = layer.node.layer  # Sequential([Input((6,)), ...]), as Keras 3 writes it
-        if isinstance(layer, InputLayer):
+        if isinstance(layer, (InputLayer, KerasTensor)) or not isinstance(layer, Layer):
             return self._add_input(layer)
-        if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential.add needs a layer, got {type(layer).__name__}")
         self._layers.append(layer)
         if self.input_shape is not None and not layer.built:
             try:
@@ -38,8 +32,13 @@ class Sequential(Model):
                 self._layers.pop()  # a layer that does not fit is not kept
                 raise
 
-    def _add_input(self, layer: InputLayer) -> None:
-        """An Input, which holds no weights: it gives the input shape, so it must come first."""
+    def _add_input(self, layer: Any) -> None:
+        """An Input (or the KerasTensor Input() gives, as Keras 3 writes it), which holds no weights: it gives
+        the input shape, so it must come first. Anything else that is not a layer is refused."""
+        if isinstance(layer, KerasTensor) and layer.node is not None and isinstance(layer.node.layer, InputLayer):
+            layer = layer.node.layer
+        if not isinstance(layer, InputLayer):
+            raise TypeError(f"Sequential.add needs a layer, got {type(layer).__name__}")
         if self._layers:
             raise ValueError("an Input must come first in a Sequential model")
         self.__dict__["_input_layer"] = layer
@@ -85,12 +84,8 @@ class Sequential(Model):
 
     def symbolic_outputs(self) -> list[KerasTensor]:
         """Each layer's output as a KerasTensor (its shape), building the layers on the way."""
-        if not self._layers:
-            raise ValueError("this Sequential model has no layers yet: add some first")
-        if self.input_shape is None:
-            raise ValueError("the input shape is unknown: start with Input(shape=...), give the first layer "
-                             "input_shape= (or Embedding an input_length), call build(input_shape), or call the "
-                             "model on data first")
+        if not self._layers or self.input_shape is None:
+            _cannot_build(self)
         x, outputs = KerasTensor(self.input_shape, self.input_dtype), []
         for layer in self._layers:
             x = layer(x)
@@ -99,8 +94,9 @@ class Sequential(Model):
         return outputs
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
+        """Each layer on the output of the one before."""
         if not self._layers:
-            raise ValueError("this Sequential model has no layers yet: add some first")
+            _cannot_build(self)
         x = inputs
         for layer in self._layers:
             x = layer(x, training=training)
@@ -109,3 +105,11 @@ class Sequential(Model):
     def _check_inputs(self, x: Any) -> None:
         if self._layers:
             self._layers[0].check_inputs(x)
+
+
+def _cannot_build(model: Sequential) -> None:
+    """Why a Sequential model cannot run or be built yet: it has no layers, or its input shape is unknown."""
+    if not model._layers:
+        raise ValueError("this Sequential model has no layers yet: add some first")
+    raise ValueError("the input shape is unknown: start with Input(shape=...), give the first layer input_shape= "
+                     "(or Embedding an input_length), call build(input_shape), or call the model on data first")

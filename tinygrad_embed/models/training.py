@@ -1,11 +1,4 @@
-"""The one training loop: compile, fit, evaluate, predict and their *_on_batch forms, for every model, and
-Keras 3's seams a model may override: train_step and test_step (one batch), compute_loss, compute_metrics.
-
-It knows a model only through what every model offers: calling it on a batch (`model(x, training=...)`)
-and its `trainable_weights`. The batches come from batches.py, where arrays and streams are told apart
-once; a stream's batches come as given, and the loop checks each one as it arrives. What compile asked
-for, output by output, and the running means that are logged live in compile_utils._Objectives.
-"""
+"""The one training loop, compile, fit, evaluate and predict, and Keras 3's seams a model may override."""
 from __future__ import annotations
 
 import contextlib
@@ -27,19 +20,14 @@ from .compile_utils import _Objectives
 
 
 class Trainer:
-    """Keras's Model methods for training and inference; see the module's docstring for what it needs."""
-    optimizer: optimizers.Optimizer | None = None
-    loss: Any = None
+    """Keras's Model methods for training and inference, for any model called on a batch, with trainable_weights."""
+    optimizer = loss = history = _objectives = None  # until compile and fit set them
     metrics: Any = []
     stop_training = stop_evaluating = stop_predicting = False
-    history: History | None = None
-    _objectives: _Objectives | None = None
 
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None, loss_weights: Any = None,
                 weighted_metrics: Any = None) -> None:
-        """loss, metrics, weighted_metrics and loss_weights: one value for every output, a list in the order of
-        model.outputs, or a dict keyed by output name (see _Objectives). metrics comes third, as in Keras 2 and
-        this project's saved files; Keras 3 puts loss_weights there (give both by keyword to run anywhere)."""
+        """The optimizer, and what to minimise and log (_Objectives); metrics comes third, as in Keras 2."""
         self.optimizer = optimizers.get(optimizer)
         self._objectives = _Objectives(loss, loss_weights, metrics, weighted_metrics)
         self.loss = losses.get(loss) if loss is not None and not isinstance(loss, (list, tuple, dict)) else loss
@@ -51,8 +39,7 @@ class Trainer:
 
     # ---- Keras's seams: what the loops do with one batch ---------------------------------------------
     def train_step(self, data: tuple) -> dict[str, float]:
-        """One step of gradient descent on a batch, `data` = (x, y) or (x, y, sample_weight) (y and the
-        weights one array, or a list of them per output); the logs so far. fit calls it on every batch."""
+        """One gradient step on a batch (x, y) or (x, y, sample_weight); the logs so far (fit calls it on each)."""
         x, y, sample_weight = unpack(data)
         y_pred = self(x, training=True)
         loss = self.compute_loss(x, y, y_pred, sample_weight)
@@ -74,25 +61,20 @@ class Trainer:
 
     def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None,
                      training: bool = True) -> Tensor:
-        """The batch's loss to minimise: compile's losses, times loss_weights, summed over the outputs. It is
-        also added to the running means that are logged ("loss"; "<output>_loss" with several losses), which
-        Keras does in train_step for the total. x and training are not used, as in Keras."""
+        """The batch's loss to minimise, also added to the running means that are logged (docs/models.md)."""
         return self._objectives.loss(*self._per_output(y, y_pred, sample_weight))
 
     def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict[str, float]:
-        """compile's metrics updated with the batch; the logs so far (the running means of the losses too).
-        Keras's guide loops over model.metrics instead, which here holds what compile was given (see
-        docs/models.md)."""
+        """compile's metrics updated with the batch; the logs so far (the running means of the losses too)."""
         self._objectives.update_metrics(*self._per_output(y, y_pred, sample_weight))
         return self._objectives.results()
 
     def _per_output(self, y: Any, y_pred: Any, sample_weight: Any) -> tuple[list, list, list | None]:
-        """y, y_pred and sample_weight as one entry per model output (compile's objectives are resolved for
-        the outputs on the first batch: the shapes choose the kind of accuracy)."""
+        """y, y_pred and sample_weight as one entry per model output."""
         ys, predictions = [list(v) if isinstance(v, (list, tuple)) else [v] for v in (y, y_pred)]
         if len(predictions) != len(ys):
             raise ValueError(f"the model gives {len(predictions)} outputs but y holds {len(ys)} arrays")
-        if not self._objectives.built:
+        if not self._objectives.built:  # now the outputs are known, a subclassed model's too
             names = layer_names(getattr(self, "outputs", None))
             self._objectives.build(names if len(names) == len(predictions) else [None] * len(predictions))
         if sample_weight is None or isinstance(sample_weight, (list, tuple)):
@@ -100,47 +82,46 @@ class Trainer:
         return ys, predictions, [sample_weight] * len(ys)  # one array weighs every output, as in Keras
 
     # ---- the batches, valid --------------------------------------------------------------------------
-    def _valid(self, source: Batches, batch: tuple) -> tuple:
-        """A batch of source, valid: arrays were checked whole, before anything ran; a stream's batches are
-        checked here, as they arrive."""
-        return batch if source.checked else checked_batch(self, batch, source.need_y, source.class_weight)
-
     def _epoch(self, source: Batches) -> Iterator[tuple]:
-        """One epoch of valid batches."""
-        return (self._valid(source, batch) for batch in source.epoch())
+        """One epoch of valid batches: arrays were checked whole, a stream's batches are checked as they come."""
+        if source.checked:
+            return source.epoch()
+        return (self._checked(source, batch) for batch in source.epoch())
+
+    def _checked(self, source: Batches, batch: tuple) -> tuple:
+        """A stream's batch, checked as arrays are, and weighed by class_weight if given."""
+        return checked_batch(self, batch, source.need_y, source.class_weight)
 
     def _build_for(self, source: Batches) -> None:
-        """An unbuilt model is built on one sample of the first batch (an empty stream fails here)."""
-        x = unpack(self._valid(source, source.first()))[0]
+        """An unbuilt model is built on one sample of the first batch (which fails an empty or bad stream)."""
+        x = unpack(source.first() if source.checked else self._checked(source, source.first()))[0]
         if not self.built:
             with no_grad():
                 self(x[:1] if not isinstance(x, list) else [a[:1] for a in x], training=False)
 
-    def _callbacks(self, callbacks: Sequence[Callback] | CallbackList | None, add_history: bool = False,
+    def _callbacks(self, callbacks: Sequence[Callback] | CallbackList | None, fitting: bool = False,
                    **params: Any) -> CallbackList:
-        """The callbacks of one fit, evaluate or predict, each given the model and Keras's params."""
-        if isinstance(callbacks, CallbackList):
-            return callbacks
-        return CallbackList(list(callbacks or []), add_history=add_history, model=self, **params)
+        """The callbacks of one fit (History and TerminateOnNaN too), evaluate or predict, given model and params."""
+        if not isinstance(callbacks, CallbackList):
+            callbacks = CallbackList(list(callbacks or []), add_history=fitting, model=self, **params)
+        if fitting and not any(isinstance(c, TerminateOnNaN) for c in callbacks.callbacks):
+            callbacks.append(TerminateOnNaN())
+        return callbacks
 
     # ---- the loops -----------------------------------------------------------------------------------
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1, verbose: int = 1,
-            callbacks: Sequence[Callback] | None = None, validation_split: float = 0.0,
-            validation_data: Any = None, shuffle: bool = True, class_weight: dict | None = None,
-            sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: int | None = None,
-            validation_steps: int | None = None, **kwargs: Any) -> History:
-        """Train for `epochs` passes over (x, y) in batches; return the History of per-epoch logs.
-        x may be arrays (with y, and sample_weight or class_weight) or a stream of (x, y[, sample_weight])
-        batches: a Dataset, a generator, a PyDataset, a tf.data.Dataset. A TerminateOnNaN is always among
-        the callbacks; Ctrl-C stops after the current batch."""
+            callbacks: Sequence[Callback] | None = None, validation_split: float = 0.0, validation_data: Any = None,
+            shuffle: bool = True, class_weight: dict | None = None, sample_weight: Any = None, initial_epoch: int = 0,
+            steps_per_epoch: int | None = None, validation_steps: int | None = None, **kwargs: Any) -> History:
+        """Train for `epochs` passes over (x, y) in batches; the History of per-epoch logs (docs/models.md)."""
         epochs = self._fit_arguments(epochs, validation_split, kwargs)
-        train, validation = self._fit_batches(x, y, sample_weight, class_weight, batch_size, shuffle,
-                                              steps_per_epoch, validation_split, validation_data, validation_steps)
+        train, validation = batches(self, x, y, sample_weight, batch_size, steps_per_epoch, shuffle), None
+        if class_weight is not None or validation_split or validation_data is not None:
+            train, validation = self._weighed_and_validation(train, class_weight, validation_split, validation_data,
+                                                             batch_size, validation_steps)
         self._build_for(train)
         self.optimizer.build(self.trainable_weights)
-        callbacks = self._callbacks(callbacks, add_history=True, verbose=verbose, epochs=epochs, steps=train.steps)
-        if not any(isinstance(c, TerminateOnNaN) for c in callbacks.callbacks):
-            callbacks.append(TerminateOnNaN())
+        callbacks = self._callbacks(callbacks, fitting=True, verbose=verbose, epochs=epochs, steps=train.steps)
         self.stop_training, self.stop_reason = False, None  # reset before on_train_begin, as Keras
         self._initial_epoch = initial_epoch  # a callback may move it on_train_begin (BackupAndRestore)
         callbacks.on_train_begin({})
@@ -151,10 +132,8 @@ class Trainer:
                 if epoch_logs is None:  # the stream ran out before this epoch's first batch
                     break
                 logs = epoch_logs
-                if validation is not None:
-                    logs.update({f"val_{k}": v for k, v in self._evaluate(validation, callbacks, verbose=0).items()})
-                if verbose == 2 or (verbose == 1 and validation is not None):
-                    print(f"Epoch {epoch + 1}/{epochs} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+                if validation is not None or verbose == 2:
+                    self._validate_and_print(logs, validation, callbacks, verbose, f"Epoch {epoch + 1}/{epochs}")
                 callbacks.on_epoch_end(epoch, logs)
                 if self.stop_training or train.ran_out:
                     break
@@ -162,52 +141,51 @@ class Trainer:
         return self.history
 
     def _fit_arguments(self, epochs: Any, validation_split: Any, kwargs: dict[str, Any]) -> int:
-        """fit's checks before any data is read; the number of epochs (Keras 1 called it nb_epoch)."""
-        epochs = _keras_1_epochs(kwargs) if "nb_epoch" in kwargs else epochs
-        if kwargs:
-            raise TypeError(f"fit() got unexpected keyword arguments: {', '.join(sorted(kwargs))}")
+        """fit's checks before any data is read; the number of epochs."""
+        epochs = _keras_1_epochs(epochs, kwargs) if kwargs else epochs
         self._require_compiled()
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
         fraction(validation_split, "validation_split")
         return epochs
 
-    def _fit_batches(self, x: Any, y: Any, sample_weight: Any, class_weight: dict | None, batch_size: Any,
-                     shuffle: bool, steps: int | None, validation_split: float, validation_data: Any,
-                     validation_steps: int | None) -> tuple[Batches, Batches | None]:
-        """fit's training and validation batches, the arrays among them checked."""
-        train = batches(self, x, y, sample_weight, batch_size, steps, shuffle)
-        if validation_data is None and validation_split:  # Keras holds out the last samples, before shuffling
-            train, validation = train.split(validation_split, validation_steps)
+    def _weighed_and_validation(self, train: Batches, class_weight: dict | None, validation_split: float,
+                                validation_data: Any, batch_size: Any, steps: int | None
+                                ) -> tuple[Batches, Batches | None]:
+        """fit's training batches weighed by class_weight, and its validation batches: validation_data, or the
+        last validation_split of the samples, held out before shuffling, as Keras does."""
+        if validation_data is None and validation_split:
+            train, validation = train.split(validation_split, steps)
             return train.weighed(class_weight), validation
         train = train.weighed(class_weight)
-        return train, None if validation_data is None else validation_batches(self, validation_data, batch_size,
-                                                                                 validation_steps)
+        return train, None if validation_data is None else validation_batches(self, validation_data, batch_size, steps)
 
     def _fit_epoch(self, train: Batches, epoch: int, epochs: int, verbose: int,
                    callbacks: CallbackList) -> dict[str, float] | None:
-        """train_step on every batch of an epoch, between the callbacks' hooks; the epoch's logs (None when
-        a stream ran out before the epoch's first batch)."""
+        """train_step on every batch of an epoch, between the callbacks' hooks; the epoch's logs."""
         self._objectives.reset()
         callbacks.on_epoch_begin(epoch, {})
-        logs, seen = {}, 0
+        logs = None  # until the first batch
         with tqdm(total=train.steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="step", disable=verbose != 1,
                   file=sys.stdout, dynamic_ncols=True) as bar:
             for step, data in enumerate(self._epoch(train)):
                 callbacks.on_train_batch_begin(step, {})
                 logs = self.train_step(data)  # the epoch's running means, as Keras hands them on
-                seen += 1
                 bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
                 bar.update(1)
                 callbacks.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
-        if seen == 0:
-            if train.ran_out:
-                return None
-            raise ValueError(f"the training data gave no batch in epoch {epoch + 1}: a generator runs only once, "
-                             "so give steps_per_epoch and make it repeat, or pass a dataset or PyDataset")
-        return dict(logs)
+        return _no_batch_in(train, epoch) if logs is None else dict(logs)
+
+    def _validate_and_print(self, logs: dict[str, float], validation: Batches | None, callbacks: CallbackList,
+                            verbose: int, title: str) -> None:
+        """The validation's logs added to the epoch's as val_<key>; the epoch's line printed with verbose 2, or 1
+        with validation (tqdm's bar shows the training logs only)."""
+        if validation is not None:
+            logs.update({f"val_{k}": v for k, v in self._evaluate(validation, callbacks, verbose=0).items()})
+        if verbose == 2 or (verbose == 1 and validation is not None):
+            print(f"{title} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: int = 1,
                  sample_weight: Any = None, steps: int | None = None, callbacks: Sequence[Callback] | None = None,
@@ -292,25 +270,38 @@ class Trainer:
         return self._predict(batches(self, x, need_y=False, whole=True), 0, None)
 
 
-def _keras_1_epochs(kwargs: dict[str, Any]) -> Any:
-    """Keras 1's nb_epoch, taken (with a warning) for epochs."""
-    warnings.warn("nb_epoch is Keras 1's spelling; use epochs", DeprecationWarning, stacklevel=4)
-    return kwargs.pop("nb_epoch")
+def _keras_1_epochs(epochs: Any, kwargs: dict[str, Any]) -> Any:
+    """Keras 1's nb_epoch, taken (with a warning) for epochs; any other unknown keyword is an error."""
+    if "nb_epoch" in kwargs:
+        warnings.warn("nb_epoch is Keras 1's spelling; use epochs", DeprecationWarning, stacklevel=4)
+        epochs = kwargs.pop("nb_epoch")
+    if kwargs:
+        raise TypeError(f"fit() got unexpected keyword arguments: {', '.join(sorted(kwargs))}")
+    return epochs
+
+
+def _no_batch_in(train: Batches, epoch: int) -> None:
+    """An epoch without a batch: the end of training for a stream that ran out, else an error."""
+    if not train.ran_out:
+        raise ValueError(f"the training data gave no batch in epoch {epoch + 1}: a generator runs only once, "
+                         "so give steps_per_epoch and make it repeat, or pass a dataset or PyDataset")
 
 
 @contextlib.contextmanager
 def _stop_after_batch_on_ctrl_c(model: Trainer) -> Iterator[None]:
-    """While fit runs, Ctrl-C asks it to stop after the current batch, keeping weights and history."""
+    """While fit runs in the main thread (the one signals reach), Ctrl-C stops it after the current batch."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def stop(signum, frame):
-        model.stop_training = True
-        model.stop_reason = "interrupted (Ctrl-C): stopped after the current batch; weights and history kept"
-        print(f"\n{model.stop_reason}")
-    previous = signal.signal(signal.SIGINT, stop)
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: _interrupted(model))
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _interrupted(model: Trainer) -> None:
+    """Ctrl-C during fit: training stops after the current batch, keeping the weights and the history."""
+    model.stop_training = True
+    model.stop_reason = "interrupted (Ctrl-C): stopped after the current batch; weights and history kept"
+    print(f"\n{model.stop_reason}")
