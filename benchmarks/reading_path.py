@@ -8,7 +8,8 @@ call of the LSTM's composed reference, which the reading order puts before the f
 path through `fit` (the README's seed model: Sequential, compile, fit). A file's lines count when a
 function in it runs: the whole function (decorators, docstring and comments included), the header of
 each class around it (up to its first method), and the module's header (up to its first function or
-class). Blank lines are not counted. The Keras leg is counted whole, file by file, as it is read.
+class); a lambda or comprehension that runs counts the function around it, or else the statement that holds
+it (a property(lambda ...) in a class body). Blank lines are not counted. The Keras leg is counted whole, file by file, as it is read.
 """
 from __future__ import annotations
 
@@ -57,8 +58,10 @@ def trace(program: str) -> dict[str, list[int]]:
 import sys, threading, json
 ran = set()
 def profile(frame, event, arg):
-    if event == "call" and frame.f_code.co_filename.startswith({str(PACKAGE)!r}):
-        ran.add((frame.f_code.co_filename, frame.f_code.co_firstlineno))
+    code = frame.f_code
+    if event == "call" and code.co_filename.startswith({str(PACKAGE)!r}):
+        # a lambda or comprehension is recorded by a negative line: what a reader reads for it is around it
+        ran.add((code.co_filename, code.co_firstlineno if code.co_name[:1] != "<" else -code.co_firstlineno))
 import tinygrad_embed  # the imports are not part of the path: they are traced only through the functions
 EXAMPLE = {str(ROOT / "examples" / "train_by_hand.py")!r}
 sys.setprofile(profile); threading.setprofile(profile)
@@ -78,8 +81,18 @@ def counted_lines(path: str, first_lines: list[int]) -> set[int]:
     """The line numbers read in `path` when the functions starting at first_lines run (see the docstring)."""
     source = Path(path).read_text()
     tree = ast.parse(source)
-    starts = set(first_lines)
+    starts = {line for line in first_lines if line > 0}
     lines: set[int] = set()
+    for inner in (-line for line in first_lines if line < 0):  # a lambda: the function around it, else its statement
+        around = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                  and n.lineno <= inner <= n.end_lineno]
+        if around:
+            starts.add(max(around, key=lambda n: n.lineno).lineno)
+        else:  # e.g. a property(lambda self: ...) in a class body: the statement that holds it
+            statements = [n for n in ast.walk(tree) if isinstance(n, ast.stmt) and n.lineno <= inner <= n.end_lineno
+                          and not isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))]
+            statement = min(statements, key=lambda n: n.end_lineno - n.lineno)
+            lines.update(range(statement.lineno, statement.end_lineno + 1))
     body_start = next((n.lineno for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))), None)
     lines.update(range(1, (body_start or 1)))  # the module's header
 

@@ -1,20 +1,6 @@
 """The LSTM as a single op, for speed: the same maths as the reference LSTM composed from Tensor ops
-(layers/lstm.py), with backpropagation through time written by hand.
-
-Where the time goes, and what is done about it:
-- x W for every time step is a few large matrix products before the step loop needs them (one per
-  block of BLOCK_STEPS steps), and the weight gradients are one product each after the backward
-  loop; only h_{t-1} U (and dz U^T going back) stay inside the loop.
-- The gate nonlinearities and the cell update run in numba kernels (kernels.lstm_step_*), writing
-  into buffers allocated once.
-- Masked steps cost nothing: only the rows unmasked at a step enter its products and kernels. The
-  (step, row) pairs that are unmasked are packed step after step into the rows of `gates`, so that
-  step t owns rows offsets[t]:offsets[t + 1]; reviews pre-padded to 500 words do not pay for 500 steps.
-
-Where the memory goes: backward reads every step's gate activations, h_{t-1} and c_t, so a forward
-that will be differentiated keeps them all (about 60 MB for a batch of 64 x 500 steps of 100 units).
-A forward that will not (under no_grad: predict, evaluate) keeps only what the next step reads.
-"""
+(layers/lstm.py), with backpropagation through time written by hand. docs/lstm.md ("The fused LSTM")
+says where the time and the memory go and what is done about each."""
 from __future__ import annotations
 
 from functools import partial

@@ -1,14 +1,6 @@
-"""What the fused recurrent ops (FusedLSTM, FusedGRU, FusedSimpleRNN) share: one float type, packing the unmasked (step, row) pairs,
-and the matrix products of a recurrence with Keras's recurrent dropout masks.
-
-Packing: only the rows unmasked at a step enter its products and kernels. Those (step, row) pairs are
-laid out step after step, so that step t owns packed rows offsets[t]:offsets[t + 1].
-
-Dropout: Keras draws a dropout mask once per batch, of shape (batch, features) for the input and
-(batch, units) for the state, and multiplies it in before the products, the same mask at every step.
-With recurrent_dropout set, each gate gets masks of its own (Keras's `implementation=1`): a product
-with `masks` of shape (gates, batch, k) is then one product per gate block of the weights.
-"""
+"""What the fused recurrent ops (FusedLSTM, FusedGRU, FusedSimpleRNN) share: one float type, packing the
+unmasked (step, row) pairs (docs/lstm.md, "Masked steps"), the products of a recurrence with Keras's
+recurrent dropout masks (docs/recurrent.md), and running blocks of a batch's rows side by side."""
 from __future__ import annotations
 
 import functools
@@ -18,11 +10,8 @@ from typing import Callable
 
 import numpy as np
 
-# Side by side: the rows of a batch never meet in a recurrence, so a batch splits into blocks of rows, one
-# per core, each block's whole time loop in its own thread. The step's work is ~1,000 small matrix products
-# and kernel calls that release the GIL; a BLAS asked to multiply 64 x 100 by 100 x 400 on two threads
-# spends much of the time synchronising, and two such calls at once from two threads run a hundred
-# times slower still, so while blocks run side by side BLAS is held to one thread each.
+# Side by side: a batch's rows never meet in a recurrence, so blocks of rows run in a thread per core, with
+# BLAS held to one thread each (why: docs/lstm.md, "The fused LSTM", point 5).
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 ROWS_PER_BLOCK = 16  # at least this many rows per block: smaller products gain nothing from a thread
 

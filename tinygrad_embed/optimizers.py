@@ -249,6 +249,13 @@ def get(identifier: Any) -> Optimizer:
     config dict {"class_name": ..., "config": {...}} as get_config writes it."""
     if isinstance(identifier, Optimizer):
         return identifier
+    if isinstance(identifier, str) and identifier.lower() in KNOWN:
+        return KNOWN[identifier.lower()]()
+    return _from_config(identifier)
+
+
+def _from_config(identifier: Any) -> Optimizer:
+    """get's other form, a config dict; a ValueError naming the known optimizers for anything else."""
     name, config = identifier, {}
     if isinstance(identifier, dict):
         name, config = identifier.get("class_name"), identifier.get("config", {})

@@ -51,8 +51,9 @@ def _plain_logs(logs: dict | None) -> dict[str, Any]:
     return plain
 
 
-class CallbackList:
-    """Many callbacks as one, each hook of HOOKS forwarded to all; add_history adds fit's History if none is given."""
+class CallbackList(Callback):
+    """Many callbacks as one (a Callback itself, as Keras's): each hook of HOOKS is forwarded to all of them
+    (_forwarded); add_history adds fit's History if none is given."""
 
     def __init__(self, callbacks: list[Callback] | None = None, add_history: bool = False,
                  model: Any = None, **params: Any) -> None:
@@ -86,14 +87,6 @@ class CallbackList:
         if params:
             for callback in self.callbacks:
                 callback.set_params(params)
-
-    def __getattr__(self, hook: str) -> Callable[..., None]:
-        """A hook of HOOKS, forwarded (_forward); an epoch's or a batch's takes its index before the logs."""
-        if hook not in HOOKS:
-            raise AttributeError(f"'CallbackList' object has no attribute {hook!r}")
-        if "epoch" in hook or "batch" in hook:
-            return lambda index, logs=None: self._forward(hook, [index], logs)
-        return lambda logs=None: self._forward(hook, [], logs)
 
     def _forward(self, hook: str, index: list[int], logs: dict | None) -> None:
         """The hook of every callback, in order, all given one new dict of the logs (_plain_logs): a key a
@@ -146,6 +139,17 @@ HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on
          "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
          "on_predict_begin", "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end",
          "on_batch_begin", "on_batch_end")  # the last two: Keras 2's names of the training batch hooks
+
+
+def _forwarded(hook: str) -> Callable[..., None]:
+    """CallbackList's method for a hook: an epoch's or a batch's takes its index before the logs."""
+    if "epoch" in hook or "batch" in hook:
+        return lambda self, index, logs=None: self._forward(hook, [index], logs)
+    return lambda self, logs=None: self._forward(hook, [], logs)
+
+
+for _hook in HOOKS:
+    setattr(CallbackList, _hook, _forwarded(_hook))
 
 
 class LambdaCallback(Callback):
