@@ -1,6 +1,8 @@
-"""The house rules a reader relies on (issue 27): no file over 400 code lines, no function over 50 lines.
-The import floors are import-linter contracts in pyproject.toml, run by `make lint`."""
+"""The house rules a reader relies on (issue 27): no file over 400 code lines, no function over 50 lines,
+and the learner's two paths within their budgets (benchmarks/reading_path.py traces them). The import
+floors are import-linter contracts in pyproject.toml, run by `make lint`."""
 import ast
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -8,6 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tinygrad_embed"
 MAX_CODE_LINES, MAX_FUNCTION_LINES = 400, 50
+ENGINE_BUDGET, FIT_PATH_BUDGET = 1500, 1800  # issue 27's budgets, in reading_path.py's lines
 
 
 def code_lines(source: str) -> int:
@@ -47,3 +50,13 @@ def test_no_file_over_400_code_lines_and_no_function_over_50_lines(path):
     source = path.read_text()
     assert code_lines(source) <= MAX_CODE_LINES, f"{path.name} has {code_lines(source)} code lines"
     assert long_functions(source) == [], f"{path.name}: functions over {MAX_FUNCTION_LINES} lines"
+
+
+def test_the_learners_paths_stay_within_their_budgets():
+    spec = importlib.util.spec_from_file_location("reading_path", ROOT / "benchmarks" / "reading_path.py")
+    reading_path = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reading_path)
+    engine = reading_path.traced_total(reading_path.ENGINE_RUN, reading_path.ENGINE_FILES)
+    fit = reading_path.traced_total(reading_path.FIT_RUN)
+    assert 0 < engine <= ENGINE_BUDGET, f"the engine leg reads {engine} lines, over its budget of {ENGINE_BUDGET}"
+    assert 0 < fit <= FIT_PATH_BUDGET, f"the seed path through fit reads {fit} lines, over its budget of {FIT_PATH_BUDGET}"
