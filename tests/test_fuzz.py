@@ -239,7 +239,7 @@ def _npy(array):
 
 
 def _valid_keras_files(directory):
-    """A .keras archive and a .weights.h5 file (Keras's formats, tinygrad_embed.models.keras_files)."""
+    """A .keras archive and a .weights.h5 file (Keras's formats, tinygrad_embed.saving.keras_files)."""
     set_random_seed(0)
     model = Sequential([tg.layers.Input((3,), dtype="int32", name="i"), Embedding(6, 2, name="e"), LSTM(2, name="l"),
                         Dense(1, name="d")], name="m")  # fixed names: the files' lengths must not vary between runs

@@ -120,7 +120,7 @@ class Model(Trainer, Layer):
                 if id(tensor) in arrays:
                     node.layer.check_inputs(arrays[id(tensor)])
 
-    # ---- description and files (saving.py, summary.py) -------------------------------------------
+    # ---- description and files (saving/, summary.py) ---------------------------------------------
     def summary(self, line_length: int | None = None, positions: Sequence[float] | None = None,
                 expand_nested: bool = False, show_trainable: bool = False, print_fn: Any = None) -> None:
         summary.print_summary(self, line_length, positions, print_fn, expand_nested, show_trainable)

@@ -31,7 +31,7 @@ class Trainer:
         self.optimizer = optimizers.get(optimizer)
         self._objectives = _Objectives(loss, loss_weights, metrics, weighted_metrics)
         self.loss = losses.get(loss) if loss is not None and not isinstance(loss, (list, tuple, dict)) else loss
-        self.metrics = metrics or []  # as given: the names saving.py records
+        self.metrics = metrics or []  # as given: the names saving/native.py records
 
     def _require_compiled(self) -> None:
         if self.optimizer is None or self._objectives is None or self.loss is None:
