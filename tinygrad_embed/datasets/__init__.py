@@ -1,2 +1,3 @@
-"""Datasets, as keras.datasets: imdb."""
-from . import imdb  # noqa: F401  (keras.datasets.imdb after `import tinygrad_embed as keras`)
+"""Datasets, as keras.datasets: imdb, reuters, mnist, fashion_mnist."""
+# keras.datasets.<name> after `import tinygrad_embed as keras`
+from . import fashion_mnist, imdb, mnist, reuters  # noqa: F401

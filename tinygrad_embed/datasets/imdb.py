@@ -16,9 +16,6 @@ import json
 import os
 import re
 import tarfile
-import tempfile
-import urllib.error
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple
@@ -26,6 +23,7 @@ from typing import Any, Iterator, NamedTuple
 import numpy as np
 
 from ..saving.archive import read_archive, write_archive
+from .files import cache_dir, download
 from ..preprocessing.text import text_to_word_sequence
 
 URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
@@ -41,10 +39,6 @@ class Review(NamedTuple):
     rating: int  # the star rating, 1-4 or 7-10, from the file name <id>_<rating>.txt
     id: int
     text: str
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("TINYGRAD_EMBED_CACHE") or Path.home() / ".cache" / "tinygrad_embed")
 
 
 def locate(path: str | os.PathLike | None = None, download: bool = True) -> Path:
@@ -71,30 +65,8 @@ def _where_to_put_it() -> str:
 def fetch(url: str = URL, sha256: str = SHA256, destination: Path | None = None, timeout: float = 30) -> Path:
     """Download the archive into the cache, showing progress; it only lands under its final name once
     complete and matching `sha256`, so a partial or corrupt download never counts as the dataset."""
-    from tqdm.auto import tqdm
-
-    destination = Path(destination or cache_dir() / ARCHIVE_NAME)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(dir=destination.parent, prefix=".download-", suffix=".part")
-    digest = hashlib.sha256()
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, os.fdopen(handle, "wb") as file, \
-                tqdm(total=int(response.headers.get("Content-Length") or 0) or None, unit="B", unit_scale=True,
-                     desc=f"downloading {ARCHIVE_NAME}") as bar:
-            while chunk := response.read(1 << 20):
-                file.write(chunk)
-                digest.update(chunk)
-                bar.update(len(chunk))
-        if digest.hexdigest() != sha256:
-            raise ValueError(f"the download from {url} has sha256 {digest.hexdigest()}, expected {sha256}: "
-                             "corrupt or not the original archive; nothing was kept")
-        os.replace(partial, destination)
-        return destination
-    except (urllib.error.URLError, OSError) as error:
-        raise OSError(f"could not download {url} ({error}); {_where_to_put_it()}") from None
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
+    return download(url, Path(destination or cache_dir() / ARCHIVE_NAME), sha256, timeout=timeout,
+                    where_to_put_it=_where_to_put_it())
 
 
 def _clean(raw: bytes) -> str:
