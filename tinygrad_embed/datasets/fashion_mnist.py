@@ -5,8 +5,8 @@ files Keras downloads.
 Where the files come from, first found wins (datasets/files.py): the environment variable
 TINYGRAD_EMBED_FASHION_MNIST (a directory holding the four files); the cache directory's fashion-mnist/;
 a download from Keras's storage into it. Keras's source gives these files no hash; each is checked against
-the md5 Zalando publishes for it (github.com/zalandoresearch/fashion-mnist, the same files, byte for byte
-of the same sizes), and every file's idx header against its contents.
+the md5 Zalando publishes for it (github.com/zalandoresearch/fashion-mnist: Keras hosts those files, of
+the same sizes), and every file's idx header against its contents.
 
     (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()   # as keras.datasets.fashion_mnist
 """
