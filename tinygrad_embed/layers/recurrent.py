@@ -270,7 +270,7 @@ class _Recurrent(_RecurrentBase):
                  recurrent_dropout: float = 0.0, seed: int | None = None, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
                  fused: bool = True, **kwargs: Any) -> None:
-        kwargs = keras_arguments(type(self).__name__, kwargs) if kwargs else kwargs  # unroll=, Keras 1's names, ...
+        kwargs = keras_arguments(self, kwargs) if kwargs else kwargs  # unroll=, Keras 1's names, ...
         super().__init__(return_sequences, return_state, go_backwards, stateful, **kwargs)
         set_cell_arguments(self, units, activation, recurrent_activation, use_bias, kernel_initializer,
                            recurrent_initializer, bias_initializer, dropout, recurrent_dropout, seed)

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-NO_OPS = ("unroll", "use_cudnn", "implementation")
+from .base import Layer
+
+# Each layer's no-op arguments, as Keras 3 takes them (its SimpleRNN has no use_cudnn, its cells no unroll)
+NO_OPS = {"LSTM": ("unroll", "use_cudnn", "implementation"), "GRU": ("unroll", "use_cudnn", "implementation"),
+          "SimpleRNN": ("unroll",), "LSTMCell": ("implementation",), "GRUCell": ("implementation",)}
 NOT_IMPLEMENTED = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
                    "kernel_constraint", "recurrent_constraint", "bias_constraint")
 USE_CUDNN = ("auto", True, False)
@@ -20,21 +24,23 @@ KERAS_1 = {"output_dim": "units", "init": "kernel_initializer", "inner_init": "r
            "U_regularizer": "recurrent_regularizer", "b_regularizer": "bias_regularizer",
            "W_constraint": "kernel_constraint", "U_constraint": "recurrent_constraint", "b_constraint": "bias_constraint",
            "dropout_W": "dropout", "dropout_U": "recurrent_dropout",
-           "consume_less": "nothing: Keras 3 picks the computation itself (leave it out)",
+           "consume_less": "nothing (leave it out: Keras 3 picks the computation itself)",
            "input_length": "input_shape=(steps, features), or an Input(shape=(steps, features)) before the layer"}
 
 
-def keras_arguments(kind: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """kwargs without Keras's no-op arguments and unused regularizers and constraints, after checking them;
+def keras_arguments(layer: Layer, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """kwargs without the layer's no-op arguments and unused regularizers and constraints, after checking them;
     refuses a non-None regularizer or constraint (NotImplementedError) and Keras 1's names (TypeError)."""
+    kind = type(layer).__name__
+    no_ops = next((NO_OPS[cls.__name__] for cls in type(layer).__mro__ if cls.__name__ in NO_OPS), ())
     old = [name for name in kwargs if name in KERAS_1]
     if old:
-        raise TypeError(f"{kind} got {', '.join(old)}, Keras 1's name(s): in Keras 3 (and here) use "
-                        + "; ".join(f"{KERAS_1[name]} instead of {name}" for name in old))
+        raise TypeError(f"{kind} got {', '.join(old)}, Keras 1's name(s); Keras 3 (and this project) spell them: "
+                        + "; ".join(f"{name} -> {KERAS_1[name]}" for name in old))
     if kwargs.get("use_cudnn", "auto") not in USE_CUDNN:
         raise ValueError(f"{kind}'s use_cudnn must be one of 'auto', True, False, got {kwargs['use_cudnn']!r}")
     for name in NOT_IMPLEMENTED:
         if kwargs.get(name) is not None:
             raise NotImplementedError(f"{kind}'s {name}={kwargs[name]!r:.60} is not implemented here: this project has "
                                       f"no regularizers or constraints; leave {name} out (or None)")
-    return {name: value for name, value in kwargs.items() if name not in NO_OPS + NOT_IMPLEMENTED}
+    return {name: value for name, value in kwargs.items() if name not in no_ops + NOT_IMPLEMENTED}
