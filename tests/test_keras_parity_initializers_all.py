@@ -64,3 +64,10 @@ def test_an_unknown_name_is_refused_by_both_at_construction(name):
         keras.layers.Dense(2, kernel_initializer=name)
     with pytest.raises(ValueError, match=f"unknown initializer '{name}'; known: .*glorot_uniform"):
         Dense(2, kernel_initializer=name)
+
+
+@pytest.mark.parametrize("name", SCALED + ["VarianceScaling"])
+def test_the_named_members_scale_mode_and_distribution_are_keras(name):
+    ours, theirs = getattr(initializers, name)(), getattr(keras.initializers, name)()
+    assert (ours.scale, ours.mode, ours.distribution) == (theirs.scale, theirs.mode, theirs.distribution)
+    assert ours.get_config() == theirs.get_config()
