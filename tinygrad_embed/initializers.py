@@ -7,16 +7,19 @@ from typing import Any, Callable
 import numpy as np
 
 from .missing import module_getattr
-from .helpers import random_generator
+from .helpers import is_number, random_generator, snake_case
 
 
 def _float_dtype(dtype: Any) -> np.dtype:
     return np.dtype("float32" if dtype is None else dtype)  # Keras's floatx; np.dtype(None) would be float64
 
 
-def compute_fans(shape: tuple) -> tuple[int, int]:
+def compute_fans(shape: tuple, input_axes: Any = None, output_axes: Any = None) -> tuple[int, int]:
     """Keras's (fan_in, fan_out): a vector counts its length as both; a kernel of rank > 2 (a
-    convolution's) multiplies its last two axes by the receptive field, the product of the others."""
+    convolution's) multiplies its last two axes by the receptive field, the product of the others.
+    Given input_axes and output_axes, each fan is the product of those axes' sizes."""
+    if input_axes is not None and output_axes is not None:
+        return int(np.prod([shape[a] for a in input_axes])), int(np.prod([shape[a] for a in output_axes]))
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -133,13 +136,123 @@ class RandomNormal(_Seeded):
         return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
 
 
-class GlorotUniform(_Seeded):
-    """U(-limit, limit) with limit = sqrt(6 / (fan_in + fan_out)): activations keep their variance."""
+class TruncatedNormal(_Seeded):
+    """N(mean, stddev**2) cut at two standard deviations, as Keras: a value drawn outside is drawn again, so
+    the values keep to mean +- 2 stddev and their spread is 0.8796 stddev."""
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
+        super().__init__(seed)
+        if not stddev >= 0:
+            raise ValueError(f"TruncatedNormal's stddev must be at least 0, got {stddev!r}")
+        self.mean, self.stddev = mean, stddev
 
     def __call__(self, shape: tuple, dtype: Any = None) -> np.ndarray:
-        fan_in, fan_out = compute_fans(tuple(shape))
-        limit = np.sqrt(3.0 / max(1.0, (fan_in + fan_out) / 2))  # Keras's form: sqrt(6 / (fan_in + fan_out))
-        return self._generator().uniform(-limit, limit, shape).astype(_float_dtype(dtype))
+        values = draw_truncated_normal(self._generator(), self.mean, self.stddev, tuple(shape))
+        return values.astype(_float_dtype(dtype))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
+
+
+TRUNCATED_STD = 0.87962566103423978  # the standard deviation of N(0, 1) cut at +-2: Keras divides by it
+
+
+def draw_truncated_normal(generator: np.random.Generator, mean: float, stddev: float, shape: tuple) -> np.ndarray:
+    """Draws of N(mean, stddev**2), each outside mean +- 2 stddev drawn again until none is."""
+    values = np.asarray(generator.standard_normal(shape))
+    outside = np.abs(values) > 2
+    while outside.any():
+        values[outside] = generator.standard_normal(int(outside.sum()))
+        outside = np.abs(values) > 2
+    return mean + stddev * values
+
+
+class VarianceScaling(_Seeded):
+    """Keras's family of scaled draws: variance scale / n, where n is fan_in, fan_out or their mean (`mode`),
+    from a normal cut at 2 stddev ("truncated_normal", or "normal"), an uncut one ("untruncated_normal"), or
+    U(-limit, limit) with limit = sqrt(3 scale / n) ("uniform"). Glorot, He and LeCun are its named members."""
+
+    def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal",
+                 seed: int | None = None, input_axes: Any = None, output_axes: Any = None) -> None:
+        super().__init__(seed)
+        self.scale, self.mode, self.distribution = checked_scaling(scale, mode, distribution)
+        self.input_axes, self.output_axes = input_axes, output_axes
+
+    def __call__(self, shape: tuple, dtype: Any = None) -> np.ndarray:
+        shape = tuple(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
+        n = max(1.0, {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode])
+        if self.distribution == "uniform":
+            limit = np.sqrt(3.0 * self.scale / n)  # U(-l, l) has variance l**2 / 3
+            values = self._generator().uniform(-limit, limit, shape)
+        elif self.distribution == "untruncated_normal":
+            values = self._generator().normal(0.0, np.sqrt(self.scale / n), shape)
+        else:  # the cut leaves TRUNCATED_STD of the spread: drawn wider, the values have stddev sqrt(scale / n)
+            values = draw_truncated_normal(self._generator(), 0.0, np.sqrt(self.scale / n) / TRUNCATED_STD, shape)
+        return values.astype(_float_dtype(dtype))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                "input_axes": self.input_axes, "output_axes": self.output_axes, **super().get_config()}
+
+
+MODES, DISTRIBUTIONS = ("fan_in", "fan_out", "fan_avg"), ("truncated_normal", "untruncated_normal", "uniform")
+
+
+def checked_scaling(scale: Any, mode: Any, distribution: Any) -> tuple[float, str, str]:
+    """VarianceScaling's arguments, checked as Keras checks them; "normal" means "truncated_normal"."""
+    if not is_number(scale) or not scale > 0:
+        raise ValueError(f"VarianceScaling's scale must be a positive number, got {scale!r}")
+    if mode not in MODES:
+        raise ValueError(f"VarianceScaling's mode must be one of {', '.join(MODES)}, got {mode!r}")
+    distribution = distribution.lower() if isinstance(distribution, str) else distribution
+    distribution = "truncated_normal" if distribution == "normal" else distribution
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(f"VarianceScaling's distribution must be one of {', '.join(DISTRIBUTIONS)} (or normal), "
+                         f"got {distribution!r}")
+    return scale, mode, distribution
+
+
+class _Named(VarianceScaling):
+    """A named member of the family: its scale, mode and distribution are class attributes, fixed."""
+    scale, mode, distribution = 1.0, "fan_in", "truncated_normal"
+
+    def __init__(self, seed: int | None = None, input_axes: Any = None, output_axes: Any = None) -> None:
+        _Seeded.__init__(self, seed)
+        self.input_axes, self.output_axes = input_axes, output_axes
+
+    def get_config(self) -> dict[str, Any]:
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
+
+
+class GlorotUniform(_Named):
+    """U(-limit, limit) with limit = sqrt(6 / (fan_in + fan_out)): activations keep their variance."""
+    scale, mode, distribution = 1.0, "fan_avg", "uniform"
+
+
+class GlorotNormal(_Named):
+    """Truncated normal of stddev sqrt(2 / (fan_in + fan_out)) (Xavier normal)."""
+    scale, mode, distribution = 1.0, "fan_avg", "truncated_normal"
+
+
+class HeUniform(_Named):
+    """U(-limit, limit) with limit = sqrt(6 / fan_in): for ReLU layers."""
+    scale, mode, distribution = 2.0, "fan_in", "uniform"
+
+
+class HeNormal(_Named):
+    """Truncated normal of stddev sqrt(2 / fan_in): for ReLU layers."""
+    scale, mode, distribution = 2.0, "fan_in", "truncated_normal"
+
+
+class LecunUniform(_Named):
+    """U(-limit, limit) with limit = sqrt(3 / fan_in): for SELU layers."""
+    scale, mode, distribution = 1.0, "fan_in", "uniform"
+
+
+class LecunNormal(_Named):
+    """Truncated normal of stddev sqrt(1 / fan_in): for SELU layers."""
+    scale, mode, distribution = 1.0, "fan_in", "truncated_normal"
 
 
 class Orthogonal(_Seeded):
@@ -163,19 +276,37 @@ class Orthogonal(_Seeded):
         return {"gain": self.gain, **super().get_config()}
 
 
+class Identity(Initializer):
+    """gain * the identity matrix (ones on the main diagonal of a matrix of any two sizes, as numpy's eye)."""
+
+    def __init__(self, gain: float = 1.0) -> None:
+        self.gain = gain
+
+    def __call__(self, shape: tuple, dtype: Any = None) -> np.ndarray:
+        shape = tuple(shape)
+        if len(shape) != 2:
+            raise ValueError(f"Identity needs a matrix's shape (rank 2), got {shape}")
+        return (self.gain * np.eye(*shape)).astype(_float_dtype(dtype))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"gain": self.gain}  # Keras 3 leaves gain out of its config (so loses it); kept here
+
+
 # Names resolve as in Keras 3: get("glorot_uniform"), get("GlorotUniform"), and aliases such as "uniform"
 # and "zero"; the lower-case module names are the classes, as there: `zeros is Zeros`.
-zeros, ones, constant = Zeros, Ones, Constant
-random_uniform, random_normal, glorot_uniform, orthogonal = RandomUniform, RandomNormal, GlorotUniform, Orthogonal
+zeros, ones, constant, identity = Zeros, Ones, Constant, Identity
+random_uniform, random_normal, truncated_normal = RandomUniform, RandomNormal, TruncatedNormal
+glorot_uniform, glorot_normal, he_uniform, he_normal = GlorotUniform, GlorotNormal, HeUniform, HeNormal
+lecun_uniform, lecun_normal, variance_scaling, orthogonal = LecunUniform, LecunNormal, VarianceScaling, Orthogonal
 zero, one, uniform, normal = Zeros, Ones, RandomUniform, RandomNormal  # Keras's aliases (and Keras 2's names)
+OrthogonalInitializer, IdentityInitializer = Orthogonal, Identity  # Keras 2's class names, which Keras 3 keeps
 
-CLASSES = (Zeros, Ones, Constant, RandomUniform, RandomNormal, GlorotUniform, Orthogonal)
+CLASSES = (Zeros, Ones, Constant, Identity, RandomUniform, RandomNormal, TruncatedNormal, VarianceScaling,
+           GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal)
 KNOWN: dict[str, type[Initializer]] = {
-    **{cls.__name__: cls for cls in CLASSES},
-    "zeros": Zeros, "ones": Ones, "constant": Constant, "random_uniform": RandomUniform,
-    "random_normal": RandomNormal, "glorot_uniform": GlorotUniform, "orthogonal": Orthogonal,
+    **{cls.__name__: cls for cls in CLASSES}, **{snake_case(cls.__name__): cls for cls in CLASSES},
     "zero": Zeros, "one": Ones, "uniform": RandomUniform, "normal": RandomNormal,
-    "OrthogonalInitializer": Orthogonal}
+    "OrthogonalInitializer": Orthogonal, "IdentityInitializer": Identity}
 
 
 def serialize(initializer: Initializer) -> dict[str, Any]:
@@ -219,6 +350,13 @@ def _from_other(identifier: Any) -> Initializer:
         return identifier()
     raise ValueError(f"cannot use {identifier!r:.80} as an initializer: expected a name, a config dict, an "
                      "array, or a callable init(shape, dtype)")
+
+
+def check(*identifiers: Any) -> tuple:
+    """The identifiers as given, once get accepts each: a layer's constructor refuses an unknown name."""
+    for identifier in identifiers:
+        get(identifier)
+    return identifiers
 
 
 __getattr__ = module_getattr(__name__, "initializer", lambda: [cls.__name__ for cls in CLASSES])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import activations
+from .. import activations, initializers
 from ..tensor import Tensor
 from ..helpers import one_int, positive_int
 from .base import Layer
@@ -34,7 +34,7 @@ class Conv1D(Layer):
         channels_last(data_format)
         self.padding = padding_mode(padding, PADDINGS)
         self.activation, self.use_bias = activations.get(activation), bool(use_bias)
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self.kernel_initializer, self.bias_initializer = initializers.check(kernel_initializer, bias_initializer)
 
     def build(self, input_shape: tuple) -> None:
         if len(input_shape) != 3 or input_shape[-1] is None:

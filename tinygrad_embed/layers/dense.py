@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import activations
+from .. import activations, initializers
 from ..tensor import Tensor
 from ..helpers import positive_int
 from .base import Layer
@@ -18,7 +18,7 @@ class Dense(Layer):
         super().__init__(**kwargs)
         self.units, self.use_bias = positive_int(units, "Dense's units"), bool(use_bias)
         self.activation = activations.get(activation)  # an unknown name fails here, at construction
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self.kernel_initializer, self.bias_initializer = initializers.check(kernel_initializer, bias_initializer)
 
     def build(self, input_shape: tuple) -> None:
         if len(input_shape) < 2 or input_shape[-1] is None:

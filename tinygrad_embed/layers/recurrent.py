@@ -12,6 +12,7 @@ from ..functions import Function, concatenate
 from ..tensor import Tensor
 from ..helpers import dropout_rate, positive_int, random_generator
 from .base import Layer
+from .recurrent_arguments import keras_arguments
 from .symbolic import KerasTensor, flatten
 
 
@@ -23,8 +24,8 @@ def set_cell_arguments(layer: Layer, units: int, activation: Any, recurrent_acti
     layer.units = positive_int(units, f"{kind}'s units")
     layer.activation, layer.recurrent_activation = activations.get(activation), activations.get(recurrent_activation)
     layer.use_bias = bool(use_bias)
-    layer.kernel_initializer, layer.recurrent_initializer = kernel_initializer, recurrent_initializer
-    layer.bias_initializer = bias_initializer
+    layer.kernel_initializer, layer.recurrent_initializer, layer.bias_initializer = initializers.check(
+        kernel_initializer, recurrent_initializer, bias_initializer)  # an unknown name fails here, not in fit
     layer.dropout = dropout_rate(dropout, f"{kind}'s dropout")
     layer.recurrent_dropout = dropout_rate(recurrent_dropout, f"{kind}'s recurrent_dropout")
     layer._generator = None if seed is None else np.random.default_rng(seed)
@@ -269,6 +270,7 @@ class _Recurrent(_RecurrentBase):
                  recurrent_dropout: float = 0.0, seed: int | None = None, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
                  fused: bool = True, **kwargs: Any) -> None:
+        kwargs = keras_arguments(self, kwargs) if kwargs else kwargs  # unroll=, Keras 1's names, ...
         super().__init__(return_sequences, return_state, go_backwards, stateful, **kwargs)
         set_cell_arguments(self, units, activation, recurrent_activation, use_bias, kernel_initializer,
                            recurrent_initializer, bias_initializer, dropout, recurrent_dropout, seed)

@@ -19,6 +19,7 @@ from .. import initializers
 from ..functions import stack
 from ..tensor import Tensor
 from .base import Layer, deserialize_layer, serialize_layer
+from .recurrent_arguments import keras_arguments
 from .recurrent import _RecurrentBase, draw_dropout_masks, dropped_product, kept_where_masked, set_cell_arguments
 from .symbolic import flatten
 
@@ -63,7 +64,7 @@ class _Cell(Layer):
     def __init__(self, units: int, activation: Any, recurrent_activation: Any, use_bias: bool,
                  kernel_initializer: Any, recurrent_initializer: Any, bias_initializer: Any, dropout: float,
                  recurrent_dropout: float, seed: int | None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**keras_arguments(self, kwargs))  # regularizers=None, Keras 1's names, ...
         set_cell_arguments(self, units, activation, recurrent_activation, use_bias, kernel_initializer,
                            recurrent_initializer, bias_initializer, dropout, recurrent_dropout, seed)
         self._masks: tuple[np.ndarray | None, np.ndarray | None] | None = None
