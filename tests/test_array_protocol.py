@@ -1,6 +1,8 @@
 """Tensors that numpy and Keras code accept (issue 28): numpy's protocols on Tensor, `.numpy()` on what
 every eager call and every dataset hands back, Tensors wherever arrays go in, and the attribute protocol
 of modules that answer a missing Keras name."""
+import re
+
 import numpy as np
 import pytest
 
@@ -71,14 +73,22 @@ def _outcome(convert, value):
 
 
 @pytest.mark.parametrize("array", [np.array(2.75, np.float32), np.array([-3], np.int32), np.array([[0.0]]),
-                                   np.array([1.0, 2.0]), np.zeros((2, 2), np.int32), np.array(7)])
-def test_float_int_bool_on_one_element_and_numpy_s_error_on_more(array):
+                                   np.array(7), np.array([[True]])])
+def test_float_int_bool_on_one_element_of_any_shape(array):
     tensor = Tensor(array)
     for convert in (float, int, bool):
-        assert _outcome(convert, tensor) == _outcome(convert, array)
-    if array.size > 1:
-        with pytest.raises((TypeError, ValueError)):
-            float(tensor)
+        value = convert(tensor)
+        assert type(value) is convert and value == convert(array.item())
+
+
+@pytest.mark.parametrize("array", [np.array([1.0, 2.0]), np.zeros((2, 2), np.int32), np.zeros((0,))])
+def test_float_and_int_refuse_more_or_fewer_elements_naming_the_shape_and_bool_answers_as_numpy(array):
+    tensor = Tensor(array)
+    for convert in (float, int):
+        expected = f"{convert.__name__}() needs a tensor of one element, got shape {array.shape}"
+        with pytest.raises(TypeError, match=re.escape(expected)):
+            convert(tensor)
+    assert _outcome(bool, tensor) == _outcome(bool, array)
 
 
 def test_a_one_element_integer_tensor_indexes_as_a_0d_integer_array():

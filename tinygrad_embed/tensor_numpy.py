@@ -58,14 +58,23 @@ def tolist(tensor: Any) -> Any:
     return tensor.data.tolist()
 
 
+def one_element(tensor: Any, conversion: str) -> np.ndarray:
+    """The tensor's one element as a 0-d array, whatever its shape (as Keras's tensors: numpy 2 takes
+    only 0-d arrays); a TypeError naming the shape for more or fewer elements, as numpy's."""
+    if tensor.size != 1:
+        raise TypeError(f"{conversion}() needs a tensor of one element, got shape {tensor.shape} ({tensor.size} "
+                        f"elements); take one (t[0, 0]) or reduce it first (ops.mean(t))")
+    return tensor.data.reshape(())
+
+
 def as_float(tensor: Any) -> float:
-    """float(t): numpy's rule (one element; numpy's error otherwise)."""
-    return float(tensor.data)
+    """float(t) of a one-element tensor."""
+    return float(one_element(tensor, "float"))
 
 
 def as_int(tensor: Any) -> int:
-    """int(t): numpy's rule (one element; numpy's error otherwise)."""
-    return int(tensor.data)
+    """int(t) of a one-element tensor, truncated as int(2.7) is."""
+    return int(one_element(tensor, "int"))
 
 
 def as_index(tensor: Any) -> int:
