@@ -97,6 +97,7 @@ def test_a_one_element_integer_tensor_indexes_as_a_0d_integer_array():
     assert list(range(Tensor(np.int64(3)))) == [0, 1, 2]
     with pytest.raises(TypeError):
         names[Tensor(np.array(1.0, np.float32))]
+    np.testing.assert_array_equal(np.arange(5)[Tensor(np.array([4, 1]))], [4, 1])  # numpy indexes by its array
 
 
 def test_len_and_iteration_over_the_first_axis_give_tensors_on_the_tape():
@@ -264,6 +265,24 @@ def test_fit_evaluate_predict_and_the_batch_methods_take_tensors_as_they_take_ar
                         validation_data=(x_tensor, ops.one_hot(ops.convert_to_tensor(y), 3)),
                         sample_weight=np.linspace(0.5, 1.5, 12))
     assert as_lists[0]["loss"] == on_arrays[0]["loss"] and "val_loss" in as_lists[0]
+
+
+def test_a_model_of_two_inputs_takes_a_list_of_tensors():
+    inputs = [keras.Input((3,)), keras.Input((2,))]
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Concatenate()(inputs)))
+    model.compile("sgd", "mse")
+    x1, x2 = RNG.random((8, 3)).astype(np.float32), RNG.random((8, 2)).astype(np.float32)
+    y = RNG.random((8, 1)).astype(np.float32)
+    weights = model.get_weights()
+    on_arrays = model.fit([x1, x2], y, epochs=1, shuffle=False, verbose=0).history
+    model.set_weights(weights)
+    tensors = [Tensor(x1), Tensor(x2)]
+    assert model.fit(tensors, Tensor(y), epochs=1, shuffle=False, verbose=0).history == on_arrays
+    np.testing.assert_array_equal(model.predict(tensors, verbose=0), model.predict([x1, x2], verbose=0))
+    model.set_weights(weights)
+    step_on_tensors = model.train_on_batch(tensors, Tensor(y))
+    model.set_weights(weights)
+    assert step_on_tensors == model.train_on_batch([x1, x2], y)
 
 
 def test_pad_sequences_and_to_categorical_take_tensors():
