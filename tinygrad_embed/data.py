@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
+from .eager_array import eager, plain
 from .helpers import positive_int, random_generator
 
 AUTOTUNE = -1  # tf.data.AUTOTUNE's value: "let the runtime choose", accepted wherever a buffer size is
@@ -37,7 +38,8 @@ def _stack(elements: list[Any]) -> Any:
 
 
 def _row(element: Any, i: int) -> Any:
-    return tuple(_row(part, i) for part in element) if isinstance(element, tuple) else element[i]
+    """Row i of an element (of each part of a tuple), as an EagerArray: a number too answers .numpy()."""
+    return tuple(_row(part, i) for part in element) if isinstance(element, tuple) else eager(element[i])
 
 
 def _rows(element: Any) -> int:
@@ -65,7 +67,8 @@ class Dataset:
         return iter(self._make())
 
     def as_numpy_iterator(self) -> Iterator[Any]:
-        return iter(self)
+        """The elements as plain numpy, as tf.data's: arrays, and numpy scalars (bytes for texts) for 0-d parts."""
+        return map(plain, self)
 
     def __len__(self) -> int:
         if self._length is None or self._length == INFINITE:
@@ -81,10 +84,11 @@ class Dataset:
 
     def map(self, map_func: Callable[..., Any], num_parallel_calls: int | None = None,
             deterministic: bool | None = None) -> Dataset:
-        """map_func on each element (a tuple is passed as separate arguments); tensors it returns become numpy."""
+        """map_func on each element (a tuple is passed as separate arguments); tensors it returns become
+        EagerArrays, numpy arrays that answer .numpy()."""
         def apply(element: Any) -> Any:
             result = map_func(*element) if isinstance(element, tuple) else map_func(element)
-            return to_numpy(result) if not isinstance(result, tuple) else tuple(to_numpy(r) for r in result)
+            return eager(to_numpy(result) if not isinstance(result, tuple) else tuple(to_numpy(r) for r in result))
         return self._derived(lambda: map(apply, self), self._length)
 
     def batch(self, batch_size: int, drop_remainder: bool = False, num_parallel_calls: int | None = None,
@@ -97,10 +101,10 @@ class Dataset:
             for element in self:
                 chunk.append(element)
                 if len(chunk) == size:
-                    yield _stack(chunk)
+                    yield eager(_stack(chunk))
                     chunk = []
             if chunk and not drop_remainder:
-                yield _stack(chunk)
+                yield eager(_stack(chunk))
         known = self._length not in (None, INFINITE)
         length = self._length
         if known:

@@ -5,7 +5,8 @@ returns a Tensor (as Keras returns its backend's tensor), except convert_to_nump
 tuple) and split (a list of Tensors). The maths functions are differentiable: on a Tensor that requires
 grad the result is on the tape. Comparisons, logical functions, argmax and one_hot give Tensors outside
 the tape (boolean, int32 or float32). A name keras.ops has and this module lacks raises
-NotInTinygradEmbed (an ImportError) that says so.
+an error that says so: NotInTinygradEmbed (an ImportError) for `from tinygrad_embed.ops import name` and
+`ops.name`, an AttributeError inside getattr() and hasattr(), so that hasattr(ops, "stft") is False.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from . import activations as _activations
 from .functions import OPS as _OPS, concatenate as _concatenate, stack as _stack
-from .missing import NotInTinygradEmbed
+from .missing import not_here
 from .tensor import Tensor
 
 TensorLike = Union[Tensor, np.ndarray, float, int, bool, Sequence[Any]]
@@ -489,6 +490,6 @@ view_as_complex view_as_real vsplit vstack where while_loop zeros zeros_like
 
 def __getattr__(name: str) -> object:
     if name in KERAS_OPS:
-        raise NotInTinygradEmbed(f"keras.ops.{name} is not in tinygrad_embed.ops; the ops here are: "
+        raise not_here(f"keras.ops.{name} is not in tinygrad_embed.ops; the ops here are: "
                                  f"{', '.join(sorted(__all__))}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,6 +6,8 @@ from typing import Any, Iterator, Sequence, Union
 
 import numpy as np
 
+from . import tensor_numpy as _numpy
+
 _grad_enabled = True
 
 
@@ -55,7 +57,6 @@ def _apply(op_name: str, *args: Any, **params: Any) -> Tensor:
 
 class Tensor:
     """An n-dimensional array with an optional gradient and a link to the op that produced it."""
-    __array_ufunc__ = None  # numpy_array + tensor must call Tensor.__radd__, not loop over the tensor
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self.data: np.ndarray = _as_array(data, dtype)
@@ -82,6 +83,14 @@ class Tensor:
 
     def item(self) -> float:
         return self.data.item()
+
+    # ---- numpy's protocols: what numpy code does with the array, it does with the tensor (tensor_numpy.py)
+    __array__ = _numpy.array_of
+    __array_ufunc__ = _numpy.ufunc_on
+    __array_function__ = _numpy.function_on
+    tolist = _numpy.tolist
+    __float__, __int__, __index__, __bool__ = _numpy.as_float, _numpy.as_int, _numpy.as_index, _numpy.as_bool
+    __iter__, __format__ = _numpy.rows, _numpy.formatted
 
     def detach(self) -> Tensor:
         return Tensor(self.data)

@@ -2,11 +2,19 @@
 tinygrad_embed.utils, Keras 3's place)."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from ..tensor import Tensor
 
-def to_categorical(y, num_classes: int | None = None, dtype="float32") -> np.ndarray:
-    """One-hot rows from integer class labels: 2 -> [0, 0, 1, ...]. A trailing axis of 1 is dropped."""
+
+def to_categorical(y: Any, num_classes: int | None = None, dtype: Any = "float32") -> np.ndarray | Tensor:
+    """One-hot rows from integer class labels: 2 -> [0, 0, 1, ...]. A trailing axis of 1 is dropped.
+    A numpy array for arrays and lists; a Tensor (outside the tape) for a Tensor, as Keras gives its
+    backend's tensor for a tensor."""
+    if isinstance(y, Tensor):
+        return Tensor(to_categorical(y.data, num_classes, dtype))
     y = np.asarray(y)
     if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
         y = y.astype(np.int64)
