@@ -132,6 +132,8 @@ def one_or_list(arrays: list[Any]) -> Any:
 
 def checked_samples(model: Any, x: Any, y: Any = None, sample_weight: Any = None, need_y: bool = True) -> _Samples:
     """Every check on the data, for every entry point, before anything runs on it."""
+    if need_y and y is None and isinstance(x, list) and x and isinstance(x[0], tuple):
+        _list_of_batches(x)
     x = _arrays(x, "x", layer_names(getattr(model, "inputs", None)), model)
     if getattr(model, "inputs", None):
         x = _input_ranks(x, model.inputs)
@@ -143,6 +145,13 @@ def checked_samples(model: Any, x: Any, y: Any = None, sample_weight: Any = None
     if len(y[0]) != len(x[0]):
         raise ValueError(f"x and y hold different numbers of samples: {len(x[0])} and {len(y[0])}")
     return _Samples(x, y, None if sample_weight is None else _weights(sample_weight, outputs, len(x[0])))
+
+
+def _list_of_batches(x: list) -> None:
+    """The error for fit(x) on a list of (x, y) batches, which Keras 3 refuses too (it reads a list as arrays)."""
+    raise ValueError(f"x is a list of {len(x)} tuples, like (x, y) batches, and no y is given: a list is read as "
+                     "arrays (one per model input), as in Keras 3, which refuses this list too; give the batches as "
+                     "an iterator (fit(iter(batches))) or a generator, which fit reads batch by batch")
 
 
 def checked_batch(model: Any, batch: Batch, need_y: bool, class_weight: dict | None) -> Batch:
