@@ -2,9 +2,11 @@
 that does not exist yet (an `Input`, or what a layer will output), a Node for one call of a layer."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+
+from ..tree import flatten, flatten_like, map_structure, pack_like  # noqa: F401  (the graph's structures)
 
 
 class KerasTensor:
@@ -63,19 +65,3 @@ class FirstCall:
 
 def is_shape(value: Any) -> bool:
     return isinstance(value, tuple) and all(d is None or isinstance(d, (int, np.integer)) for d in value)
-
-
-def flatten(structure: Any) -> list[Any]:
-    """The leaves of nested lists and tuples, in order."""
-    if isinstance(structure, (list, tuple)):
-        return [leaf for item in structure for leaf in flatten(item)]
-    return [structure]
-
-
-def map_structure(fn: Callable[[Any], Any], structure: Any, is_leaf: Callable[[Any], bool] | None = None) -> Any:
-    """fn applied to every leaf of nested lists and tuples, keeping the nesting."""
-    if is_leaf is not None and is_leaf(structure):
-        return fn(structure)
-    if isinstance(structure, (list, tuple)):
-        return type(structure)(map_structure(fn, item, is_leaf) for item in structure)
-    return fn(structure)

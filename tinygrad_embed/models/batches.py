@@ -11,6 +11,7 @@ import numpy as np
 
 from ..data import INFINITE, PyDataset, to_numpy
 from ..helpers import positive_int, random_generator
+from ..tree import flatten_like
 
 Batch = tuple  # (x,), (x, y) or (x, y, sample_weight): Keras's form, which train_step takes
 
@@ -134,13 +135,13 @@ def checked_samples(model: Any, x: Any, y: Any = None, sample_weight: Any = None
     """Every check on the data, for every entry point, before anything runs on it."""
     if need_y and y is None and isinstance(x, list) and x and isinstance(x[0], tuple):
         _list_of_batches(x)
-    x = _arrays(x, "x", layer_names(getattr(model, "inputs", None)), model)
+    x = _arrays(x, "x", layer_names(model, "inputs"), model)
     if getattr(model, "inputs", None):
         x = _input_ranks(x, model.inputs)
     model._check_inputs(one_or_list(x))
     if not need_y:
         return _Samples(x)
-    outputs = layer_names(getattr(model, "outputs", None))
+    outputs = layer_names(model, "outputs")
     y = _arrays(y, "y", outputs)
     if len(y[0]) != len(x[0]):
         raise ValueError(f"x and y hold different numbers of samples: {len(x[0])} and {len(y[0])}")
@@ -163,9 +164,11 @@ def checked_batch(model: Any, batch: Batch, need_y: bool, class_weight: dict | N
     return with_class_weight(samples, class_weight, every_class_seen=False).rows(slice(None))
 
 
-def layer_names(tensors: Any) -> list[str | None]:
-    """A functional model's inputs or outputs by the names of the layers that give them; one unnamed else."""
-    return [t.node.layer.name for t in tensors] if tensors else [None]
+def layer_names(model: Any, side: str) -> list[str | None]:
+    """A functional model's inputs or outputs ("inputs", "outputs") by their keys if Model was given a dict,
+    else by the names of the layers that give them; one unnamed for any other model."""
+    tensors, keys = getattr(model, side, None), getattr(model, "_keys", {}).get(side)
+    return keys or ([t.node.layer.name for t in tensors] if tensors else [None])
 
 
 def _arrays(data: Any, what: str, names: list[str | None], model: Any = None) -> list[np.ndarray]:
@@ -179,7 +182,10 @@ def _arrays(data: Any, what: str, names: list[str | None], model: Any = None) ->
 
 
 def _several(data: Any, what: str, names: list[str | None], model: Any) -> list[np.ndarray]:
-    """The checked arrays of a model's several inputs or outputs, given as a list in order or a dict by name."""
+    """The checked arrays of a model's several inputs or outputs, given as a list in order or a dict by name
+    (or, for x, nested as the inputs given to Model)."""
+    if isinstance(data, (list, tuple)) and len(data) != len(names) and hasattr(model, "_given"):
+        data = flatten_like(model._given["input"], data, what)
     arrays = [_checked(np.asarray(a), what, model) for a in _listed(data, what, names)]
     if len({len(a) for a in arrays}) > 1:
         raise ValueError(f"the arrays of {what} hold different numbers of samples: {[len(a) for a in arrays]}")
