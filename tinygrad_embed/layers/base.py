@@ -218,8 +218,9 @@ class Layer:
         """Refuse a whole dataset this layer cannot take, before training starts (Embedding checks its ids)."""
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
-        """The mask for the next layer: the incoming one for layers that support masking, as Keras."""
-        return mask if self.supports_masking else None
+        """The mask for the next layer: the incoming one, as Keras's (a call hands it on only if the layer
+        supports masking)."""
+        return mask
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         """By default, found by running the layer on zeros (None sizes as 1); layers that know override it."""
@@ -291,9 +292,9 @@ class Layer:
 
     def _attach_mask(self, inputs: Any, outputs: Any, mask: Any) -> None:
         """Hand the outputs the mask compute_mask makes from the one that came in (most layers make none)."""
-        out_mask = self.compute_mask(inputs, mask)
         if mask is not None and not self.supports_masking:
             self._warn_mask_dropped()
+        out_mask = self.compute_mask(inputs, mask) if self.supports_masking else None
         if out_mask is not None:
             _set_masks(outputs, out_mask)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..tensor import Tensor
 from ..tree import flatten, flatten_like, map_structure, pack_like  # noqa: F401  (the graph's structures)
 
 
@@ -25,6 +26,15 @@ class KerasTensor:
         made_by = f", made by {self.node.layer.name!r}" if self.node else ""
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}{made_by}>"
 
+    @property
+    def _keras_mask(self) -> KerasTensor:
+        """The mask that comes with this value, as a symbolic bool tensor; absent (AttributeError) if none, as
+        on Keras's KerasTensor, so that getattr(x, "_keras_mask", None) reads it either way."""
+        mask = symbolic_mask(self)
+        if mask is None:
+            raise AttributeError(f"{self!r} carries no mask")
+        return mask
+
     def __array__(self, *args: Any, **kwargs: Any) -> np.ndarray:
         raise TypeError("a KerasTensor is a placeholder in a functional model, not data: call layers on it, "
                         "and build a Model(inputs, outputs) to compute with real arrays")
@@ -42,6 +52,24 @@ class Node:
     @property
     def parents(self) -> list[Node]:
         return [t.node for t in flatten(self.inputs) if t.node is not None]
+
+
+def symbolic_mask(tensor: KerasTensor) -> KerasTensor | None:
+    """What the making layer's compute_mask gives when called on stand-ins (zeros for the inputs, a mask of
+    ones if one comes in), as a KerasTensor of its shape; asked for only when read, so no graph pays for it."""
+    node = tensor.node
+    if node is None or not node.parents or not node.layer.supports_masking:
+        return None
+    incoming = node.kwargs.get("mask", getattr(flatten(node.inputs)[0], "_keras_mask", None))
+    concrete = lambda t: tuple(1 if d is None else d for d in t.shape)  # noqa: E731
+    zeros = map_structure(lambda t: Tensor(np.zeros(concrete(t), t.dtype)), node.inputs)
+    ones = None if incoming is None else map_structure(lambda m: np.ones(concrete(m), bool), incoming)
+    masks = node.layer.compute_mask(zeros, ones)
+    mask = flatten(masks)[tensor.index] if isinstance(masks, (list, tuple)) else masks
+    if mask is None:
+        return None
+    known = tensor.shape + (None,) * np.ndim(mask)  # a mask's axes are the value's first axes
+    return KerasTensor(tuple(None if known[i] is None else d for i, d in enumerate(np.shape(mask))), bool)
 
 
 class FirstCall:
