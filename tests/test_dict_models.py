@@ -84,3 +84,26 @@ def test_nested_inputs_and_outputs():
     np.testing.assert_array_equal(out["sum"].data, 6 * ones)
     predicted = model.predict([ones, {"b": ones, "c": ones}], verbose=0)
     np.testing.assert_array_equal(predicted["parts"][1], 3 * ones)
+
+
+def test_a_model_built_from_lists_takes_a_dict_keyed_by_its_inputs_names_as_keras():
+    a, b = keras.Input((2,), name="a"), keras.Input((3,), name="b")
+    model = keras.Model([a, b], layers.Dense(1)(layers.concatenate([a, b])))
+    x = {"b": np.ones((2, 3)), "a": np.zeros((2, 2))}
+    np.testing.assert_array_equal(model(x).data, model([x["a"], x["b"]]).data)
+    with pytest.raises(ValueError, match=r"keys \['a', 'b'\]"):
+        model({"a": x["a"]})
+
+
+def test_a_saved_dict_model_loads_and_takes_the_same_dict(tmp_path):
+    model = ticket_model()
+    model.save(tmp_path / "ticket.keras")
+    loaded = keras.models.load_model(tmp_path / "ticket.keras")
+    expected, got = model.predict(X, verbose=0), loaded.predict(X, verbose=0)
+    for ours, theirs in zip(flatten_list(got), [expected[k] for k in sorted(expected)], strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+def flatten_list(outputs):
+    """A loaded model gives its outputs as a list in the saved order (saving keeps no dict yet)."""
+    return [outputs[k] for k in sorted(outputs)] if isinstance(outputs, dict) else list(outputs)

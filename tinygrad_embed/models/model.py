@@ -100,6 +100,10 @@ class Model(Trainer, Layer):
             flat = not isinstance(structure, (list, tuple)) or len(structure) == len(self.inputs)
             if flat or not any(isinstance(v, (list, tuple, dict)) for v in inputs):
                 return list(inputs)
+        if isinstance(inputs, dict) and not isinstance(structure, dict):  # Keras: keyed by the Inputs' names
+            names = [t.name for t in self.inputs]
+            flatten_like(dict.fromkeys(names), inputs, f"inputs of model {self.name!r}")  # the same keys, or an error
+            return [inputs[name] for name in names]
         return flatten_like(structure, inputs, f"inputs of model {self.name!r}")
 
     def reset_states(self) -> None:
