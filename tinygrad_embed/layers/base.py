@@ -13,7 +13,8 @@ import numpy as np
 from .. import initializers
 from ..helpers import snake_case, unique_name
 from ..tensor import Tensor, no_grad
-from .symbolic import FirstCall, KerasTensor, Node, flatten, is_shape, map_structure
+from ..tree import flatten, map_structure
+from .symbolic import FirstCall, KerasTensor, Node, is_shape
 
 LAYERS: dict[str, type[Layer]] = {}  # every subclass, a user's too, under its class name: loading looks here only
 _training_context: list[bool | None] = [None]  # the `training` of the outermost call, for nested layers

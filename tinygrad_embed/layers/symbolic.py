@@ -2,12 +2,12 @@
 that does not exist yet (an `Input`, or what a layer will output), a Node for one call of a layer."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
+from .. import tree
 from ..tensor import Tensor
-from ..tree import flatten, flatten_like, map_structure, pack_like  # noqa: F401  (the graph's structures)
 
 
 class KerasTensor:
@@ -46,12 +46,12 @@ class Node:
     def __init__(self, layer: Any, inputs: Any, outputs: Any, args: tuple = (), kwargs: dict | None = None) -> None:
         self.layer, self.inputs, self.outputs = layer, inputs, outputs
         self.args, self.kwargs = args, dict(kwargs or {})
-        for index, tensor in enumerate(flatten(outputs)):
+        for index, tensor in enumerate(tree.flatten(outputs)):
             tensor.node, tensor.index = self, index
 
     @property
     def parents(self) -> list[Node]:
-        return [t.node for t in flatten(self.inputs) if t.node is not None]
+        return [t.node for t in tree.flatten(self.inputs) if t.node is not None]
 
 
 def symbolic_mask(tensor: KerasTensor) -> KerasTensor | None:
@@ -60,12 +60,12 @@ def symbolic_mask(tensor: KerasTensor) -> KerasTensor | None:
     node = tensor.node
     if node is None or not node.parents or not node.layer.supports_masking:
         return None
-    incoming = node.kwargs.get("mask", getattr(flatten(node.inputs)[0], "_keras_mask", None))
+    incoming = node.kwargs.get("mask", getattr(tree.flatten(node.inputs)[0], "_keras_mask", None))
     concrete = lambda t: tuple(1 if d is None else d for d in t.shape)  # noqa: E731
-    zeros = map_structure(lambda t: Tensor(np.zeros(concrete(t), t.dtype)), node.inputs)
-    ones = None if incoming is None else map_structure(lambda m: np.ones(concrete(m), bool), incoming)
+    zeros = tree.map_structure(lambda t: Tensor(np.zeros(concrete(t), t.dtype)), node.inputs)
+    ones = None if incoming is None else tree.map_structure(lambda m: np.ones(concrete(m), bool), incoming)
     masks = node.layer.compute_mask(zeros, ones)
-    mask = flatten(masks)[tensor.index] if isinstance(masks, (list, tuple)) else masks
+    mask = tree.flatten(masks)[tensor.index] if isinstance(masks, (list, tuple)) else masks
     if mask is None:
         return None
     known = tensor.shape + (None,) * np.ndim(mask)  # a mask's axes are the value's first axes
@@ -87,9 +87,26 @@ class FirstCall:
             raise AttributeError(f"layer {layer.name!r} has never been called on a KerasTensor, so it has no "
                                  f"{self.side}: call it on an Input (or on what a layer gave) first")
         node = layer._inbound_nodes[0]
-        tensors = flatten(node.inputs if self.side == "input" else node.outputs)
+        tensors = tree.flatten(node.inputs if self.side == "input" else node.outputs)
         return tensors[0] if len(tensors) == 1 else tensors
 
 
 def is_shape(value: Any) -> bool:
     return isinstance(value, tuple) and all(d is None or isinstance(d, (int, np.integer)) for d in value)
+
+
+def flatten(structure: Any) -> list[Any]:
+    """The leaves of nested lists and tuples, in order (a dict is a leaf: a saved file's tensor references
+    are dicts; tree.flatten walks into dicts)."""
+    if isinstance(structure, (list, tuple)):
+        return [leaf for item in structure for leaf in flatten(item)]
+    return [structure]
+
+
+def map_structure(fn: Callable[[Any], Any], structure: Any, is_leaf: Callable[[Any], bool] | None = None) -> Any:
+    """fn applied to every leaf of nested lists and tuples, keeping the nesting."""
+    if is_leaf is not None and is_leaf(structure):
+        return fn(structure)
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(map_structure(fn, item, is_leaf) for item in structure)
+    return fn(structure)

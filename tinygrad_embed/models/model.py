@@ -9,7 +9,8 @@ from ..helpers import unique_name
 from ..layers.base import Layer
 from ..tensor import Tensor
 from ..layers.input_layer import InputLayer
-from ..layers.symbolic import KerasTensor, Node, flatten, flatten_like, map_structure, pack_like
+from ..layers.symbolic import KerasTensor, Node
+from ..tree import flatten, flatten_like, map_structure, pack_like
 from ..saving import native, saving_api
 from . import summary
 from .training import Trainer
