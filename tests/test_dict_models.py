@@ -107,3 +107,20 @@ def test_a_saved_dict_model_loads_and_takes_the_same_dict(tmp_path):
 def flatten_list(outputs):
     """A loaded model gives its outputs as a list in the saved order (saving keeps no dict yet)."""
     return [outputs[k] for k in sorted(outputs)] if isinstance(outputs, dict) else list(outputs)
+
+
+def test_fit_on_targets_nested_as_the_outputs():
+    a, b = keras.Input((2,), name="a"), keras.Input((2,), name="b")
+    model = keras.Model({"a": a, "b": b}, {"sum": layers.Add()([a, b]),
+                                           "scores": [layers.Dense(1, name="s1")(a), layers.Dense(2, name="s2")(b)]})
+    model.compile("sgd", loss="mse")
+    x = {"a": np.ones((4, 2)), "b": np.zeros((4, 2))}
+    y = {"sum": np.ones((4, 2)), "scores": [np.zeros((4, 1)), np.ones((4, 2))]}
+    history = model.fit(x, y, epochs=1, batch_size=2, verbose=0).history
+    predicted = model.predict(x, verbose=0)
+    expected_loss = sum(np.mean((p - t) ** 2) for p, t in zip(
+        [predicted["scores"][0], predicted["scores"][1], predicted["sum"]], [*y["scores"], y["sum"]]))
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0, return_dict=True)["loss"], expected_loss, rtol=1e-5)
+    assert "loss" in history
+    with pytest.raises(ValueError, match="list of 2"):
+        model.fit(x, {"sum": y["sum"], "scores": y["scores"][0]}, verbose=0)

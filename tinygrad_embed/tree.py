@@ -25,6 +25,13 @@ def map_structure(fn: Callable[[Any], Any], structure: Any, is_leaf: Callable[[A
     return fn(structure)
 
 
+def is_nested(structure: Any) -> bool:
+    """Whether a list, tuple or dict holds another one (a structure that a flat list does not describe)."""
+    items = structure.values() if isinstance(structure, dict) else structure if isinstance(structure, (list, tuple)) \
+        else ()
+    return any(isinstance(item, (list, tuple, dict)) for item in items)
+
+
 def flatten_like(structure: Any, value: Any, what: str) -> list[Any]:
     """value's leaves at the places of structure's leaves: a dict's by key, a list's or tuple's by position."""
     if isinstance(structure, dict):

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..data import INFINITE, PyDataset, to_numpy
 from ..helpers import positive_int, random_generator
-from ..tree import flatten_like
+from ..tree import flatten_like, is_nested
 
 Batch = tuple  # (x,), (x, y) or (x, y, sample_weight): Keras's form, which train_step takes
 
@@ -135,14 +135,14 @@ def checked_samples(model: Any, x: Any, y: Any = None, sample_weight: Any = None
     """Every check on the data, for every entry point, before anything runs on it."""
     if need_y and y is None and isinstance(x, list) and x and isinstance(x[0], tuple):
         _list_of_batches(x)
-    x = _arrays(x, "x", layer_names(model, "inputs"), model)
+    x = _arrays(x, "x", layer_names(model, "inputs"), model, getattr(model, "_given", {}).get("input"))
     if getattr(model, "inputs", None):
         x = _input_ranks(x, model.inputs)
     model._check_inputs(one_or_list(x))
     if not need_y:
         return _Samples(x)
     outputs = layer_names(model, "outputs")
-    y = _arrays(y, "y", outputs)
+    y = _arrays(y, "y", outputs, structure=getattr(model, "_given", {}).get("output"))
     if len(y[0]) != len(x[0]):
         raise ValueError(f"x and y hold different numbers of samples: {len(x[0])} and {len(y[0])}")
     return _Samples(x, y, None if sample_weight is None else _weights(sample_weight, outputs, len(x[0])))
@@ -171,21 +171,21 @@ def layer_names(model: Any, side: str) -> list[str | None]:
     return keys or ([t.node.layer.name for t in tensors] if tensors else [None])
 
 
-def _arrays(data: Any, what: str, names: list[str | None], model: Any = None) -> list[np.ndarray]:
+def _arrays(data: Any, what: str, names: list, model: Any = None, structure: Any = None) -> list[np.ndarray]:
     """data as one checked array per model input (what="x") or output (y, sample_weight), samples on axis 0:
     one array, which nested Python lists are too, or for several a list or dict of them (_several)."""
     if data is None:
         raise ValueError(f"{what} is missing: give an array of samples")
     if isinstance(data, dict) or len(names) > 1:
-        return _several(data, what, names, model)
+        return _several(data, what, names, model, structure)
     return [_checked(np.asarray(data), what, model)]
 
 
-def _several(data: Any, what: str, names: list[str | None], model: Any) -> list[np.ndarray]:
-    """The checked arrays of a model's several inputs or outputs, given as a list in order or a dict by name
-    (or, for x, nested as the inputs given to Model)."""
-    if isinstance(data, (list, tuple)) and len(data) != len(names) and hasattr(model, "_given"):
-        data = flatten_like(model._given["input"], data, what)
+def _several(data: Any, what: str, names: list[str | None], model: Any, structure: Any) -> list[np.ndarray]:
+    """The checked arrays of a model's several inputs or outputs, given as a list in order or a dict by name,
+    or nested as the inputs (outputs) given to Model: its structure."""
+    if is_nested(structure) and not (isinstance(data, (list, tuple)) and len(data) == len(names)):
+        data = flatten_like(structure, data, what)  # else a flat list, in the order of model.inputs (outputs)
     arrays = [_checked(np.asarray(a), what, model) for a in _listed(data, what, names)]
     if len({len(a) for a in arrays}) > 1:
         raise ValueError(f"the arrays of {what} hold different numbers of samples: {[len(a) for a in arrays]}")
