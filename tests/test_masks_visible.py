@@ -54,3 +54,42 @@ def test_recurrent_layers_pass_the_mask_only_with_their_sequences():
     for cls in (L.LSTM, L.GRU, L.SimpleRNN):
         np.testing.assert_array_equal(cls(2, return_sequences=True).compute_mask(x, mask), mask)
         assert cls(2).compute_mask(x, mask) is None
+
+
+class TemporalSplit(keras.layers.Layer):
+    """The masking guide's layer that splits its input and its mask in two along time."""
+
+    def call(self, inputs):
+        return keras.ops.split(inputs, 2, axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None if mask is None else keras.ops.split(mask, 2, axis=1)
+
+
+class TemporalSoftmax(keras.layers.Layer):
+    """The masking guide's layer that needs its mask, in a symbolic call too."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        assert mask is not None
+        weights = keras.ops.expand_dims(keras.ops.cast(mask, "float32"), -1)
+        exp = keras.ops.exp(inputs) * weights
+        return exp / keras.ops.sum(exp, axis=-1, keepdims=True)
+
+
+def test_the_masking_guides_custom_layers():
+    x = np.ones((3, 6, 2), "float32")
+    x[0, 3:] = 0.0
+    first, second = TemporalSplit()(L.Masking(0.0)(x))
+    assert np.asarray(first._keras_mask).tolist() == [[True] * 3] * 3
+    assert np.asarray(second._keras_mask).tolist() == [[False] * 3, [True] * 3, [True] * 3]
+
+    ids = keras.Input((None,), dtype="int32")
+    hidden = L.Dense(4)(L.Embedding(10, 8, mask_zero=True)(ids))
+    assert hidden._keras_mask.shape == (None, None)  # the time axis stays unknown
+    model = keras.Model(ids, TemporalSoftmax()(hidden))  # called symbolically with a mask, as in Keras
+    out = model(np.array([[1, 2, 0], [3, 0, 0]]))
+    assert out.shape == (2, 3, 4) and np.allclose(np.asarray(out.data)[0, 0].sum(), 1.0)

@@ -318,13 +318,25 @@ class Layer:
 
     def _run_on_zeros(self, specs: Any, *args: Any, **kwargs: Any) -> Any:
         """KerasTensors like the outputs of a call on a batch of one zero input (not training)."""
-        zeros = map_structure(lambda t: np.zeros(tuple(1 if d is None else d for d in t.shape), t.dtype), specs)
+        zeros = map_structure(_stand_in, specs)
         with no_grad():
             outputs = self(zeros, *args, training=False, **kwargs)
         return map_structure(lambda t: KerasTensor((None,) + t.shape[1:], t.dtype), outputs)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}, built={self.built}>"
+
+
+def _stand_in(spec: KerasTensor) -> Any:
+    """Zeros shaped as a KerasTensor (1 for a size not known), as a Tensor with a mask of ones if the
+    KerasTensor carries a mask: a layer may need one, as Keras hands it one in a symbolic call."""
+    zeros = np.zeros(tuple(1 if d is None else d for d in spec.shape), spec.dtype)
+    mask = getattr(spec, "_keras_mask", None)
+    if mask is None:
+        return zeros
+    zeros = Tensor(zeros)
+    zeros._keras_mask = np.ones(tuple(1 if d is None else d for d in mask.shape), bool)
+    return zeros
 
 
 def _set_masks(outputs: Any, out_mask: Any) -> None:

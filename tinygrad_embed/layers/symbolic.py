@@ -68,8 +68,9 @@ def symbolic_mask(tensor: KerasTensor) -> KerasTensor | None:
     mask = tree.flatten(masks)[tensor.index] if isinstance(masks, (list, tuple)) else masks
     if mask is None:
         return None
-    known = tensor.shape + (None,) * np.ndim(mask)  # a mask's axes are the value's first axes
-    return KerasTensor(tuple(None if known[i] is None else d for i, d in enumerate(np.shape(mask))), bool)
+    known = tree.flatten(node.inputs)[0].shape  # a mask's axes are the input's first axes: unknown sizes stay unknown
+    return KerasTensor(tuple(None if i < len(known) and known[i] is None else d
+                             for i, d in enumerate(np.shape(mask))), bool)
 
 
 class FirstCall:
