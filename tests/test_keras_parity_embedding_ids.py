@@ -14,7 +14,7 @@ IDS = np.array([[3.0, 0.0, 7.0, 7.0], [1.0, 2.0, 9.0, 0.0]], "float32")
 
 
 def test_float_ids_give_keras_rows():
-    theirs, ours = keras.layers.Embedding(10, 3), tinygrad_embed.layers.Embedding(10, 3)
+    theirs, ours = keras.layers.Embedding(10, 3, dtype="float32"), tinygrad_embed.layers.Embedding(10, 3, dtype="float32")
     theirs.build((None, 4))
     ours.set_weights(theirs.get_weights())
     np.testing.assert_array_equal(ours(IDS).data, keras.ops.convert_to_numpy(theirs(IDS)))
