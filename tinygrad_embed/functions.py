@@ -396,12 +396,26 @@ class SlidingWindows(Function):
         return (dx,)
 
 
+def whole_numbers(indices: np.ndarray) -> np.ndarray:
+    """Float ids as int64, as Keras casts them (a float Input feeds an Embedding in keras.io's Transformer
+    example), after proving each value is a whole number: a cast would truncate 1.5 silently."""
+    if indices.dtype.kind != "f":
+        raise TypeError(f"embedding indices must be numbers (integers, or floats holding whole numbers), got an "
+                        f"array of dtype {indices.dtype}")
+    bad = ~np.isfinite(indices) | (indices != np.round(indices))
+    if bad.any():
+        position = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"embedding index {indices[position]!r} at position {position} is not a whole number: "
+                         f"Embedding takes integer ids (floats are cast to integers only when they hold whole numbers)")
+    return indices.astype(np.int64)
+
+
 def validate_indices(indices: Any, input_dim: int) -> np.ndarray:
-    """The index array itself (no copy), after proving every index is an integer in [0, input_dim): the
-    kernels check no bounds, and numba wraps negative indices."""
+    """The index array itself (no copy; whole-number floats are cast), after proving every index is an
+    integer in [0, input_dim): the kernels check no bounds, and numba wraps negative indices."""
     indices = np.asarray(indices)
     if indices.dtype.kind not in "iu":
-        raise TypeError(f"embedding indices must be integers, got an array of dtype {indices.dtype}")
+        indices = whole_numbers(indices)
     if indices.size and (indices.min() < 0 or indices.max() >= input_dim):  # min/max: no temporary arrays
         position = tuple(int(i) for i in np.argwhere((indices < 0) | (indices >= input_dim))[0])
         raise IndexError(

@@ -13,7 +13,8 @@ import numpy as np
 from .. import initializers
 from ..helpers import snake_case, unique_name
 from ..tensor import Tensor, no_grad
-from .symbolic import FirstCall, KerasTensor, Node, flatten, is_shape, map_structure
+from ..tree import flatten, map_structure
+from .symbolic import FirstCall, KerasTensor, Node, is_shape
 
 LAYERS: dict[str, type[Layer]] = {}  # every subclass, a user's too, under its class name: loading looks here only
 _training_context: list[bool | None] = [None]  # the `training` of the outermost call, for nested layers
@@ -218,8 +219,9 @@ class Layer:
         """Refuse a whole dataset this layer cannot take, before training starts (Embedding checks its ids)."""
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
-        """The mask for the next layer: the incoming one for layers that support masking, as Keras."""
-        return mask if self.supports_masking else None
+        """The mask for the next layer: the incoming one, as Keras's (a call hands it on only if the layer
+        supports masking)."""
+        return mask
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         """By default, found by running the layer on zeros (None sizes as 1); layers that know override it."""
@@ -291,9 +293,9 @@ class Layer:
 
     def _attach_mask(self, inputs: Any, outputs: Any, mask: Any) -> None:
         """Hand the outputs the mask compute_mask makes from the one that came in (most layers make none)."""
-        out_mask = self.compute_mask(inputs, mask)
         if mask is not None and not self.supports_masking:
             self._warn_mask_dropped()
+        out_mask = self.compute_mask(inputs, mask) if self.supports_masking else None
         if out_mask is not None:
             _set_masks(outputs, out_mask)
 
@@ -316,13 +318,25 @@ class Layer:
 
     def _run_on_zeros(self, specs: Any, *args: Any, **kwargs: Any) -> Any:
         """KerasTensors like the outputs of a call on a batch of one zero input (not training)."""
-        zeros = map_structure(lambda t: np.zeros(tuple(1 if d is None else d for d in t.shape), t.dtype), specs)
+        zeros = map_structure(_stand_in, specs)
         with no_grad():
             outputs = self(zeros, *args, training=False, **kwargs)
         return map_structure(lambda t: KerasTensor((None,) + t.shape[1:], t.dtype), outputs)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}, built={self.built}>"
+
+
+def _stand_in(spec: KerasTensor) -> Any:
+    """Zeros shaped as a KerasTensor (1 for a size not known), as a Tensor with a mask of ones if the
+    KerasTensor carries a mask: a layer may need one, as Keras hands it one in a symbolic call."""
+    zeros = np.zeros(tuple(1 if d is None else d for d in spec.shape), spec.dtype)
+    mask = getattr(spec, "_keras_mask", None)
+    if mask is None:
+        return zeros
+    zeros = Tensor(zeros)
+    zeros._keras_mask = np.ones(tuple(1 if d is None else d for d in mask.shape), bool)
+    return zeros
 
 
 def _set_masks(outputs: Any, out_mask: Any) -> None:

@@ -14,7 +14,8 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..helpers import positive_int
-from ..preprocessing.tokens import STANDARDIZE, standardized, token_rows, word_spans
+from ..preprocessing.tokens import (STANDARDIZE, as_numpy, ngrams, standardized, token_rows, unicode,
+                                    word_spans)
 from ..preprocessing.vocabulary import (MASK, OOV, TokenCounts, Vocabulary, bag, given_vocabulary, padded)
 from ..tensor import Tensor
 from .base import Layer
@@ -129,11 +130,38 @@ class TextVectorization(Layer):
         if not self._vocabulary.tokens:
             raise ValueError(f"TextVectorization {self.name!r} has no vocabulary yet: call adapt(texts) or "
                              "set_vocabulary(tokens) first, or give vocabulary=")
-        ids, sizes = self._flat_ids(inputs)
+        array = np.asarray(as_numpy(inputs), dtype=object)
+        if self.split is None or array.ndim == 0:
+            return Tensor(self._keras_shaped(array))
+        return Tensor(self._rows_out(*self._flat_ids(array)))
+
+    def _rows_out(self, ids: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+        """One output row per text: ids padded ("int" mode), or counts over the vocabulary."""
         if self.output_mode == "int":
-            return Tensor(padded(ids, sizes, self.output_sequence_length))
+            return padded(ids, sizes, self.output_sequence_length)
         depth = self.max_tokens if self.pad_to_max_tokens else self.vocabulary_size()
-        return Tensor(bag(ids, sizes, depth, self.output_mode, self._idf))
+        return bag(ids, sizes, depth, self.output_mode, self._idf)
+
+    def _keras_shaped(self, array: np.ndarray) -> np.ndarray:
+        """Keras's shapes for one string, and for any input with split=None (then the last axis holds
+        one sample's tokens): the output drops the axes that the input lacks."""
+        if self.split is not None:  # one text: one row, as for a batch of one, without its batch axis
+            return self._rows_out(*self._flat_ids(array.reshape(1)))[0]
+        if array.ndim > 2:
+            raise ValueError(f"TextVectorization with split=None takes strings of shape (), (n,) or (n, k), "
+                             f"got shape {array.shape}")
+        if array.ndim == 0 and self.output_mode == "int" and self.output_sequence_length is not None:
+            raise ValueError("TextVectorization with split=None cannot pad one string (a scalar) to "
+                             f"output_sequence_length={self.output_sequence_length}: give shape (1,) or (n, 1)")
+        tokens = [unicode(t) for t in standardized(array.reshape(-1), self.standardize)]
+        width = array.shape[-1] if array.ndim == 2 else len(tokens)
+        rows = [tokens[i * width:(i + 1) * width] for i in range(len(array) if array.ndim == 2 else 1)]
+        rows = rows if self.ngrams is None else [ngrams(row, self.ngrams) for row in rows]
+        length = self.output_sequence_length
+        out = self._rows_out(*self._vocabulary.row_ids([r[:length] for r in rows] if length else rows))
+        if array.ndim == 0 and self.output_mode == "int":
+            return out[0, 0]  # Keras's lookup gives a scalar id for a scalar
+        return out if array.ndim == 2 else out[0]
 
     def _flat_ids(self, inputs: Any) -> tuple[np.ndarray, np.ndarray]:
         """Every token's id, text after text (each cut to output_sequence_length), and how many each text has."""
@@ -147,7 +175,8 @@ class TextVectorization(Layer):
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         """(batch, output_sequence_length) in "int" mode, else (batch, the number of columns)."""
         if self.output_mode == "int":
-            return (input_shape[0], self.output_sequence_length)
+            unsplit = self.split is None and len(input_shape) == 2  # (batch, tokens per sample)
+            return (input_shape[0], self.output_sequence_length or (input_shape[1] if unsplit else None))
         return (input_shape[0], self.max_tokens if self.pad_to_max_tokens else self.vocabulary_size())
 
     def check_inputs(self, texts: Iterable[Any]) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..data import INFINITE, PyDataset, to_numpy
 from ..helpers import positive_int, random_generator
+from ..tree import flatten_like, is_nested
 
 Batch = tuple  # (x,), (x, y) or (x, y, sample_weight): Keras's form, which train_step takes
 
@@ -132,17 +133,26 @@ def one_or_list(arrays: list[Any]) -> Any:
 
 def checked_samples(model: Any, x: Any, y: Any = None, sample_weight: Any = None, need_y: bool = True) -> _Samples:
     """Every check on the data, for every entry point, before anything runs on it."""
-    x = _arrays(x, "x", layer_names(getattr(model, "inputs", None)), model)
+    if need_y and y is None and isinstance(x, list) and x and isinstance(x[0], tuple):
+        _list_of_batches(x)
+    x = _arrays(x, "x", layer_names(model, "inputs"), model, getattr(model, "_given", {}).get("input"))
     if getattr(model, "inputs", None):
         x = _input_ranks(x, model.inputs)
     model._check_inputs(one_or_list(x))
     if not need_y:
         return _Samples(x)
-    outputs = layer_names(getattr(model, "outputs", None))
-    y = _arrays(y, "y", outputs)
+    outputs = layer_names(model, "outputs")
+    y = _arrays(y, "y", outputs, structure=getattr(model, "_given", {}).get("output"))
     if len(y[0]) != len(x[0]):
         raise ValueError(f"x and y hold different numbers of samples: {len(x[0])} and {len(y[0])}")
     return _Samples(x, y, None if sample_weight is None else _weights(sample_weight, outputs, len(x[0])))
+
+
+def _list_of_batches(x: list) -> None:
+    """The error for fit(x) on a list of (x, y) batches, which Keras 3 refuses too (it reads a list as arrays)."""
+    raise ValueError(f"x is a list of {len(x)} tuples, like (x, y) batches, and no y is given: a list is read as "
+                     "arrays (one per model input), as in Keras 3, which refuses this list too; give the batches as "
+                     "an iterator (fit(iter(batches))) or a generator, which fit reads batch by batch")
 
 
 def checked_batch(model: Any, batch: Batch, need_y: bool, class_weight: dict | None) -> Batch:
@@ -154,23 +164,28 @@ def checked_batch(model: Any, batch: Batch, need_y: bool, class_weight: dict | N
     return with_class_weight(samples, class_weight, every_class_seen=False).rows(slice(None))
 
 
-def layer_names(tensors: Any) -> list[str | None]:
-    """A functional model's inputs or outputs by the names of the layers that give them; one unnamed else."""
-    return [t.node.layer.name for t in tensors] if tensors else [None]
+def layer_names(model: Any, side: str) -> list[str | None]:
+    """A functional model's inputs or outputs ("inputs", "outputs") by their keys if Model was given a dict,
+    else by the names of the layers that give them; one unnamed for any other model."""
+    tensors, keys = getattr(model, side, None), getattr(model, "_keys", {}).get(side)
+    return keys or ([t.node.layer.name for t in tensors] if tensors else [None])
 
 
-def _arrays(data: Any, what: str, names: list[str | None], model: Any = None) -> list[np.ndarray]:
+def _arrays(data: Any, what: str, names: list, model: Any = None, structure: Any = None) -> list[np.ndarray]:
     """data as one checked array per model input (what="x") or output (y, sample_weight), samples on axis 0:
     one array, which nested Python lists are too, or for several a list or dict of them (_several)."""
     if data is None:
         raise ValueError(f"{what} is missing: give an array of samples")
     if isinstance(data, dict) or len(names) > 1:
-        return _several(data, what, names, model)
+        return _several(data, what, names, model, structure)
     return [_checked(np.asarray(data), what, model)]
 
 
-def _several(data: Any, what: str, names: list[str | None], model: Any) -> list[np.ndarray]:
-    """The checked arrays of a model's several inputs or outputs, given as a list in order or a dict by name."""
+def _several(data: Any, what: str, names: list[str | None], model: Any, structure: Any) -> list[np.ndarray]:
+    """The checked arrays of a model's several inputs or outputs, given as a list in order or a dict by name,
+    or nested as the inputs (outputs) given to Model: its structure."""
+    if is_nested(structure) and not (isinstance(data, (list, tuple)) and len(data) == len(names)):
+        data = flatten_like(structure, data, what)  # else a flat list, in the order of model.inputs (outputs)
     arrays = [_checked(np.asarray(a), what, model) for a in _listed(data, what, names)]
     if len({len(a) for a in arrays}) > 1:
         raise ValueError(f"the arrays of {what} hold different numbers of samples: {[len(a) for a in arrays]}")

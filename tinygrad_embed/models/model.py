@@ -9,14 +9,16 @@ from ..helpers import unique_name
 from ..layers.base import Layer
 from ..tensor import Tensor
 from ..layers.input_layer import InputLayer
-from ..layers.symbolic import KerasTensor, Node, flatten, map_structure
+from ..layers.symbolic import KerasTensor, Node
+from ..tree import flatten, flatten_like, map_structure, pack_like
 from ..saving import native, saving_api
 from . import summary
 from .training import Trainer
 
 
 class Model(Trainer, Layer):
-    """Model(inputs, outputs): Input(...) KerasTensors, and what layers called on them returned (one or a list)."""
+    """Model(inputs, outputs): Input(...) KerasTensors, and what layers called on them returned (one, or
+    lists and dicts of them, nested as Keras allows: a dict's entries are taken by sorted key, as Keras's)."""
 
     def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None, **kwargs: Any) -> None:
         functional = inputs is not None or outputs is not None
@@ -35,7 +37,8 @@ class Model(Trainer, Layer):
         for tensor in self.inputs:
             if tensor.node is None or not isinstance(tensor.node.layer, InputLayer):
                 raise ValueError(f"Model's inputs must come from Input(...), got {tensor}")
-        self._single_input, self._single_output = not isinstance(inputs, (list, tuple)), not isinstance(outputs, (list, tuple))
+        self._single_input, self._single_output = [not isinstance(v, (list, tuple, dict)) for v in (inputs, outputs)]
+        self._keys = {"inputs": _keys(inputs), "outputs": _keys(outputs)}  # the names of dict data and logs
         self._nodes, first_seen = _nodes_between(self.inputs, self.outputs)
         self._layers = _keras_layer_order(self._nodes, first_seen)  # Keras 3 lists InputLayers too
         self.built = True
@@ -71,7 +74,7 @@ class Model(Trainer, Layer):
         """Replay the recorded layer calls on real data, node after node."""
         if self.inputs is None:
             raise NotImplementedError(f"{type(self).__name__} subclasses Model: define call(inputs)")
-        given = [inputs] if self._single_input else list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        given = self._flat_inputs(inputs)
         if len(given) != len(self.inputs):
             raise ValueError(f"model {self.name!r} takes {len(self.inputs)} inputs, got {len(given)}")
         values = {}
@@ -86,7 +89,23 @@ class Model(Trainer, Layer):
             for tensor, value in zip(flatten(node.outputs), flatten(outputs)):
                 values[id(tensor)] = value
         results = [values[id(t)] for t in self.outputs]
-        return results[0] if self._single_output else results
+        return results[0] if self._single_output else pack_like(self._given["output"], results)
+
+    def _flat_inputs(self, inputs: Any) -> list[Any]:
+        """The value for each of self.inputs: one; a list in their order (how fit hands batches); or data
+        shaped as the inputs given to Model (a dict by its keys, nested lists)."""
+        structure = self._given["input"]
+        if self._single_input or (len(self.inputs) == 1 and not isinstance(inputs, (list, tuple, dict))):
+            return [inputs]
+        if isinstance(inputs, (list, tuple)) and len(inputs) == len(self.inputs):
+            flat = not isinstance(structure, (list, tuple)) or len(structure) == len(self.inputs)
+            if flat or not any(isinstance(v, (list, tuple, dict)) for v in inputs):
+                return list(inputs)
+        if isinstance(inputs, dict) and not isinstance(structure, dict):  # Keras: keyed by the Inputs' names
+            names = [t.name for t in self.inputs]
+            flatten_like(dict.fromkeys(names), inputs, f"inputs of model {self.name!r}")  # the same keys, or an error
+            return [inputs[name] for name in names]
+        return flatten_like(structure, inputs, f"inputs of model {self.name!r}")
 
     def reset_states(self) -> None:
         """Every stateful layer (nested models' too) starts its next batch from zero states, as Keras's."""
@@ -152,6 +171,14 @@ def _keras_tensors(value: Any, what: str) -> list[KerasTensor]:
         if not isinstance(tensor, KerasTensor):
             raise TypeError(f"Model's {what} must be KerasTensors (from Input and layer calls), got {type(tensor).__name__}")
     return tensors
+
+
+def _keys(structure: Any) -> list[str] | None:
+    """A dict's keys in flatten's order, when its values are the tensors themselves: fit's data, losses
+    and metrics are keyed by them, as in Keras (None: by the names of the layers that make the tensors)."""
+    if isinstance(structure, dict) and all(isinstance(v, KerasTensor) for v in structure.values()):
+        return sorted(structure)
+    return None
 
 
 def _nodes_between(inputs: Sequence[KerasTensor], outputs: Sequence[KerasTensor]) -> tuple[list[Node], dict]:

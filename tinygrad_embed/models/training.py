@@ -15,6 +15,7 @@ from .. import losses, optimizers
 from ..callbacks import Callback, CallbackList, History, TerminateOnNaN
 from ..helpers import fraction
 from ..tensor import Tensor, no_grad
+from ..tree import flatten, map_structure, pack_like
 from .batches import Batches, batches, checked_batch, layer_names, unpack, validation_batches
 from .compile_utils import _Objectives
 
@@ -71,11 +72,11 @@ class Trainer:
 
     def _per_output(self, y: Any, y_pred: Any, sample_weight: Any) -> tuple[list, list, list | None]:
         """y, y_pred and sample_weight as one entry per model output."""
-        ys, predictions = [list(v) if isinstance(v, (list, tuple)) else [v] for v in (y, y_pred)]
+        ys, predictions = [flatten(v) for v in (y, y_pred)]  # a dict's entries by sorted key, as the outputs
         if len(predictions) != len(ys):
             raise ValueError(f"the model gives {len(predictions)} outputs but y holds {len(ys)} arrays")
         if not self._objectives.built:  # now the outputs are known, a subclassed model's too
-            names = layer_names(getattr(self, "outputs", None))
+            names = layer_names(self, "outputs")
             self._objectives.build(names if len(names) == len(predictions) else [None] * len(predictions))
         if sample_weight is None or isinstance(sample_weight, (list, tuple)):
             return ys, predictions, sample_weight
@@ -234,15 +235,15 @@ class Trainer:
                                              disable=verbose != 1)):
                 callbacks.on_predict_batch_begin(step, {})
                 out = self(unpack(data)[0], training=False)
-                parts.append([t.data for t in out] if isinstance(out, (list, tuple)) else out.data)
+                parts.append(map_structure(lambda t: t.data, out))
                 callbacks.on_predict_batch_end(step, {"outputs": parts[-1]})
                 if self.stop_predicting:
                     break
         callbacks.on_predict_end({})
         if not parts:
             raise ValueError("predict got no batch: the data is empty")
-        if isinstance(parts[0], list):  # several outputs: one array each
-            return [np.concatenate(column) for column in zip(*parts)]
+        if isinstance(parts[0], (list, tuple, dict)):  # several outputs: one array each, shaped as the model's
+            return pack_like(parts[0], [np.concatenate(column) for column in zip(*map(flatten, parts))])
         return np.concatenate(parts)
 
     # ---- one batch: Keras's *_on_batch forms (arrays only, as Keras's) ------------------------------
