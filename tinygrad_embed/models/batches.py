@@ -133,8 +133,6 @@ def one_or_list(arrays: list[Any]) -> Any:
 
 def checked_samples(model: Any, x: Any, y: Any = None, sample_weight: Any = None, need_y: bool = True) -> _Samples:
     """Every check on the data, for every entry point, before anything runs on it."""
-    if need_y and y is None and isinstance(x, list) and x and isinstance(x[0], tuple):
-        _list_of_batches(x)
     x = _arrays(x, "x", layer_names(model, "inputs"), model, getattr(model, "_given", {}).get("input"))
     if getattr(model, "inputs", None):
         x = _input_ranks(x, model.inputs)
@@ -148,11 +146,11 @@ def checked_samples(model: Any, x: Any, y: Any = None, sample_weight: Any = None
     return _Samples(x, y, None if sample_weight is None else _weights(sample_weight, outputs, len(x[0])))
 
 
-def _list_of_batches(x: list) -> None:
-    """The error for fit(x) on a list of (x, y) batches, which Keras 3 refuses too (it reads a list as arrays)."""
-    raise ValueError(f"x is a list of {len(x)} tuples, like (x, y) batches, and no y is given: a list is read as "
-                     "arrays (one per model input), as in Keras 3, which refuses this list too; give the batches as "
-                     "an iterator (fit(iter(batches))) or a generator, which fit reads batch by batch")
+def _is_batch_list(data: Any) -> bool:
+    """A Python list of (x, y) or (x, y, sample_weight) batches: read batch by batch, a pass per epoch, as
+    the same batches from a dataset (Keras 3 refuses such a list; issue 28 asks that it train)."""
+    return isinstance(data, list) and bool(data) and all(  # rows given as tuples of numbers are samples, not batches
+        isinstance(b, tuple) and 1 <= len(b) <= 3 and (isinstance(b[0], dict) or np.ndim(b[0]) >= 1) for b in data)
 
 
 def checked_batch(model: Any, batch: Batch, need_y: bool, class_weight: dict | None) -> Batch:
@@ -293,7 +291,7 @@ def _is_pydataset(data: Any) -> bool:
 def is_stream(data: Any) -> bool:
     """Batches to iterate (a dataset, generator, PyDataset, tf.data.Dataset), not arrays of samples."""
     if data is None or isinstance(data, (np.ndarray, list, tuple, dict, str, bytes)) or hasattr(data, "__array__"):
-        return False
+        return _is_batch_list(data)
     return _is_pydataset(data) or hasattr(data, "as_numpy_iterator") or hasattr(data, "__iter__")
 
 
