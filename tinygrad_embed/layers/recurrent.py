@@ -186,11 +186,12 @@ class _RecurrentBase(Layer):
         return [output, *self.pack_states([(batch, size) for size in self.state_sizes])] if self.return_state \
             else output
 
-    def compute_mask(self, inputs: Any, mask: np.ndarray | None = None) -> np.ndarray | None:
-        """The mask goes on with the sequence (reversed with it under go_backwards); the states have none."""
-        if mask is None or not self.return_sequences:
-            return None
-        return np.asarray(mask, bool)[:, ::-1] if self.go_backwards else mask
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """Keras's rule: the (first) mask goes on with a returned sequence, as given even under go_backwards;
+        with return_state, each state's mask is None."""
+        mask = flatten(mask)[0] if isinstance(mask, (list, tuple)) else mask
+        output_mask = mask if self.return_sequences else None
+        return [output_mask] + [None] * len(self.state_sizes) if self.return_state else output_mask
 
     # ---- states -----------------------------------------------------------------------------------
     @property
