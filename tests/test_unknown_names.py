@@ -16,7 +16,10 @@ INITIALIZER_ARGUMENTS = [
     (layers.Embedding, (10, 4), "embeddings_initializer"),
     *[(cls, (3,), argument) for cls in (layers.LSTM, layers.GRU, layers.SimpleRNN, layers.LSTMCell, layers.GRUCell,
                                         layers.SimpleRNNCell)
-      for argument in ("kernel_initializer", "recurrent_initializer", "bias_initializer")]]
+      for argument in ("kernel_initializer", "recurrent_initializer", "bias_initializer")],
+    *[(layers.BatchNormalization, (), argument) for argument in ("beta_initializer", "gamma_initializer",
+                                                                 "moving_mean_initializer", "moving_variance_initializer")],
+    *[(layers.LayerNormalization, (), argument) for argument in ("beta_initializer", "gamma_initializer")]]
 
 ACTIVATION_ARGUMENTS = [
     (layers.Dense, (3,), "activation"), (layers.Conv1D, (4, 2), "activation"), (layers.Activation, (), "activation"),

@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .. import initializers
 from ..tensor import Tensor
 from .base import Layer
 
@@ -59,9 +60,9 @@ class BatchNormalization(Layer):
         self.axis = _axis_int(axis, "BatchNormalization")
         self.momentum, self.epsilon = float(momentum), float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
-        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
-        self.moving_mean_initializer = moving_mean_initializer
-        self.moving_variance_initializer = moving_variance_initializer
+        (self.beta_initializer, self.gamma_initializer, self.moving_mean_initializer,
+         self.moving_variance_initializer) = initializers.check(beta_initializer, gamma_initializer,
+                                                                moving_mean_initializer, moving_variance_initializer)
 
     def build(self, input_shape: tuple) -> None:
         (axis,) = _resolved_axes([self.axis], tuple(input_shape), "BatchNormalization")
@@ -144,7 +145,7 @@ class LayerNormalization(Layer):
         else:
             self.axis = _axis_int(axis, "LayerNormalization")
         self.epsilon, self.center, self.scale = float(epsilon), bool(center), bool(scale)
-        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
+        self.beta_initializer, self.gamma_initializer = initializers.check(beta_initializer, gamma_initializer)
 
     def build(self, input_shape: tuple) -> None:
         axes = self.axis if isinstance(self.axis, list) else [self.axis]
