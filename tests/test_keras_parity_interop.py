@@ -138,8 +138,8 @@ def test_what_has_no_pytorch_twin_is_refused_with_the_reason():
     model = Sequential([Input((7,), dtype="int32"), Embedding(12, 4, mask_zero=True), Conv1D(2, 3)])
     with pytest.raises(ValueError, match=r"'conv1d.*' \(Conv1D\) would receive a mask"):
         to_torch(model)
-    with pytest.raises(ValueError, match=r"nn.Conv1d's padding=\(1,\) has no Keras twin"):
-        from_torch(torch.nn.Conv1d(3, 2, 3, padding=1))
+    with pytest.raises(ValueError, match=r"nn.Conv1d, whose padding=\(2,\): Keras pads 'valid' \(0\) or 'same'"):
+        from_torch(torch.nn.Conv1d(3, 2, 3, padding=2))
     with pytest.raises(TypeError, match=r"a layer or a Sequential model, got list"):
         to_torch([Dense(1)])
     with pytest.raises(ValueError, match=r"from_torch converts nn.Embedding"):

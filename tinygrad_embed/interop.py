@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import types
-import warnings
 from typing import Any
 
 import numpy as np
@@ -44,16 +43,19 @@ def _torch() -> Any:
 
 
 # ---- weights: Keras's layouts <-> PyTorch's (plain numpy, used both ways and by the tests) ---------
-def lstm_to_torch(kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray) -> dict[str, np.ndarray]:
-    """nn.LSTM's parameters: the same gate order, weights transposed, Keras's bias as bias_ih and zeros as bias_hh."""
-    return {"weight_ih_l0": kernel.T, "weight_hh_l0": recurrent_kernel.T, "bias_ih_l0": bias,
-            "bias_hh_l0": np.zeros_like(bias)}
+def lstm_to_torch(kernel: np.ndarray, recurrent_kernel: np.ndarray,
+                  bias: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """nn.LSTM's parameters: the same gate order, weights transposed, Keras's bias as bias_ih and zeros as bias_hh
+    (no biases for a layer without, use_bias=False, which is nn.LSTM's bias=False)."""
+    biases = {} if bias is None else {"bias_ih_l0": bias, "bias_hh_l0": np.zeros_like(bias)}
+    return {"weight_ih_l0": kernel.T, "weight_hh_l0": recurrent_kernel.T, **biases}
 
 
 def lstm_from_torch(parameters: dict[str, np.ndarray]) -> list[np.ndarray]:
     """Keras's [kernel, recurrent_kernel, bias]: both of PyTorch's biases are added to the same sum."""
     p = parameters
-    return [p["weight_ih_l0"].T, p["weight_hh_l0"].T, p["bias_ih_l0"] + p["bias_hh_l0"]]
+    biases = [p["bias_ih_l0"] + p["bias_hh_l0"]] if "bias_ih_l0" in p else []
+    return [p["weight_ih_l0"].T, p["weight_hh_l0"].T, *biases]
 
 
 def _swap_first_two_gates(array: np.ndarray, units: int) -> np.ndarray:
@@ -62,24 +64,28 @@ def _swap_first_two_gates(array: np.ndarray, units: int) -> np.ndarray:
     return np.concatenate([b, a, c], axis=-1)
 
 
-def gru_to_torch(kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray) -> dict[str, np.ndarray]:
+def gru_to_torch(kernel: np.ndarray, recurrent_kernel: np.ndarray,
+                 bias: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """nn.GRU's parameters for a reset_after GRU: gates reordered, weights transposed, bias rows split."""
     u = recurrent_kernel.shape[0]
-    return {"weight_ih_l0": _swap_first_two_gates(kernel, u).T, "weight_hh_l0": _swap_first_two_gates(recurrent_kernel, u).T,
-            "bias_ih_l0": _swap_first_two_gates(bias[0], u), "bias_hh_l0": _swap_first_two_gates(bias[1], u)}
+    biases = {} if bias is None else {"bias_ih_l0": _swap_first_two_gates(bias[0], u),
+                                      "bias_hh_l0": _swap_first_two_gates(bias[1], u)}
+    return {"weight_ih_l0": _swap_first_two_gates(kernel, u).T,
+            "weight_hh_l0": _swap_first_two_gates(recurrent_kernel, u).T, **biases}
 
 
 def gru_from_torch(parameters: dict[str, np.ndarray]) -> list[np.ndarray]:
     """Keras's [kernel, recurrent_kernel, bias] of a reset_after GRU: gru_to_torch undone."""
     p = parameters
     u = p["weight_hh_l0"].shape[1]
-    return [_swap_first_two_gates(p["weight_ih_l0"].T, u), _swap_first_two_gates(p["weight_hh_l0"].T, u),
-            np.stack([_swap_first_two_gates(p["bias_ih_l0"], u), _swap_first_two_gates(p["bias_hh_l0"], u)])]
+    biases = [np.stack([_swap_first_two_gates(p[f"bias_{k}_l0"], u) for k in ("ih", "hh")])] if "bias_ih_l0" in p else []
+    return [_swap_first_two_gates(p["weight_ih_l0"].T, u), _swap_first_two_gates(p["weight_hh_l0"].T, u), *biases]
 
 
 # ---- to PyTorch -----------------------------------------------------------------------------------
 def to_torch(layer_or_model: Layer) -> Any:
-    """A torch.nn.Module computing what the layer (or Sequential) computes, with a copy of its weights (float32)."""
+    """A torch.nn.Module computing what the layer (or Sequential) computes, with a copy of its weights (in the
+    layer's dtype, requires_grad as it is trainable); a ValueError naming any setting PyTorch would not keep."""
     modules = _modules()
     if isinstance(layer_or_model, Sequential):
         masked, converted = False, []
@@ -96,47 +102,71 @@ def to_torch(layer_or_model: Layer) -> Any:
 
 
 def _layer_to_torch(layer: Layer, modules: Any) -> Any:
-    """The torch module computing what this one layer computes, with its weights."""
-    torch = _torch()
+    """The torch module computing what this one layer computes: its weights, in its dtype, trainable as it is."""
     if not layer.built:
         raise ValueError(f"layer {layer.name!r} has no weights yet: build it (or call it on data) first")
-    weights = [np.asarray(w, np.float32) for w in layer.get_weights()]
+    module = _weighted_to_torch(layer, modules) if layer.get_weights() else _plain_to_torch(layer, modules)
+    return module.requires_grad_(layer.trainable)  # trainable=False: PyTorch leaves the weights alone too
+
+
+def _weighted_to_torch(layer: Layer, modules: Any) -> Any:
+    """The module of a layer with weights, created in the layer's dtype (float32 or float64)."""
+    nn, weights = _torch().nn, layer.get_weights()
+    dtype = {"dtype": getattr(_torch(), layer.dtype.name)}
     if isinstance(layer, Embedding):
-        module = torch.nn.Embedding(layer.input_dim, layer.output_dim)
-        _load(module, {"weight": weights[0]})
-        return modules.Embedding(module, layer.mask_zero)
+        return modules.Embedding(_load(nn.Embedding(layer.input_dim, layer.output_dim, **dtype), {"weight": weights[0]}),
+                                 layer.mask_zero)
+    bias = {"bias": weights[1]} if getattr(layer, "use_bias", False) else {}
     if isinstance(layer, Dense):
-        module = torch.nn.Linear(weights[0].shape[0], layer.units, bias=layer.use_bias)
-        _load(module, {"weight": weights[0].T, **({"bias": weights[1]} if layer.use_bias else {})})
-        return modules.Dense(module, _activation_name(layer.activation))
+        linear = nn.Linear(weights[0].shape[0], layer.units, bias=layer.use_bias, **dtype)
+        return modules.Dense(_load(linear, {"weight": weights[0].T, **bias}), _activation_name(layer.activation))
     if isinstance(layer, (LSTM, GRU)):
-        return _recurrent_to_torch(layer, weights, modules)
+        return _recurrent_to_torch(layer, weights, modules, dtype)
     if isinstance(layer, Conv1D):
-        module = torch.nn.Conv1d(weights[0].shape[1], layer.filters, layer.kernel_size, stride=layer.strides,
-                                 dilation=layer.dilation_rate, bias=layer.use_bias)
-        _load(module, {"weight": weights[0].transpose(2, 1, 0), **({"bias": weights[1]} if layer.use_bias else {})})
-        return modules.Conv1D(module, layer.padding, _activation_name(layer.activation))
-    simple = {Dropout: lambda: torch.nn.Dropout(layer.rate), Flatten: lambda: torch.nn.Flatten(),
-              GlobalMaxPooling1D: lambda: modules.Reduce("amax"), GlobalAveragePooling1D: lambda: modules.Reduce("mean")}
-    if type(layer) in simple:
-        return simple[type(layer)]()
-    raise ValueError(f"layer {layer.name!r} is a {type(layer).__name__}, which to_torch does not convert (it converts "
-                     f"{', '.join(c.__name__ for c in (Embedding, Dense, LSTM, GRU, Conv1D, *simple))})")
+        conv = nn.Conv1d(weights[0].shape[1], layer.filters, layer.kernel_size, stride=layer.strides,
+                         dilation=layer.dilation_rate, bias=layer.use_bias, **dtype)
+        return modules.Conv1D(_load(conv, {"weight": weights[0].transpose(2, 1, 0), **bias}), layer.padding,
+                              _activation_name(layer.activation))
+    raise _not_converted(layer)
 
 
-def _recurrent_to_torch(layer: LSTM | GRU, weights: list[np.ndarray], modules: Any) -> Any:
+def _plain_to_torch(layer: Layer, modules: Any) -> Any:
+    """The module of a layer without weights, or a ValueError naming the argument it does not carry."""
+    nn = _torch().nn
+    if type(layer) is Dropout:
+        if layer.noise_shape is not None:  # nn.Dropout draws one number per element, always
+            raise ValueError(f"Dropout {layer.name!r} has noise_shape={layer.noise_shape}, which nn.Dropout does not "
+                             "take: use Dropout without noise_shape")
+        return nn.Dropout(layer.rate)
+    if type(layer) is Flatten:
+        if layer.data_format != "channels_last":
+            raise ValueError(f"Flatten {layer.name!r} has data_format={layer.data_format!r}, which nn.Flatten does "
+                             "not take (it flattens in the order the axes come): use data_format='channels_last'")
+        return nn.Flatten()
+    if type(layer) in (GlobalMaxPooling1D, GlobalAveragePooling1D):
+        return modules.Reduce("amax" if type(layer) is GlobalMaxPooling1D else "mean", layer.keepdims)
+    raise _not_converted(layer)
+
+
+def _not_converted(layer: Layer) -> ValueError:
+    kinds = (Embedding, Dense, LSTM, GRU, Conv1D, Dropout, Flatten, GlobalMaxPooling1D, GlobalAveragePooling1D)
+    return ValueError(f"layer {layer.name!r} is a {type(layer).__name__}, which to_torch does not convert (it "
+                      f"converts {', '.join(c.__name__ for c in kinds)})")
+
+
+def _recurrent_to_torch(layer: LSTM | GRU, weights: list[np.ndarray], modules: Any, dtype: dict) -> Any:
     """nn.LSTM or nn.GRU for an LSTM or GRU layer, or a ValueError naming what has no twin."""
     torch, kind = _torch(), type(layer).__name__
     if isinstance(layer, GRU) and not layer.reset_after:
         raise ValueError(f"GRU {layer.name!r} has reset_after=False, which has no PyTorch twin: nn.GRU applies the "
                          "reset gate after the recurrent product (Keras's reset_after=True, its default)")
     unsupported = {"go_backwards": layer.go_backwards, "return_state": layer.return_state, "dropout": layer.dropout,
-                   "recurrent_dropout": layer.recurrent_dropout, "activations other than tanh and sigmoid":
-                   not layer.default_activations, "use_bias=False": not layer.use_bias}
+                   "recurrent_dropout": layer.recurrent_dropout, "stateful": layer.stateful,
+                   "activations other than tanh and sigmoid": not layer.default_activations}
     named = [name for name, value in unsupported.items() if value]
     if named:
         raise ValueError(f"{kind} {layer.name!r} uses {', '.join(named)}, which to_torch does not map onto nn.{kind}")
-    module = getattr(torch.nn, kind)(weights[0].shape[0], layer.units, batch_first=True)
+    module = getattr(torch.nn, kind)(weights[0].shape[0], layer.units, bias=layer.use_bias, batch_first=True, **dtype)
     _load(module, (lstm_to_torch if isinstance(layer, LSTM) else gru_to_torch)(*weights))
     return modules.Recurrent(module, layer.return_sequences)
 
@@ -150,12 +180,13 @@ def _activation_name(function: Any) -> str:
                      f"(known: {', '.join(ACTIVATIONS)}, softmax)")
 
 
-def _load(module: Any, arrays: dict[str, np.ndarray]) -> None:
-    """Copy numpy arrays into a torch module's parameters of the same names."""
+def _load(module: Any, arrays: dict[str, np.ndarray]) -> Any:
+    """The torch module, its parameters of these names holding copies of the arrays (in the same dtype)."""
     torch = _torch()
     with torch.no_grad():
         for name, array in arrays.items():
-            getattr(module, name).copy_(torch.from_numpy(np.ascontiguousarray(array, np.float32)))
+            getattr(module, name).copy_(torch.from_numpy(np.ascontiguousarray(array)))
+    return module
 
 
 # ---- the torch modules to_torch builds ------------------------------------------------------------
@@ -230,13 +261,13 @@ def _pre_padded(mask: Any) -> tuple[Any, Any]:
 
 
 class _Reduce:
-    """torch.amax or torch.mean over the steps: the global pooling layers."""
-    def __init__(self, how: str) -> None:
+    """torch.amax or torch.mean over the steps, the steps axis kept or not: the global pooling layers."""
+    def __init__(self, how: str, keepdims: bool = False) -> None:
         super().__init__()
-        self.how = how
+        self.how, self.keepdims = how, keepdims
 
     def forward(self, x: Any) -> Any:
-        return getattr(_torch(), self.how)(x, dim=1)
+        return getattr(_torch(), self.how)(x, dim=1, keepdim=self.keepdims)
 
 
 class _Sequential:
@@ -276,73 +307,137 @@ def _modules() -> Any:
 
 # ---- from PyTorch ---------------------------------------------------------------------------------
 def from_torch(module: Any) -> Layer:
-    """The layer (or Sequential, for nn.Sequential or what to_torch made of one) computing what `module` does."""
+    """The layer (or Sequential, for nn.Sequential or what to_torch made of one) computing what `module` does;
+    a ValueError naming each setting of the module that the layer would not keep."""
     torch, modules = _torch(), _modules()
+    _refuse_own_forward(module)
     if isinstance(module, (modules.Sequential, torch.nn.Sequential)):
         layers = module.layers if isinstance(module, modules.Sequential) else module
         return Sequential([from_torch(m) for m in layers])
     if isinstance(module, modules.Reduce):  # what to_torch made of a global pooling layer
-        return GlobalMaxPooling1D() if module.how == "amax" else GlobalAveragePooling1D()
+        return (GlobalMaxPooling1D if module.how == "amax" else GlobalAveragePooling1D)(keepdims=module.keepdims)
     wrapped = {modules.Embedding: "embedding", modules.Dense: "linear", modules.Conv1D: "conv", modules.Recurrent: "rnn"}
     wrapper = module if type(module) in wrapped else None
     inner = getattr(module, wrapped[type(module)]) if wrapper is not None else module
-    arrays = {name: p.detach().cpu().numpy().astype(np.float32) for name, p in inner.named_parameters()}
-    return _from_torch_module(inner, arrays, wrapper)
+    if wrapper is not None:
+        _refuse_own_forward(inner)
+    not_carried = _arguments_not_carried(inner)
+    if not_carried:
+        raise ValueError(f"from_torch does not convert this nn.{type(inner).__name__}, whose " + "; and ".join(not_carried))
+    arrays, common = _parameters(inner)
+    return _from_torch_module(inner, arrays, wrapper, common)
 
 
-def _from_torch_module(module: Any, arrays: dict[str, np.ndarray], wrapper: Any) -> Layer:
-    """The layer for one plain torch module; `wrapper`, what to_torch made, adds Keras's settings."""
+def _refuse_own_forward(module: Any) -> None:
+    """ValueError for a module whose forward is not its PyTorch class's (a subclass's own, or hooks added)."""
+    nn, modules = _torch().nn, _modules()
+    if type(module) in vars(modules).values():
+        return
+    bases = [b for b in CONVERTED if isinstance(module, getattr(nn, b))]
+    if bases and type(module).forward is not getattr(nn, bases[0]).forward:
+        raise ValueError(f"{type(module).__name__} subclasses nn.{bases[0]} with a forward of its own, which from_torch "
+                         f"cannot read: convert a plain nn.{bases[0]} holding the same parameters")
+    if bases and (module._forward_hooks or module._forward_pre_hooks):  # they change what the module returns
+        raise ValueError(f"this nn.{bases[0]} has forward hooks, which from_torch cannot carry: remove them first")
+
+
+CONVERTED = ("Embedding", "Linear", "LSTM", "GRU", "Conv1d", "Dropout", "Flatten", "Sequential")  # what from_torch takes
+
+
+def _arguments_not_carried(module: Any) -> list[str]:
+    """For each constructor argument of `module` whose meaning a layer here would not keep: its name and value,
+    why, and how to fix it."""
+    nn, kind = _torch().nn, type(module).__name__
+    if isinstance(module, nn.Embedding):
+        checks = [(module.padding_idx is not None, f"padding_idx={module.padding_idx}: PyTorch never trains that row "
+                   "(its gradient is always zero), here every row trains; set module.padding_idx = None to convert it "
+                   "as a row that trains like the others (the outputs are the same)"),
+                  (module.max_norm is not None, f"max_norm={module.max_norm}: PyTorch rescales (in place) each looked-up "
+                   "row whose norm exceeds it, here rows are used as they are; there is no twin for it"),
+                  (module.scale_grad_by_freq, "scale_grad_by_freq=True: PyTorch divides each row's gradient by its count "
+                   "in the batch, here it is not; set module.scale_grad_by_freq = False to convert without it")]
+    elif isinstance(module, (nn.LSTM, nn.GRU)):
+        checks = [(not module.batch_first, f"batch_first=False: nn.{kind} reads (time, batch, features), the layers here "
+                   f"read (batch, time, features); set module.batch_first = True (the weights stay the same) and give "
+                   "both batch-first input, x.transpose(0, 1)"),
+                  (module.num_layers != 1, f"num_layers={module.num_layers}: a layer here is one recurrent layer; "
+                   f"convert one nn.{kind} per layer (weight_ih_l1 ... become that one's weight_ih_l0 ...)"),
+                  (module.bidirectional, "bidirectional=True: the Bidirectional wrapper here does not convert"),
+                  (getattr(module, "proj_size", 0), f"proj_size={getattr(module, 'proj_size', 0)}: LSTM here has no "
+                   "projection of its output")]
+    elif isinstance(module, nn.Conv1d):
+        pads = module.padding != "valid" and (module.padding == "same" or module.padding[0] > 0)
+        checks = [(module.groups != 1, f"groups={module.groups}: Conv1D here convolves all channels together (groups=1)"),
+                  (module.stride[0] > 1 and module.dilation[0] > 1, f"stride={module.stride[0]} with dilation="
+                   f"{module.dilation[0]}: Conv1D here, as Keras's, takes strides above 1 or a dilation_rate, not both"),
+                  (_conv_padding(module) is None, f"padding={module.padding!r}: Keras pads 'valid' (0) or 'same' (with "
+                   "stride 1, dilation * (kernel_size - 1) / 2 steps on each side); pad the input instead"),
+                  (pads and module.padding_mode != "zeros", f"padding_mode={module.padding_mode!r}: Keras pads with zeros")]
+    elif isinstance(module, nn.Flatten):
+        checks = [((module.start_dim, module.end_dim) != (1, -1), f"start_dim={module.start_dim}, end_dim="
+                   f"{module.end_dim}: Flatten here keeps the batch axis and flattens all others (1 and -1)")]
+    else:
+        checks = []
+    dtypes = sorted({str(p.dtype).removeprefix("torch.") for p in module.parameters()})
+    checks.append((len(dtypes) > 1 or not set(dtypes) <= {"float32", "float64"}, f"parameters are {' and '.join(dtypes)}: "
+                   "the layers here compute in float32 or float64; convert with module.float() or module.double()"))
+    return [why for refused, why in checks if refused]
+
+
+def _conv_padding(conv: Any) -> str | None:
+    """Keras's name for an nn.Conv1d's padding, 'valid' or 'same', or None when Keras has none for it."""
+    if conv.padding in ("valid", "same"):
+        return conv.padding
+    amount = conv.padding[0]
+    same = conv.stride[0] == 1 and 2 * amount == conv.dilation[0] * (conv.kernel_size[0] - 1)
+    return "valid" if amount == 0 else "same" if same else None
+
+
+def _parameters(module: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The module's parameters as numpy arrays, and the dtype and trainable its layer takes; a ValueError
+    unless all train or none (requires_grad)."""
+    parameters = dict(module.named_parameters())
+    frozen = sorted(name for name, p in parameters.items() if not p.requires_grad)
+    if 0 < len(frozen) < len(parameters):
+        raise ValueError(f"nn.{type(module).__name__}'s {', '.join(frozen)} have requires_grad=False and its other "
+                         "parameters not: a layer here trains all its weights or none (trainable); set requires_grad "
+                         "alike on all")
+    arrays = {name: p.detach().cpu().numpy() for name, p in parameters.items()}
+    dtypes = {str(array.dtype) for array in arrays.values()}
+    return arrays, {"dtype": dtypes.pop() if dtypes else None, "trainable": not frozen}
+
+
+def _from_torch_module(module: Any, arrays: dict[str, np.ndarray], wrapper: Any, common: dict[str, Any]) -> Layer:
+    """The layer for one plain torch module (its arguments checked); `wrapper`, what to_torch made, adds Keras's
+    settings; `common`, the layer's dtype and trainable."""
     nn = _torch().nn
     activation = getattr(wrapper, "activation", "linear")
     if isinstance(module, nn.Embedding):
-        if module.padding_idx is not None:
-            warnings.warn(f"nn.Embedding's padding_idx={module.padding_idx} keeps that row out of training; here it is "
-                          "trained like any other", stacklevel=3)
-        layer = Embedding(module.num_embeddings, module.embedding_dim, mask_zero=getattr(wrapper, "mask_zero", False))
+        layer = Embedding(module.num_embeddings, module.embedding_dim, mask_zero=getattr(wrapper, "mask_zero", False),
+                          **common)
         layer.set_weights([arrays["weight"]])
         return layer
     if isinstance(module, nn.Linear):
-        layer = Dense(module.out_features, activation=activation, use_bias=module.bias is not None)
+        layer = Dense(module.out_features, activation=activation, use_bias=module.bias is not None, **common)
         weights = [arrays["weight"].T] + ([arrays["bias"]] if "bias" in arrays else [])
         return _built(layer, (None, module.in_features), weights)
     if isinstance(module, (nn.LSTM, nn.GRU)):
-        return _recurrent_from_torch(module, arrays, getattr(wrapper, "return_sequences", True))
+        kind, convert = (LSTM, lstm_from_torch) if isinstance(module, nn.LSTM) else (GRU, gru_from_torch)
+        layer = kind(module.hidden_size, use_bias=module.bias, return_sequences=getattr(wrapper, "return_sequences", True),
+                     **common)
+        return _built(layer, (None, None, module.input_size), convert(arrays))
     if isinstance(module, nn.Conv1d):
-        return _conv_from_torch(module, arrays, getattr(wrapper, "padding", None), activation)
-    if isinstance(module, nn.Dropout):
+        layer = Conv1D(module.out_channels, module.kernel_size[0], strides=module.stride[0],
+                       padding=getattr(wrapper, "padding", None) or _conv_padding(module),
+                       dilation_rate=module.dilation[0], activation=activation, use_bias=module.bias is not None, **common)
+        weights = [arrays["weight"].transpose(2, 1, 0)] + ([arrays["bias"]] if "bias" in arrays else [])
+        return _built(layer, (None, None, module.in_channels), weights)
+    if isinstance(module, nn.Dropout):  # inplace=True changes where the result is stored, not what it is
         return Dropout(module.p)
-    if isinstance(module, nn.Flatten) and module.start_dim == 1 and module.end_dim == -1:
+    if isinstance(module, nn.Flatten):
         return Flatten()
-    raise ValueError(f"from_torch converts nn.Embedding, nn.Linear, nn.LSTM, nn.GRU, nn.Conv1d, nn.Dropout, nn.Flatten "
-                     f"and nn.Sequential of them; got {type(module).__name__}")
-
-
-def _recurrent_from_torch(rnn: Any, arrays: dict[str, np.ndarray], return_sequences: bool) -> Layer:
-    """An LSTM or GRU layer for a one-layer, one-direction nn.LSTM or nn.GRU."""
-    kind = type(rnn).__name__
-    if rnn.num_layers != 1 or rnn.bidirectional or not rnn.bias or getattr(rnn, "proj_size", 0):
-        raise ValueError(f"from_torch converts a one-layer, one-direction nn.{kind} with biases and no projection; "
-                         f"got num_layers={rnn.num_layers}, bidirectional={rnn.bidirectional}, bias={rnn.bias}")
-    if isinstance(rnn, _torch().nn.LSTM):
-        layer, weights = LSTM(rnn.hidden_size, return_sequences=return_sequences), lstm_from_torch(arrays)
-    else:
-        layer, weights = GRU(rnn.hidden_size, return_sequences=return_sequences), gru_from_torch(arrays)
-    return _built(layer, (None, None, rnn.input_size), weights)
-
-
-def _conv_from_torch(conv: Any, arrays: dict[str, np.ndarray], padding: str | None, activation: str) -> Layer:
-    """A Conv1D layer for an nn.Conv1d (channels first there, last here)."""
-    if conv.groups != 1 or conv.padding_mode != "zeros":
-        raise ValueError(f"from_torch converts nn.Conv1d with groups=1 and zero padding, got groups={conv.groups}, "
-                         f"padding_mode={conv.padding_mode!r}")
-    if padding is None:  # a plain nn.Conv1d: its symmetric padding must be one of Keras's
-        padding = {"valid": "valid", "same": "same", (0,): "valid"}.get(conv.padding)
-        if padding is None:
-            raise ValueError(f"nn.Conv1d's padding={conv.padding!r} has no Keras twin: use 0, 'valid' or 'same'")
-    layer = Conv1D(conv.out_channels, conv.kernel_size[0], strides=conv.stride[0], padding=padding,
-                   dilation_rate=conv.dilation[0], activation=activation, use_bias=conv.bias is not None)
-    weights = [arrays["weight"].transpose(2, 1, 0)] + ([arrays["bias"]] if "bias" in arrays else [])
-    return _built(layer, (None, None, conv.in_channels), weights)
+    raise ValueError(f"from_torch converts nn.{', nn.'.join(CONVERTED[:-1])} and nn.Sequential of them (and what "
+                     f"to_torch makes); got {type(module).__name__}")
 
 
 def _built(layer: Layer, input_shape: tuple, weights: list[np.ndarray]) -> Layer:
