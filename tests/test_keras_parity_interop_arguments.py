@@ -222,3 +222,83 @@ def test_to_torch_converts_each_layer_kind_or_refuses_by_argument(kinds, data, t
     back = from_torch(module)  # and the way back: the layer from PyTorch's module gives what the first one gave
     np.testing.assert_allclose(back(x).data, ours.data, atol=tolerance, rtol=tolerance)
     assert back.trainable == trainable or not layer.weights
+
+
+# ---- each promise on its own ------------------------------------------------------------------------------
+def test_a_time_first_lstm_is_refused_with_the_fix_and_the_fix_works():
+    torch.manual_seed(0)
+    lstm = nn.LSTM(4, 3)  # PyTorch's default: batch_first=False, input (time, batch, features)
+    with pytest.raises(ValueError, match=r"batch_first=False: nn.LSTM reads \(time, batch, features\).*set "
+                                         r"module.batch_first = True"):
+        from_torch(lstm)
+    x = floats(1, (STEPS, BATCH, 4), "float32")
+    expected = lstm(torch.from_numpy(x))[0].detach().numpy()
+    lstm.batch_first = True  # the fix the message gives: the same weights, batch-first input
+    np.testing.assert_allclose(from_torch(lstm)(x.transpose(1, 0, 2)).data, expected.transpose(1, 0, 2), atol=1e-6)
+
+
+def test_padding_idx_is_refused_and_converts_once_the_row_may_train():
+    table = nn.Embedding(6, 3, padding_idx=0)
+    with pytest.raises(ValueError, match=r"padding_idx=0: PyTorch never trains that row.*module.padding_idx = None"):
+        from_torch(table)
+    x = ids(2, 6)
+    x[0, :2] = 0
+    table(torch.from_numpy(x)).sum().backward()
+    np.testing.assert_array_equal(table.weight.grad[0].numpy(), np.zeros(3))  # the reason: that row never moves there
+    table.padding_idx = None
+    layer = from_torch(table)  # the table as it is, row 0 (zeros, as PyTorch started it) included; it trains here
+    np.testing.assert_allclose(layer(x).data, table(torch.from_numpy(x)).detach().numpy())
+    layer(x).sum().backward()
+    np.testing.assert_array_equal(layer.embeddings.grad[0], np.full(3, (x == 0).sum()))
+
+
+def test_sparse_gradients_are_carried_as_the_same_numbers():
+    torch.manual_seed(0)
+    table, x = nn.Embedding(7, 3, sparse=True), ids(3, 7)
+    (table(torch.from_numpy(x)) ** 2).sum().backward()
+    layer = from_torch(table)
+    (layer(x) ** 2).sum().backward()
+    np.testing.assert_allclose(layer.embeddings.grad, table.weight.grad.to_dense().numpy(), atol=1e-6)
+
+
+def test_requires_grad_is_carried_as_trainable_and_a_mix_is_refused():
+    frozen = nn.Embedding.from_pretrained(torch.randn(5, 2))  # freeze=True: requires_grad=False
+    layer = from_torch(frozen)
+    assert not layer.trainable and layer.trainable_weights == []
+    assert not any(p.requires_grad for p in to_torch(layer).parameters())
+    linear = nn.Linear(3, 2)
+    linear.bias.requires_grad_(False)
+    with pytest.raises(ValueError, match=r"nn.Linear's bias have requires_grad=False and its other parameters not"):
+        from_torch(linear)
+
+
+def test_float64_is_carried_both_ways_and_half_precision_refused():
+    linear = nn.Linear(3, 2, dtype=torch.float64)
+    layer = from_torch(linear)
+    assert layer.dtype == np.float64 and layer.kernel.data.dtype == np.float64
+    assert to_torch(layer).linear.weight.dtype == torch.float64
+    with pytest.raises(ValueError, match=r"parameters are float16: .*module.float\(\)"):
+        from_torch(nn.Linear(3, 2, dtype=torch.float16))
+
+
+def test_a_module_computing_something_else_than_its_class_is_refused():
+    class Doubled(nn.Linear):
+        def forward(self, x):
+            return 2 * super().forward(x)
+
+    with pytest.raises(ValueError, match=r"Doubled subclasses nn.Linear with a forward of its own"):
+        from_torch(Doubled(3, 2))
+    hooked = nn.Linear(3, 2)
+    hooked.register_forward_hook(lambda module, inputs, output: output + 1)
+    with pytest.raises(ValueError, match=r"nn.Linear has forward hooks"):
+        from_torch(hooked)
+    with pytest.raises(ValueError, match=r"subclasses nn.Linear"):
+        from_torch(nn.Sequential(nn.Embedding(5, 3), Doubled(3, 2)))
+
+
+def test_a_conv1d_padded_symmetrically_as_same_converts():
+    conv = nn.Conv1d(2, 3, 5, padding=4, dilation=2)  # 4 = dilation * (kernel_size - 1) / 2: Keras's 'same'
+    layer = from_torch(conv)
+    assert layer.padding == "same"
+    x = floats(4, (BATCH, STEPS, 2), "float32")
+    np.testing.assert_allclose(layer(x).data, run_plain(conv, x), atol=1e-5)

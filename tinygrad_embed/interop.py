@@ -13,6 +13,9 @@ Masks: a Sequential whose Embedding(mask_zero=True) feeds LSTM or GRU layers con
 input (pad_sequences' default, zeros before the words): its forward moves each sequence's words to the
 front and runs the recurrent layers on packed sequences, which is Keras's masking for that input; any
 other padding raises an error at run time, and a mask reaching any other layer kind an error at conversion.
+A module converts only when the result computes the same function: an argument whose meaning has no twin
+on the other side (batch_first=False, padding_idx, max_norm, stateful, float16, ...) is refused with a
+ValueError naming it, and saying how to fix it where there is a fix (docs/bridges.md has the whole list).
 torch is optional (the `parity` extra): importing this module works without it, calling it does not.
 """
 from __future__ import annotations
