@@ -16,6 +16,7 @@ torch = require("torch")
 
 from tinygrad_embed import layers  # noqa: E402
 from tinygrad_embed.interop import from_torch, to_torch  # noqa: E402
+from tinygrad_embed.models import Sequential  # noqa: E402
 
 nn = torch.nn
 TOLERANCE = {"float32": 2e-5, "float64": 1e-10}
@@ -63,17 +64,16 @@ def recurrents(draw):
     kind, features, units, dtype = draw(st.sampled_from([nn.LSTM, nn.GRU])), draw(st.integers(1, 4)), \
         draw(st.integers(1, 4)), draw(DTYPES)
     anything = draw(st.booleans())  # else only the arguments that convert: half the cases, every kind of them
-    arguments = {"num_layers": draw(mostly(1, 2) if anything else st.just(1)), "bias": draw(st.booleans()),
+    arguments = {"num_layers": draw(st.integers(1, 3)), "bias": draw(st.booleans()),
                  "batch_first": draw(mostly(True, False) if anything else st.just(True)),
-                 "dropout": draw(st.sampled_from([0.0, 0.3])),
-                 "bidirectional": draw(mostly(False, True) if anything else st.just(False))}
+                 "dropout": draw(st.sampled_from([0.0, 0.3])), "bidirectional": draw(st.booleans())}
     if kind is nn.LSTM and units > 1 and anything:
         arguments["proj_size"] = draw(mostly(0, *range(1, units)))
     with warnings.catch_warnings():  # dropout with one layer: PyTorch warns that it has no effect (true)
         warnings.simplefilter("ignore", UserWarning)
         module = kind(features, units, dtype=getattr(torch, dtype), **arguments)
-    refused = ["batch_first=False"] * (not arguments["batch_first"]) + ["num_layers"] * (arguments["num_layers"] > 1) \
-        + ["bidirectional"] * arguments["bidirectional"] + ["proj_size"] * (arguments.get("proj_size", 0) > 0)
+    # carried: num_layers (a Sequential of layers, Dropout between), bidirectional (Bidirectional), bias, dropout
+    refused = ["batch_first=False"] * (not arguments["batch_first"]) + ["proj_size"] * (arguments.get("proj_size", 0) > 0)
     return module, refused, dtype, floats(draw(st.integers(0, 99)), (BATCH, STEPS, features), "float32")
 
 
@@ -135,8 +135,8 @@ def test_from_torch_converts_each_module_kind_or_refuses_by_argument(modules, da
     back = to_torch(layer).eval()  # and the way back: to_torch's module gives what the first one gave
     np.testing.assert_allclose(back(torch.from_numpy(x)).detach().numpy(), expected, atol=TOLERANCE[dtype],
                                rtol=TOLERANCE[dtype])
-    if layer.weights:
-        assert layer.dtype == np.dtype(dtype) and all(p.dtype == getattr(torch, dtype) for p in back.parameters())
+    assert all(w.data.dtype == np.dtype(dtype) for w in layer.weights)
+    assert all(p.dtype == getattr(torch, dtype) for p in back.parameters())
 
 
 # ---- layers with random arguments: (layer, the arguments to_torch must refuse, an input) ------------------
@@ -178,6 +178,16 @@ def recurrent_layers(draw):
 
 
 @st.composite
+def bidirectional_layers(draw):
+    layer, refused, x = draw(recurrent_layers())
+    merge_mode = draw(mostly("concat", "sum", "mul", "ave", None))
+    wrapper = layers.Bidirectional(layer, merge_mode=merge_mode)
+    if merge_mode != "concat":  # the wrapper's merge is looked at first, then each direction
+        refused = ["merge_mode"]
+    return wrapper, refused, x
+
+
+@st.composite
 def conv_layers(draw):
     strides = draw(st.integers(1, 3))
     dilation = 1 if strides > 1 else draw(st.integers(1, 2))  # Keras refuses both above 1
@@ -203,7 +213,8 @@ def weightless_layers(draw):
     return layer, refused, floats(draw(st.integers(0, 99)), (BATCH, STEPS, 2), "float32")
 
 
-@pytest.mark.parametrize("kinds", [embedding_layers, dense_layers, recurrent_layers, conv_layers, weightless_layers])
+@pytest.mark.parametrize("kinds", [embedding_layers, dense_layers, recurrent_layers, bidirectional_layers, conv_layers,
+                                   weightless_layers])
 @given(data=st.data(), trainable=st.booleans())
 def test_to_torch_converts_each_layer_kind_or_refuses_by_argument(kinds, data, trainable):
     layer, refused, x = data.draw(kinds())
@@ -302,3 +313,24 @@ def test_a_conv1d_padded_symmetrically_as_same_converts():
     assert layer.padding == "same"
     x = floats(4, (BATCH, STEPS, 2), "float32")
     np.testing.assert_allclose(layer(x).data, run_plain(conv, x), atol=1e-5)
+
+
+def test_stacked_and_bidirectional_modules_convert_with_masks_too():
+    torch.manual_seed(0)
+    stack = nn.GRU(4, 3, num_layers=2, bidirectional=True, dropout=0.5, batch_first=True)
+    converted = from_torch(stack)  # a Sequential: one Bidirectional per layer, PyTorch's dropout between
+    assert [type(layer).__name__ for layer in converted.layers] == ["Bidirectional", "Dropout", "Bidirectional"]
+    x = floats(5, (BATCH, STEPS, 4), "float32")
+    np.testing.assert_allclose(converted(x).data, stack.eval()(torch.from_numpy(x))[0].detach().numpy(), atol=1e-5)
+    last_only = layers.Bidirectional(layers.LSTM(2))  # the backward direction's last output is PyTorch's at step 0
+    ours = last_only(x).data
+    np.testing.assert_allclose(to_torch(last_only)(torch.from_numpy(x)).detach().numpy(), ours, atol=1e-5)
+    masked = Sequential([layers.Input((STEPS,), dtype="int32"), layers.Embedding(12, 4, mask_zero=True),
+                         layers.Bidirectional(layers.LSTM(2, return_sequences=True)), converted,
+                         layers.Bidirectional(layers.GRU(2)), layers.Dense(1)])
+    padded = ids(6, 11) + 1
+    padded[0, :4], padded[1, :8] = 0, 0  # pre-padded: 5 words, 1 word, 9 words
+    expected = masked.predict(padded)
+    module = to_torch(masked).eval()  # the Sequential inside takes its place in the list
+    np.testing.assert_allclose(module(torch.from_numpy(padded)).detach().numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(from_torch(module).predict(padded), expected, atol=1e-5)

@@ -4,15 +4,18 @@
 
 Embedding <-> nn.Embedding; Dense <-> nn.Linear (kernel transposed); LSTM <-> nn.LSTM (the same gate order
 i, f, c, o; PyTorch's weights transposed, and its two biases summed into Keras's one); GRU(reset_after=True)
-<-> nn.GRU (Keras's gates z, r, h are PyTorch's r, z, n reordered; Keras's bias rows are PyTorch's
-bias_ih and bias_hh); Conv1D <-> nn.Conv1d (channels last here, channels first there); a Sequential of
+<-> nn.GRU (Keras's gates z, r, h are PyTorch's r, z, n reordered; Keras's bias rows are PyTorch's bias_ih
+and bias_hh); Bidirectional of those <-> bidirectional=True; a Sequential of recurrent layers <- a stacked
+module (num_layers > 1); Conv1D <-> nn.Conv1d (channels last here, channels first there); a Sequential of
 these (and Dropout, Flatten, GlobalMaxPooling1D, GlobalAveragePooling1D) <-> a module whose forward takes
 the same input. Inputs are batch first everywhere.
 
-Masks: a Sequential whose Embedding(mask_zero=True) feeds LSTM or GRU layers converts for pre-padded
-input (pad_sequences' default, zeros before the words): its forward moves each sequence's words to the
-front and runs the recurrent layers on packed sequences, which is Keras's masking for that input; any
-other padding raises an error at run time, and a mask reaching any other layer kind an error at conversion.
+Masks: a Sequential whose Embedding(mask_zero=True) feeds LSTM, GRU or Bidirectional layers converts for
+pre-padded input (pad_sequences' default, zeros before the words): its forward moves each sequence's words
+to the front and runs the recurrent layers on packed sequences, which is Keras's masking for that input;
+any other padding raises an error at run time, and a mask reaching any other layer kind (but Dense and
+Dropout, which pass it along) an error at conversion.
+
 A module converts only when the result computes the same function: an argument whose meaning has no twin
 on the other side (batch_first=False, padding_idx, max_norm, stateful, float16, ...) is refused with a
 ValueError naming it, and saying how to fix it where there is a fix (docs/bridges.md has the whole list).
@@ -27,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from . import activations
-from .layers import (GRU, LSTM, Conv1D, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
+from .layers import (GRU, LSTM, Bidirectional, Conv1D, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
                      GlobalMaxPooling1D, Layer)
 from .layers.padding import padding_amounts
 from .models import Sequential
@@ -92,16 +95,22 @@ def to_torch(layer_or_model: Layer) -> Any:
     modules = _modules()
     if isinstance(layer_or_model, Sequential):
         masked, converted = False, []
-        for layer in layer_or_model.layers:
-            if masked and not isinstance(layer, (LSTM, GRU, Dense)):
-                raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) would receive a mask, which only "
-                                 "LSTM, GRU and Dense take here: see tinygrad_embed.interop's docstring")
+        for layer in _flat_layers(layer_or_model):
+            if masked and not isinstance(layer, (LSTM, GRU, Bidirectional, Dense, Dropout)):
+                raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) would receive a mask, which only LSTM, "
+                                 "GRU, Bidirectional, Dense and Dropout take here: see tinygrad_embed.interop's docstring")
             converted.append(_layer_to_torch(layer, modules))
             masked = getattr(layer, "mask_zero", False) or (masked and getattr(layer, "return_sequences", True))
         return modules.Sequential(converted)
     if isinstance(layer_or_model, Layer):
         return _layer_to_torch(layer_or_model, modules)
     raise TypeError(f"to_torch converts a layer or a Sequential model, got {type(layer_or_model).__name__}")
+
+
+def _flat_layers(model: Sequential) -> list[Layer]:
+    """The model's layers in order, those of a Sequential inside it in its place (from_torch makes one of a stack)."""
+    return [inner for layer in model.layers
+            for inner in (_flat_layers(layer) if isinstance(layer, Sequential) else [layer])]
 
 
 def _layer_to_torch(layer: Layer, modules: Any) -> Any:
@@ -123,8 +132,8 @@ def _weighted_to_torch(layer: Layer, modules: Any) -> Any:
     if isinstance(layer, Dense):
         linear = nn.Linear(weights[0].shape[0], layer.units, bias=layer.use_bias, **dtype)
         return modules.Dense(_load(linear, {"weight": weights[0].T, **bias}), _activation_name(layer.activation))
-    if isinstance(layer, (LSTM, GRU)):
-        return _recurrent_to_torch(layer, weights, modules, dtype)
+    if isinstance(layer, (LSTM, GRU, Bidirectional)):
+        return _recurrent_to_torch(layer, modules, dtype)
     if isinstance(layer, Conv1D):
         conv = nn.Conv1d(weights[0].shape[1], layer.filters, layer.kernel_size, stride=layer.strides,
                          dilation=layer.dilation_rate, bias=layer.use_bias, **dtype)
@@ -157,21 +166,43 @@ def _not_converted(layer: Layer) -> ValueError:
                       f"converts {', '.join(c.__name__ for c in kinds)})")
 
 
-def _recurrent_to_torch(layer: LSTM | GRU, weights: list[np.ndarray], modules: Any, dtype: dict) -> Any:
-    """nn.LSTM or nn.GRU for an LSTM or GRU layer, or a ValueError naming what has no twin."""
-    torch, kind = _torch(), type(layer).__name__
+def _recurrent_to_torch(layer: LSTM | GRU | Bidirectional, modules: Any, dtype: dict) -> Any:
+    """nn.LSTM or nn.GRU for an LSTM or GRU layer (bidirectional for a Bidirectional of one)."""
+    halves = _bidirectional_halves(layer) if isinstance(layer, Bidirectional) else [layer]
+    for half, backwards in zip(halves, (False, True)):
+        _check_recurrent(half, backwards)
+    first, convert = halves[0], lstm_to_torch if isinstance(halves[0], LSTM) else gru_to_torch
+    module = getattr(_torch().nn, type(first).__name__)(first.kernel.shape[0], first.units, bias=first.use_bias,
+                                                        batch_first=True, bidirectional=len(halves) == 2, **dtype)
+    for half, suffix in zip(halves, ("", "_reverse")):
+        _load(module, {name + suffix: array for name, array in convert(*half.get_weights()).items()})
+    return modules.Recurrent(module, layer.return_sequences)
+
+
+def _bidirectional_halves(layer: Bidirectional) -> list[LSTM | GRU]:
+    """[forward, backward] of a Bidirectional that nn.LSTM(bidirectional=True) (or nn.GRU's) computes."""
+    forward, backward = layer.forward_layer, layer.backward_layer
+    if layer.merge_mode != "concat":
+        raise ValueError(f"Bidirectional {layer.name!r} has merge_mode={layer.merge_mode!r}; a bidirectional nn.LSTM "
+                         "or nn.GRU concatenates its two directions, merge_mode='concat'")
+    if type(forward) is not type(backward) or (forward.units, forward.use_bias) != (backward.units, backward.use_bias):
+        raise ValueError(f"Bidirectional {layer.name!r} has a backward_layer that is not its layer read backwards, "
+                         "which a bidirectional nn.LSTM or nn.GRU is: leave backward_layer out")
+    return [forward, backward]
+
+
+def _check_recurrent(layer: LSTM | GRU, backwards: bool) -> None:
+    """A ValueError naming what an LSTM or GRU layer (reading forwards, or backwards) has that nn.LSTM/nn.GRU has not."""
+    kind = type(layer).__name__
     if isinstance(layer, GRU) and not layer.reset_after:
         raise ValueError(f"GRU {layer.name!r} has reset_after=False, which has no PyTorch twin: nn.GRU applies the "
                          "reset gate after the recurrent product (Keras's reset_after=True, its default)")
-    unsupported = {"go_backwards": layer.go_backwards, "return_state": layer.return_state, "dropout": layer.dropout,
-                   "recurrent_dropout": layer.recurrent_dropout, "stateful": layer.stateful,
+    unsupported = {"go_backwards": layer.go_backwards != backwards, "return_state": layer.return_state,
+                   "dropout": layer.dropout, "recurrent_dropout": layer.recurrent_dropout, "stateful": layer.stateful,
                    "activations other than tanh and sigmoid": not layer.default_activations}
     named = [name for name, value in unsupported.items() if value]
     if named:
         raise ValueError(f"{kind} {layer.name!r} uses {', '.join(named)}, which to_torch does not map onto nn.{kind}")
-    module = getattr(torch.nn, kind)(weights[0].shape[0], layer.units, bias=layer.use_bias, batch_first=True, **dtype)
-    _load(module, (lstm_to_torch if isinstance(layer, LSTM) else gru_to_torch)(*weights))
-    return modules.Recurrent(module, layer.return_sequences)
 
 
 def _activation_name(function: Any) -> str:
@@ -235,19 +266,25 @@ class _Recurrent:
         self.rnn, self.return_sequences = rnn, return_sequences
 
     def forward(self, x: Any, mask: Any = None) -> Any:
-        if mask is None:
-            y = self.rnn(x)[0]
-            return y if self.return_sequences else y[:, -1]
         torch = _torch()
-        lengths, order = _pre_padded(mask)
-        packed = torch.nn.utils.rnn.pack_padded_sequence(torch.gather(x, 1, order[..., None].expand_as(x)),
-                                                         lengths.cpu(), batch_first=True, enforce_sorted=False)
-        y = torch.nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=x.shape[1])[0]
-        if not self.return_sequences:
-            return y[torch.arange(len(y), device=y.device), lengths - 1]
-        # The words back at the end; the padding steps before them output zeros, the state before any word, as Keras.
-        back = torch.argsort(order, dim=1)
-        return torch.gather(y, 1, back[..., None].expand_as(y))
+        if mask is None:
+            y, lengths = self.rnn(x)[0], torch.full((len(x),), x.shape[1], device=x.device)
+        else:
+            lengths, order = _pre_padded(mask)
+            packed = torch.nn.utils.rnn.pack_padded_sequence(torch.gather(x, 1, order[..., None].expand_as(x)),
+                                                             lengths.cpu(), batch_first=True, enforce_sorted=False)
+            y = torch.nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=x.shape[1])[0]
+            if self.return_sequences:
+                # The words back at the end; the padding steps before them output zeros, as Keras (both directions).
+                back = torch.argsort(order, dim=1)
+                return torch.gather(y, 1, back[..., None].expand_as(y))
+        if self.return_sequences:
+            return y
+        last = y[torch.arange(len(y), device=y.device), lengths - 1]
+        if not self.rnn.bidirectional:
+            return last
+        units = self.rnn.hidden_size  # the backward direction's last output is at the first step, as Keras's
+        return torch.cat([last[:, :units], y[:, 0, units:]], dim=-1)
 
 
 def _pre_padded(mask: Any) -> tuple[Any, Any]:
@@ -363,9 +400,6 @@ def _arguments_not_carried(module: Any) -> list[str]:
         checks = [(not module.batch_first, f"batch_first=False: nn.{kind} reads (time, batch, features), the layers here "
                    f"read (batch, time, features); set module.batch_first = True (the weights stay the same) and give "
                    "both batch-first input, x.transpose(0, 1)"),
-                  (module.num_layers != 1, f"num_layers={module.num_layers}: a layer here is one recurrent layer; "
-                   f"convert one nn.{kind} per layer (weight_ih_l1 ... become that one's weight_ih_l0 ...)"),
-                  (module.bidirectional, "bidirectional=True: the Bidirectional wrapper here does not convert"),
                   (getattr(module, "proj_size", 0), f"proj_size={getattr(module, 'proj_size', 0)}: LSTM here has no "
                    "projection of its output")]
     elif isinstance(module, nn.Conv1d):
@@ -425,10 +459,7 @@ def _from_torch_module(module: Any, arrays: dict[str, np.ndarray], wrapper: Any,
         weights = [arrays["weight"].T] + ([arrays["bias"]] if "bias" in arrays else [])
         return _built(layer, (None, module.in_features), weights)
     if isinstance(module, (nn.LSTM, nn.GRU)):
-        kind, convert = (LSTM, lstm_from_torch) if isinstance(module, nn.LSTM) else (GRU, gru_from_torch)
-        layer = kind(module.hidden_size, use_bias=module.bias, return_sequences=getattr(wrapper, "return_sequences", True),
-                     **common)
-        return _built(layer, (None, None, module.input_size), convert(arrays))
+        return _recurrent_from_torch(module, arrays, getattr(wrapper, "return_sequences", True), common)
     if isinstance(module, nn.Conv1d):
         layer = Conv1D(module.out_channels, module.kernel_size[0], strides=module.stride[0],
                        padding=getattr(wrapper, "padding", None) or _conv_padding(module),
@@ -441,6 +472,24 @@ def _from_torch_module(module: Any, arrays: dict[str, np.ndarray], wrapper: Any,
         return Flatten()
     raise ValueError(f"from_torch converts nn.{', nn.'.join(CONVERTED[:-1])} and nn.Sequential of them (and what "
                      f"to_torch makes); got {type(module).__name__}")
+
+
+def _recurrent_from_torch(rnn: Any, arrays: dict[str, np.ndarray], return_sequences: bool,
+                          common: dict[str, Any]) -> Layer:
+    """An LSTM or GRU layer for each of the module's stacked layers (a Bidirectional of one if it reads both ways);
+    a Sequential of them, with Dropout between where PyTorch drops out, for a stack."""
+    kind, convert = (LSTM, lstm_from_torch) if isinstance(rnn, _torch().nn.LSTM) else (GRU, gru_from_torch)
+    directions = ("", "_reverse") if rnn.bidirectional else ("",)
+    stack: list[Layer] = []
+    for k in range(rnn.num_layers):
+        last = k == rnn.num_layers - 1
+        layer = kind(rnn.hidden_size, use_bias=rnn.bias, return_sequences=return_sequences or not last, **common)
+        layer = Bidirectional(layer, **common) if rnn.bidirectional else layer
+        weights = [w for suffix in directions for w in convert({f"{name}_l0": arrays[f"{name}_l{k}{suffix}"]
+                   for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh") if f"{name}_l{k}{suffix}" in arrays})]
+        features = rnn.input_size if k == 0 else rnn.hidden_size * len(directions)
+        stack += [_built(layer, (None, None, features), weights)] + [Dropout(rnn.dropout)] * (rnn.dropout > 0 and not last)
+    return stack[0] if len(stack) == 1 else Sequential(stack)
 
 
 def _built(layer: Layer, input_shape: tuple, weights: list[np.ndarray]) -> Layer:
