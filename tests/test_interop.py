@@ -31,6 +31,18 @@ def test_gru_gates_z_r_h_become_r_z_n_and_back():
         np.testing.assert_array_equal(restored, original)
 
 
+def test_layers_without_biases_map_to_modules_without_biases_and_back():
+    kernel, recurrent = np.arange(6.0).reshape(2, 3), np.arange(3.0).reshape(1, 3)
+    gru = gru_to_torch(kernel, recurrent)  # use_bias=False: nn.GRU(bias=False) has only the two weights
+    assert sorted(gru) == ["weight_hh_l0", "weight_ih_l0"]
+    for restored, original in zip(gru_from_torch(gru), (kernel, recurrent), strict=True):
+        np.testing.assert_array_equal(restored, original)
+    kernel, recurrent = np.arange(8.0).reshape(2, 4), np.arange(4.0).reshape(1, 4)
+    lstm = lstm_to_torch(kernel, recurrent)
+    assert sorted(lstm) == ["weight_hh_l0", "weight_ih_l0"]
+    assert len(lstm_from_torch(lstm)) == 2
+
+
 def test_importing_works_without_torch_and_calling_names_the_extra():
     code = ("import sys; sys.modules['torch'] = None\n"  # what `import torch` meets when it is not installed
             "import tinygrad_embed.interop as interop\n"
