@@ -307,6 +307,22 @@ def test_a_module_computing_something_else_than_its_class_is_refused():
         from_torch(nn.Sequential(nn.Embedding(5, 3), Doubled(3, 2)))
 
 
+def test_a_layer_computing_something_else_than_its_class_is_refused():
+    class Halved(layers.Dense):
+        def call(self, inputs):
+            return super().call(inputs) / 2
+
+    x = floats(7, (BATCH, STEPS, 4), "float32")
+    for layer in (Halved(2), layers.SpatialDropout1D(0.5)):
+        layer(x)
+        with pytest.raises(ValueError, match=rf"is a {type(layer).__name__}, which to_torch does not convert"):
+            to_torch(layer)
+    simple = layers.Bidirectional(layers.SimpleRNN(2))
+    simple(x)
+    with pytest.raises(ValueError, match=r"wraps a SimpleRNN; to_torch converts a Bidirectional of LSTM or GRU"):
+        to_torch(simple)
+
+
 def test_a_conv1d_padded_symmetrically_as_same_converts():
     conv = nn.Conv1d(2, 3, 5, padding=4, dilation=2)  # 4 = dilation * (kernel_size - 1) / 2: Keras's 'same'
     layer = from_torch(conv)

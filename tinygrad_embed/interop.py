@@ -115,6 +115,9 @@ def _flat_layers(model: Sequential) -> list[Layer]:
 
 def _layer_to_torch(layer: Layer, modules: Any) -> Any:
     """The torch module computing what this one layer computes: its weights, in its dtype, trainable as it is."""
+    if type(layer) not in LAYER_KINDS:  # exactly these: a subclass may compute something else
+        raise ValueError(f"layer {layer.name!r} is a {type(layer).__name__}, which to_torch does not convert (it "
+                         f"converts {', '.join(c.__name__ for c in LAYER_KINDS)}, not their subclasses)")
     if not layer.built:
         raise ValueError(f"layer {layer.name!r} has no weights yet: build it (or call it on data) first")
     module = _weighted_to_torch(layer, modules) if layer.get_weights() else _plain_to_torch(layer, modules)
@@ -139,31 +142,27 @@ def _weighted_to_torch(layer: Layer, modules: Any) -> Any:
                          dilation=layer.dilation_rate, bias=layer.use_bias, **dtype)
         return modules.Conv1D(_load(conv, {"weight": weights[0].transpose(2, 1, 0), **bias}), layer.padding,
                               _activation_name(layer.activation))
-    raise _not_converted(layer)
+    raise AssertionError(f"{type(layer).__name__} is in LAYER_KINDS but has no conversion")
 
 
 def _plain_to_torch(layer: Layer, modules: Any) -> Any:
     """The module of a layer without weights, or a ValueError naming the argument it does not carry."""
     nn = _torch().nn
-    if type(layer) is Dropout:
+    if isinstance(layer, Dropout):
         if layer.noise_shape is not None:  # nn.Dropout draws one number per element, always
             raise ValueError(f"Dropout {layer.name!r} has noise_shape={layer.noise_shape}, which nn.Dropout does not "
                              "take: use Dropout without noise_shape")
         return nn.Dropout(layer.rate)
-    if type(layer) is Flatten:
+    if isinstance(layer, Flatten):
         if layer.data_format != "channels_last":
             raise ValueError(f"Flatten {layer.name!r} has data_format={layer.data_format!r}, which nn.Flatten does "
                              "not take (it flattens in the order the axes come): use data_format='channels_last'")
         return nn.Flatten()
-    if type(layer) in (GlobalMaxPooling1D, GlobalAveragePooling1D):
-        return modules.Reduce("amax" if type(layer) is GlobalMaxPooling1D else "mean", layer.keepdims)
-    raise _not_converted(layer)
+    return modules.Reduce("amax" if isinstance(layer, GlobalMaxPooling1D) else "mean", layer.keepdims)
 
 
-def _not_converted(layer: Layer) -> ValueError:
-    kinds = (Embedding, Dense, LSTM, GRU, Conv1D, Dropout, Flatten, GlobalMaxPooling1D, GlobalAveragePooling1D)
-    return ValueError(f"layer {layer.name!r} is a {type(layer).__name__}, which to_torch does not convert (it "
-                      f"converts {', '.join(c.__name__ for c in kinds)})")
+LAYER_KINDS = (Embedding, Dense, LSTM, GRU, Bidirectional, Conv1D, Dropout, Flatten, GlobalMaxPooling1D,
+               GlobalAveragePooling1D)  # what to_torch converts
 
 
 def _recurrent_to_torch(layer: LSTM | GRU | Bidirectional, modules: Any, dtype: dict) -> Any:
@@ -182,6 +181,9 @@ def _recurrent_to_torch(layer: LSTM | GRU | Bidirectional, modules: Any, dtype: 
 def _bidirectional_halves(layer: Bidirectional) -> list[LSTM | GRU]:
     """[forward, backward] of a Bidirectional that nn.LSTM(bidirectional=True) (or nn.GRU's) computes."""
     forward, backward = layer.forward_layer, layer.backward_layer
+    if type(forward) not in (LSTM, GRU):
+        raise ValueError(f"Bidirectional {layer.name!r} wraps a {type(forward).__name__}; to_torch converts a "
+                         "Bidirectional of LSTM or GRU")
     if layer.merge_mode != "concat":
         raise ValueError(f"Bidirectional {layer.name!r} has merge_mode={layer.merge_mode!r}; a bidirectional nn.LSTM "
                          "or nn.GRU concatenates its two directions, merge_mode='concat'")
