@@ -55,7 +55,7 @@ def _finite(text: str) -> float:
     return value
 
 
-def _refuse_file_arguments(config: Any) -> None:
+def refuse_file_arguments(config: Any) -> None:
     """ValueError when any layer in `config` (wrapped ones too) would open a file named in it."""
     pending = [config]
     while pending:
@@ -112,7 +112,7 @@ def _is_model(cls: type) -> bool:
 
 def model_from_config(config: dict[str, Any]) -> Any:
     """The model that model_config described, its weights not yet filled (compiled if it was)."""
-    _refuse_file_arguments(config["layers"])
+    refuse_file_arguments(config["layers"])
     layers = []
     for entry in config["layers"]:
         cls = get_layer_class(entry["class_name"])
