@@ -230,7 +230,7 @@ def _check_member_size(path: str, info: zipfile.ZipInfo) -> None:
 
 def _model_from_keras_config(path: str, config: Any) -> Any:
     try:
-        native.refuse_file_arguments(config)  # on Keras's config too, whatever its translation makes of it
+        native.check_config(config)  # on Keras's config too, whatever its translation makes of it
         ours = from_keras_config(config)
         with initializers_skipped():  # weights start as untouched zeros: the file's arrays replace them
             return native.model_from_config(ours)

@@ -6,8 +6,9 @@ getattr on a module, no code from the file. The containers are found there too (
 are layers, registered under their class names), so this wing imports no module of models/.
 
 A config read from a file is a stranger's data: parse_config refuses NaN, infinities and nesting deeper
-than MAX_DEPTH, and model_from_config refuses a config that names a file for a layer to open (a
-vocabulary given as a path, which Keras's safe mode refuses too), so loading a model opens no other file.
+than MAX_DEPTH, and model_from_config (check_config) refuses a config that names a file for a layer to
+open (a vocabulary given as a path, which Keras's safe mode refuses too), so loading a model opens no other
+file, and input shapes that are not lists of sizes.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from ..layers.symbolic import flatten
 MAX_DEPTH = 64  # a model's config nests a few levels per wrapper layer; thousands is an attack on the parser
 # TextVectorization opens a file whose path is given as its vocabulary: from a file, only the tokens themselves
 FILE_ARGUMENTS = ("vocabulary", "idf_weights")
+SHAPE_KEYS = ("input_shape", "batch_shape", "batch_input_shape", "build_input_shape")
 
 
 def parse_config(text: str | bytes, filepath: Any, what: str = "its config") -> Any:
@@ -55,8 +57,9 @@ def _finite(text: str) -> float:
     return value
 
 
-def refuse_file_arguments(config: Any) -> None:
-    """ValueError when any layer in `config` (wrapped ones too) would open a file named in it."""
+def check_config(config: Any) -> None:
+    """ValueError when a config (wrapped layers' too) names a file for a layer to open, or holds an input
+    shape that is not a list of sizes (Keras's Input refuses those; a file must not slip them past it)."""
     pending = [config]
     while pending:
         node = pending.pop()
@@ -65,9 +68,24 @@ def refuse_file_arguments(config: Any) -> None:
                 if isinstance(node.get(key), str):
                     raise ValueError(f"layer {node.get('name')!r} names a file as its {key} ({node[key]!r:.80}): a "
                                      "model file never makes the loader open another file; give the tokens themselves")
+            for key in SHAPE_KEYS:
+                if node.get(key) is not None and not _is_shape(node[key]):
+                    raise ValueError(f"{key} {node[key]!r:.80} is not a shape: a list of sizes (None or whole "
+                                     "numbers from 0) was expected")
             pending.extend(node.values())
-        elif isinstance(node, list):
+        elif isinstance(node, (list, tuple)):
             pending.extend(node)
+
+
+def _is_shape(value: Any) -> bool:
+    """A list of sizes, or (for several inputs) a list or dict of those."""
+    if isinstance(value, dict):
+        return all(_is_shape(v) for v in value.values())
+    if not isinstance(value, (list, tuple)):
+        return False
+    if value and all(isinstance(v, (list, tuple, dict)) for v in value):
+        return all(_is_shape(v) for v in value)
+    return all(v is None or (type(v) is int and v >= 0) for v in value)
 
 
 # ---- architecture ---------------------------------------------------------------------------------
@@ -112,7 +130,7 @@ def _is_model(cls: type) -> bool:
 
 def model_from_config(config: dict[str, Any]) -> Any:
     """The model that model_config described, its weights not yet filled (compiled if it was)."""
-    refuse_file_arguments(config["layers"])
+    check_config(config)
     layers = []
     for entry in config["layers"]:
         cls = get_layer_class(entry["class_name"])
