@@ -21,12 +21,15 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+import tokenize
 import zipfile
 
 import numpy as np
 
 FORMAT = "tinygrad_embed/1"
 MAX_EXPANSION, BOMB_FLOOR = 100, 64 << 20  # over 64 MB inflating more than 100-fold is a bomb, not weights
+# What numpy's .npy header parser (tokenize, then ast.literal_eval) raises on a damaged header
+_HEADER_ERRORS = (ValueError, TypeError, SyntaxError, tokenize.TokenError, RecursionError, MemoryError, OverflowError)
 _METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}  # what numpy and Keras write
 
 
@@ -117,7 +120,7 @@ def _read_member(path: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> 
             version = np.lib.format.read_magic(member)
             read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
             shape, _, dtype = read_header(member)
-        except ValueError as error:
+        except _HEADER_ERRORS as error:
             raise ValueError(f"{path!r}: entry {info.filename!r} is not a valid .npy array: {error}") from None
         if dtype.hasobject:
             raise ValueError(f"{path!r}: entry {info.filename!r} holds Python objects, which would need unpickling; refused")
@@ -129,5 +132,5 @@ def _read_member(path: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> 
     with archive.open(info) as member:
         try:
             return np.lib.format.read_array(member, allow_pickle=False)
-        except (ValueError, TypeError) as error:
+        except _HEADER_ERRORS as error:
             raise ValueError(f"{path!r}: entry {info.filename!r} is not a valid .npy array: {error}") from None
