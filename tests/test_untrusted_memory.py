@@ -133,3 +133,21 @@ def test_an_imdb_archive_of_many_headers_keeps_none_of_them(tmp_path, monkeypatc
     tracemalloc.stop()
     assert texts == ["Great."]
     assert peak < 4 << 20  # every TarInfo kept would take more than that
+
+
+def test_one_hdf5_dataset_linked_in_many_places_counts_each_time(tmp_path):
+    from tinygrad_embed.layers import Dense, Input
+    from tinygrad_embed.models import Sequential
+
+    model = Sequential([Input((500,)), *[Dense(500, name=f"d{i}") for i in range(8)]])
+    path = tmp_path / "m.weights.h5"
+    with h5py.File(path, "w") as h5:  # Keras's layout, every kernel a hard link to the first: one 1 MB array, read 8 times
+        h5["layers/dense/vars/0"] = np.ones((500, 500), np.float32)
+        for i in range(8):
+            group = "layers/dense" + (f"_{i}" if i else "")
+            if i:
+                h5[f"{group}/vars/0"] = h5["layers/dense/vars/0"]
+            h5[f"{group}/vars/1"] = np.zeros(500, np.float32)
+    assert path.stat().st_size < 8 * 500 * 500 * 4 // 4
+    with pytest.raises(ValueError, match=r"layers/dense_\d/vars/0.*stores only"):
+        model.load_weights(path)
