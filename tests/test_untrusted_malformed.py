@@ -4,6 +4,7 @@ member names leaving the archive, configurations nested thousands deep or holdin
 numbers, unknown layers, HDF5 groups where datasets belong, weights and optimizer states that do not fit."""
 import io
 import shutil
+import zipfile
 
 import numpy as np
 import pytest
@@ -77,7 +78,6 @@ def test_a_member_named_twice_is_refused(files):
     content = members(files["npz weights"])
     with pytest.warns(UserWarning, match="Duplicate name"):
         rezip(files["npz weights"], {**content, "weight/0000.npy": npy(np.zeros(3))})
-        import zipfile
         with zipfile.ZipFile(files["npz weights"], "a") as extra:
             extra.writestr("weight/0000.npy", npy(np.ones((6, 2), np.float32)))
     refused("npz weights", files["npz weights"], "appears twice")
