@@ -54,8 +54,8 @@ def load_model(filepath: str) -> Any:
     arrays = archive.read_archive(filepath)
     if "config" not in arrays:
         raise ValueError(f"{filepath!r} holds weights only (no architecture): build the model and call load_weights")
+    config = native.parse_config(str(arrays["config"]), filepath)  # ValueError naming the file for bad JSON
     try:
-        config = native.parse_config(str(arrays["config"]), filepath)
         with initializers_skipped():  # weights start as untouched zeros: a crafted size costs nothing yet
             model = native.model_from_config(config)
     except (KeyError, TypeError, IndexError, AttributeError, ValueError, MemoryError, OverflowError,
