@@ -215,9 +215,22 @@ class BackupAndRestore(Callback):
     def on_train_begin(self, logs=None):
         if os.path.exists(self.path):
             arrays = read_archive(self.path)
+            epochs, state = self._progress(arrays)  # checked before the model is touched
             self.model._restore_from(arrays, self.path)
-            helpers.set_random_state(json.loads(str(arrays["training/random_state"])))
-            self.model._initial_epoch = int(arrays["training/epochs_done"])
+            helpers.set_random_state(state)
+            self.model._initial_epoch = epochs
+
+    def _progress(self, arrays: dict) -> tuple[int, dict]:
+        """The backup's epochs done and random state; ValueError naming the file when they are not what was written."""
+        epochs, state = arrays.get("training/epochs_done"), arrays.get("training/random_state")
+        try:
+            if epochs is None or epochs.shape != () or epochs.dtype.kind not in "iu" or epochs < 0 or state is None:
+                raise ValueError("its epoch count or random state is missing or not a count")
+            state = json.loads(str(state))
+            np.random.default_rng().bit_generator.state = state  # tried on a scratch generator first
+        except (ValueError, TypeError, KeyError, RecursionError) as error:
+            raise ValueError(f"{self.path!r} is not a backup this callback wrote: {error}") from None
+        return int(epochs), state
 
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(os.path.dirname(self.path), exist_ok=True)

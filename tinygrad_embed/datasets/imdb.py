@@ -8,6 +8,12 @@ Where the archive comes from, first found wins:
   4. a download of the original from Stanford into the cache, checked against its published sha256.
 
     (x_train, y_train), (x_test, y_test) = load_data(num_words=5000)   # as keras.datasets.imdb
+
+An archive may come from anywhere, so it is read as untrusted: only regular files are opened (a FIFO
+would block the reader), nothing is extracted to disk, a review may hold at most MAX_REVIEW_BYTES (the
+longest real one has 14 kB), and the archive may inflate to at most MAX_EXPANSION times its size on disk,
+which keeps memory proportional to what is returned. A review that is not UTF-8 is named with its
+archive member, and a token cache that is not what this module wrote is refused, naming the file.
 """
 from __future__ import annotations
 
@@ -15,14 +21,16 @@ import hashlib
 import json
 import os
 import re
+import lzma
 import tarfile
+import zlib
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
-from ..saving.archive import read_archive, write_archive
+from ..saving.archive import BOMB_FLOOR, MAX_EXPANSION, read_archive, regular_file, write_archive
 from .files import cache_dir, download
 from ..preprocessing.text import text_to_word_sequence
 
@@ -31,6 +39,7 @@ SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"  # o
 ARCHIVE_NAME = "aclImdb_v1.tar.gz"
 _REVIEW = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
 _TOKENS_VERSION = 2  # bump when the tokenisation below changes, so old caches are not reused
+MAX_REVIEW_BYTES = 1 << 20  # the longest review of the real archive has 13,704 bytes
 
 
 class Review(NamedTuple):
@@ -69,20 +78,36 @@ def fetch(url: str = URL, sha256: str = SHA256, destination: Path | None = None,
                     where_to_put_it=_where_to_put_it())
 
 
-def _clean(raw: bytes) -> str:
-    return raw.decode("utf-8").replace("<br />", " ")
+def _clean(raw: bytes, where: str) -> str:
+    """A review's text, "<br />" tags turned into spaces; ValueError naming `where` when it is not UTF-8."""
+    try:
+        return raw.decode("utf-8").replace("<br />", " ")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{where} is not UTF-8 text: {error.reason} at byte {error.start}") from None
+
+
+def _review_of(match: re.Match, size: int, where: str, read: Any) -> Review:
+    if size > MAX_REVIEW_BYTES:
+        raise ValueError(f"{where} holds {size} bytes, more than a review's limit of {MAX_REVIEW_BYTES} "
+                         "(MAX_REVIEW_BYTES); refused")
+    split, folder, review_id, rating = match.groups()
+    return Review(split, int(folder == "pos"), int(rating), int(review_id), _clean(read(), where))
 
 
 def _reviews_in_archive(archive: Path) -> Iterator[Review]:
+    limit = max(BOMB_FLOOR, MAX_EXPANSION * archive.stat().st_size)
     try:
-        with tarfile.open(archive, "r:*") as tar:
-            for member in tar:
+        with tarfile.open(regular_file(archive), "r:*") as tar:
+            while (member := tar.next()) is not None:
+                tar.members.clear()  # tarfile keeps every header it has read: memory would grow with the members
+                where = f"member {member.name!r} of {str(archive)!r}"
+                if member.offset_data + member.size > limit:
+                    raise ValueError(f"{str(archive)!r} inflates past {limit} bytes at {where} ({MAX_EXPANSION} times "
+                                     f"its size on disk, at least {BOMB_FLOOR}): refused as a decompression bomb")
                 match = _REVIEW.search(member.name)
                 if match and member.isfile():
-                    split, folder, review_id, rating = match.groups()
-                    yield Review(split, int(folder == "pos"), int(rating), int(review_id),
-                                 _clean(tar.extractfile(member).read()))
-    except (tarfile.TarError, EOFError, OSError) as error:
+                    yield _review_of(match, member.size, where, lambda: tar.extractfile(member).read())
+    except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as error:
         raise ValueError(f"{str(archive)!r} is not a readable {ARCHIVE_NAME} (truncated or damaged): {error}") from None
 
 
@@ -91,8 +116,8 @@ def _reviews_in_directory(directory: Path) -> Iterator[Review]:
     for file in sorted(root.glob("*/*/*.txt")):
         match = _REVIEW.search(file.relative_to(root.parent).as_posix())
         if match:
-            split, folder, review_id, rating = match.groups()
-            yield Review(split, int(folder == "pos"), int(rating), int(review_id), _clean(file.read_bytes()))
+            path = regular_file(file)  # a FIFO or a device among the reviews is refused, never read
+            yield _review_of(match, os.path.getsize(path), repr(path), file.read_bytes)
 
 
 def load_reviews(path: str | os.PathLike | None = None) -> list[Review]:
@@ -122,7 +147,7 @@ def _tokenised(path) -> dict:
     key = hashlib.sha256(f"{_TOKENS_VERSION}|{source}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
     cached = cache_dir() / f"imdb-tokens-{key}.npz"
     if cached.exists():
-        return read_archive(cached)
+        return _checked_cache(read_archive(cached), cached)
     reviews = load_reviews(source)
     words = [text_to_word_sequence(r.text) for r in reviews]
     counts = Counter(w for review in words for w in review)
@@ -136,6 +161,40 @@ def _tokenised(path) -> dict:
     cached.parent.mkdir(parents=True, exist_ok=True)
     write_archive(cached, tokens)
     return tokens
+
+
+def _checked_cache(tokens: dict, cached: Path) -> dict:
+    """The token cache as _tokenised wrote it, or ValueError naming the file and what is wrong with it."""
+    problem = _cache_problem(tokens)
+    if problem:
+        raise ValueError(f"{str(cached)!r} is not a token cache this module wrote ({problem}); delete it and it "
+                         "is rebuilt from the archive")
+    return tokens
+
+
+def _cache_problem(tokens: dict) -> str | None:
+    for name, kinds, dims in (("ids", "iu", 1), ("lengths", "iu", 1), ("labels", "iu", 1), ("is_train", "b", 1),
+                              ("vocabulary", "U", 0)):
+        if name not in tokens:
+            return f"it has no {name!r}"
+        if tokens[name].dtype.kind not in kinds or tokens[name].ndim != dims:
+            return f"its {name!r} is a {tokens[name].ndim}-D array of {tokens[name].dtype}"
+    ids, lengths, labels = tokens["ids"], tokens["lengths"], tokens["labels"]
+    if not len(lengths) == len(labels) == len(tokens["is_train"]):
+        return "its lengths, labels and splits differ in number"
+    if lengths.size and (lengths.min() < 0 or lengths.max() > ids.size) or int(lengths.sum()) != ids.size:
+        return f"its lengths do not add up to its {ids.size} ids"
+    if not np.isin(labels, (0, 1)).all():
+        return "its labels are not all 0 or 1"
+    try:
+        vocabulary = json.loads(str(tokens["vocabulary"]))
+    except (ValueError, RecursionError):
+        vocabulary = None
+    if not isinstance(vocabulary, list) or not all(isinstance(word, str) for word in vocabulary):
+        return "its vocabulary is not a JSON list of words"
+    if ids.size and (ids.min() < 1 or ids.max() > len(vocabulary)):
+        return f"its ids leave the range 1..{len(vocabulary)} of its vocabulary"
+    return None
 
 
 def get_word_index(path: str | os.PathLike | None = None) -> dict[str, int]:

@@ -11,10 +11,16 @@ The optimizer's state is `optimizer/vars`: the step count, the learning rate, th
 
 A file is data, never code: layer classes are looked up among this project's built-in Keras layers by
 name only (no module is imported, nothing is unpickled), and every array's shape is checked against the
-architecture, and its stored bytes against its declared size, before anything is read.
+architecture, and its stored bytes against its declared size, before anything is read. The zip is
+checked as archive.py checks its own (member names, encryption, methods, a bound on inflation), HDF5
+paths are followed through hard links only (a soft or external link could point into another file),
+and whatever h5py raises on a damaged file (KeyError, RuntimeError, OSError) becomes a ValueError
+naming the file. A failed load_weights leaves the model as it was.
 """
 from __future__ import annotations
 
+import contextlib
+import copy
 import datetime
 import io
 import json
@@ -22,7 +28,7 @@ import os
 import tempfile
 import warnings
 import zipfile
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -33,13 +39,14 @@ from ..layers.bidirectional import Bidirectional
 from ..layers.input_layer import InputLayer
 from ..layers.recurrent import _Recurrent
 from ..layers.time_distributed import TimeDistributed
+from . import archive as npz
 from . import native
 from .keras_config import from_keras_config, to_keras_config
 
 EXTRA = "pip install 'tinygrad_embed[keras-files]'"
 KERAS_VERSION = "3.0.0"  # the oldest Keras 3 writes and reads this layout
 MAX_CONFIG_BYTES = 64 << 20  # a model's architecture is kilobytes; more is not a model file
-MAX_EXPANSION, BOMB_FLOOR = 100, 64 << 20  # a member over 64 MB inflating more than 100-fold is a bomb, not weights
+MAX_EXPANSION, BOMB_FLOOR = npz.MAX_EXPANSION, npz.BOMB_FLOOR  # a member over 64 MB inflating 100-fold is a bomb
 
 
 def _h5py() -> Any:
@@ -168,22 +175,21 @@ def load_keras(filepath: str) -> Any:
     h5py = _h5py()
     path = _existing(filepath)
     try:
-        with zipfile.ZipFile(path) as archive:
-            names = {info.filename: info for info in archive.infolist()}
+        with zipfile.ZipFile(path) as archive, _h5_errors(path):
+            names = npz.checked_members(path, archive)
             for member in ("config.json", "model.weights.h5"):
                 if member not in names:
                     raise ValueError(f"{path!r} is not a Keras 3 archive: it has no {member!r} "
                                      f"(it holds {sorted(names)[:10]})")
-                _check_member_size(path, names[member])
             if names["config.json"].file_size > MAX_CONFIG_BYTES:
                 raise ValueError(f"{path!r}: its config.json declares {names['config.json'].file_size} bytes, "
                                  f"more than the {MAX_CONFIG_BYTES} a model's architecture can need")
-            config = json.loads(archive.read("config.json"))
+            config = native.parse_config(archive.read("config.json"), path, "its config.json")
             model = _model_from_keras_config(path, config)
             # Read whole, so that zipfile checks its CRC: a damaged byte is caught here, before HDF5 parses it.
             with h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as h5:
                 _read_h5(model, h5, path)
-    except (zipfile.BadZipFile, EOFError, OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as error:
         raise ValueError(f"{path!r} is not a readable Keras archive (truncated or corrupt): {error}") from None
     return model
 
@@ -197,21 +203,26 @@ def load_weights_h5(model: Any, filepath: str) -> None:
             model.build()
         except (TypeError, ValueError) as error:
             raise ValueError(f"model {model.name!r} has no weights yet to load into: {error}") from None
+    with _h5_errors(path), h5py.File(path, "r") as h5:
+        _read_h5(model, h5, path)
+
+
+@contextlib.contextmanager
+def _h5_errors(path: str) -> Iterator[None]:
+    """What h5py (or zipfile) raises on a damaged file, as a ValueError naming the file."""
     try:
-        with h5py.File(path, "r") as h5:
-            _read_h5(model, h5, path)
-    except OSError as error:
-        raise ValueError(f"{path!r} is not a readable HDF5 weights file (truncated or corrupt): {error}") from None
+        yield
+    except (KeyError, RuntimeError, OSError, OverflowError) as error:  # NotImplementedError, RecursionError too
+        raise ValueError(f"{path!r} is not a readable Keras file (truncated or corrupt): "
+                         f"{type(error).__name__}: {error}") from None
 
 
 def _existing(filepath: str) -> str:
-    path = os.fspath(filepath)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no file at {path!r}")
-    return path
+    return npz.regular_file(filepath)
 
 
 def _check_member_size(path: str, info: zipfile.ZipInfo) -> None:
+    """One member's declared size against the bound on inflation (checked_members checks them all together)."""
     if info.file_size > max(MAX_EXPANSION * info.compress_size, BOMB_FLOOR):
         raise ValueError(f"{path!r}: member {info.filename!r} declares {info.file_size} bytes from "
                          f"{info.compress_size} compressed: refused as a zip bomb")
@@ -219,69 +230,99 @@ def _check_member_size(path: str, info: zipfile.ZipInfo) -> None:
 
 def _model_from_keras_config(path: str, config: Any) -> Any:
     try:
+        native.check_config(config)  # on Keras's config too, whatever its translation makes of it
         ours = from_keras_config(config)
         with initializers_skipped():  # weights start as untouched zeros: the file's arrays replace them
             return native.model_from_config(ours)
-    except (KeyError, TypeError, IndexError, AttributeError, ValueError, MemoryError) as error:
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError, MemoryError, OverflowError,
+            RecursionError) as error:
         raise ValueError(f"{path!r} has an architecture this project cannot rebuild: {error}") from None
 
 
 def _read_h5(model: Any, h5: Any, path: str) -> None:
-    """Every layer's arrays, checked against the architecture's shapes before any is read; then the optimizer's."""
-    datasets = []
+    """Every layer's arrays, checked against the architecture's shapes before any is read; then the optimizer's.
+    Together they may hold no more bytes than the file: memory stays proportional to the file."""
+    datasets, budget = [], [h5.id.get_filesize()]
     for group_path, _, weights in weight_groups(model):
         found = _vars(h5, group_path, path)
         if len(found) != len(weights):
             raise ValueError(f"{path!r}: {group_path!r} holds {len(found)} arrays, but the model's layer there has "
                              f"{len(weights)} weights ({[w.shape for w in weights]})")
         for dataset, weight in zip(found, weights):
-            if dataset.shape != weight.shape:
-                raise ValueError(f"{path!r}: {dataset.name!r} has shape {dataset.shape}, but the model's weight "
-                                 f"there has shape {weight.shape}")
+            if getattr(dataset, "shape", None) != weight.shape:
+                raise ValueError(f"{path!r}: {getattr(dataset, 'name', dataset)!r} has shape "
+                                 f"{getattr(dataset, 'shape', None)}, but the model's weight there has shape {weight.shape}")
         datasets += found
-    arrays = {f"weight/{i:04d}": _read(dataset, path) for i, dataset in enumerate(datasets)}
-    if model.optimizer is not None and "optimizer" in h5:
-        arrays.update(_optimizer_arrays(model, h5, path))
+    arrays = {f"weight/{i:04d}": _read(dataset, path, budget=budget) for i, dataset in enumerate(datasets)}
+    if model.optimizer is not None and _resolve(h5, "optimizer", path) is not None:
+        arrays.update(_optimizer_arrays(model, h5, path, budget))
     native.restore(model, arrays, path)
 
 
-def _optimizer_arrays(model: Any, h5: Any, path: str) -> dict[str, np.ndarray]:
-    model.optimizer.build(model.trainable_weights)
-    expected = keras_optimizer_state(model.optimizer)
+def _optimizer_arrays(model: Any, h5: Any, path: str, budget: list[int] | None = None) -> dict[str, np.ndarray]:
+    optimizer = copy.copy(model.optimizer)  # built on the side: the model's own changes only in native.restore
+    optimizer._variables, optimizer._slots = list(optimizer._variables), list(optimizer._slots)
+    optimizer.build(model.trainable_weights)
+    expected = keras_optimizer_state(optimizer)
     found = _vars(h5, "optimizer/vars", path)
-    if expected is None or [d.shape for d in found] != [a.shape for a in expected]:
+    if expected is None or [getattr(d, "shape", None) for d in found] != [a.shape for a in expected]:
         warnings.warn(f"{path!r}: the optimizer's state does not fit {type(model.optimizer).__name__} on this "
                       "model's weights; the optimizer starts fresh", stacklevel=4)
         return {}
-    state = _optimizer_state_from_keras(model.optimizer, [_read(d, path) for d in found])
+    state = _optimizer_state_from_keras(optimizer, [_read(d, path, budget=budget) for d in found])
     return {f"optimizer/{key}": value for key, value in state.items()}
+
+
+def _resolve(h5: Any, group_path: str, path: str) -> Any:
+    """The object at group_path through hard links only, or None when absent (as Keras reads an absent group).
+    A soft or external link on the way is refused: it could point into another file."""
+    h5py, node = _h5py(), h5
+    with _h5_errors(path):
+        for part in group_path.strip("/").split("/"):
+            if not isinstance(node, h5py.Group):
+                raise ValueError(f"{path!r}: {node.name!r} is not a group, but {group_path!r} goes through it")
+            link = node.get(part, getlink=True)
+            if link is None:
+                return None
+            if not isinstance(link, h5py.HardLink):
+                raise ValueError(f"{path!r}: {node.name.rstrip('/')}/{part} is {type(link).__name__} (to "
+                                 f"{getattr(link, 'filename', '')}{getattr(link, 'path', '')!s:.80}): a weights file "
+                                 "holds no links, which could point into another file; refused")
+            node = node[part]
+    return node
 
 
 def _vars(h5: Any, group_path: str, path: str) -> list:
     """The datasets 0, 1, ... of a vars group (none if the group is absent, as Keras reads it)."""
     h5py = _h5py()
-    group = h5.get(group_path)
+    group = _resolve(h5, group_path, path)
     if group is None:
         return []
-    names = list(group.keys()) if isinstance(group, h5py.Group) else None
+    with _h5_errors(path):
+        names = list(group.keys()) if isinstance(group, h5py.Group) else None
     if names is None or sorted(names, key=_as_index) != [str(i) for i in range(len(names))]:
         raise ValueError(f"{path!r}: {group_path!r} is not a group of arrays named 0, 1, ...: {(names or [])[:10]}")
-    return [group[str(i)] for i in range(len(group))]
+    return [_resolve(group, str(i), path) for i in range(len(names))]
 
 
 def _as_index(key: str) -> int:
     return int(key) if key.isdigit() else -1
 
 
-def _read(dataset: Any, path: str) -> np.ndarray:
-    """An array whose declared size the file really stores, in this file, as numbers; else ValueError."""
+def _read(dataset: Any, path: str, *, budget: list[int] | None = None) -> np.ndarray:
+    """An array whose declared size the file really stores, in this file, as numbers; else ValueError.
+    `budget`, a one-element list, is the bytes left for all the arrays read from one file: each takes its share."""
     h5py = _h5py()
-    if not isinstance(dataset, h5py.Dataset) or dataset.dtype.kind not in "fiu":
-        raise ValueError(f"{path!r}: {getattr(dataset, 'name', dataset)!r} is not an array of numbers")
-    if dataset.external or dataset.is_virtual:  # their bytes live in other files, which a weights file must not name
-        raise ValueError(f"{path!r}: {dataset.name!r} points at data outside the file; refused")
-    declared = int(np.prod(dataset.shape, dtype=np.float64)) * dataset.dtype.itemsize
-    if declared > dataset.id.get_storage_size():
-        raise ValueError(f"{path!r}: {dataset.name!r} declares shape {dataset.shape} of {dataset.dtype} ({declared} "
-                         f"bytes) but stores only {dataset.id.get_storage_size()} bytes")
-    return dataset[()]
+    with _h5_errors(path):
+        if not isinstance(dataset, h5py.Dataset) or dataset.dtype.kind not in "fiu":
+            raise ValueError(f"{path!r}: {getattr(dataset, 'name', dataset)!r} is not an array of numbers")
+        if dataset.external or dataset.is_virtual:  # their bytes live in other files, which a weights file must not name
+            raise ValueError(f"{path!r}: {dataset.name!r} points at data outside the file; refused")
+        declared = int(np.prod(dataset.shape, dtype=np.float64)) * dataset.dtype.itemsize
+        stored, available = dataset.id.get_storage_size(), dataset.file.id.get_filesize()
+        if budget is not None:
+            available, budget[0] = budget[0], budget[0] - declared
+        if declared > stored or declared > available:
+            raise ValueError(f"{path!r}: {dataset.name!r} declares shape {dataset.shape} of {dataset.dtype} ({declared} "
+                             f"bytes) but stores only {min(stored, available)} bytes")
+        return dataset[()]

@@ -4,6 +4,11 @@ Keras's order and, optionally, the optimizer's state as the named arrays that ar
 Layers are rebuilt from the layer registry (layers.base.LAYERS) by class name and nothing else: no
 getattr on a module, no code from the file. The containers are found there too (Model and Sequential
 are layers, registered under their class names), so this wing imports no module of models/.
+
+A config read from a file is a stranger's data: parse_config refuses NaN, infinities and nesting deeper
+than MAX_DEPTH, and model_from_config (check_config) refuses a config that names a file for a layer to
+open (a vocabulary given as a path, which Keras's safe mode refuses too), so loading a model opens no other
+file, and input shapes that are not lists of sizes.
 """
 from __future__ import annotations
 
@@ -16,6 +21,71 @@ from .. import initializers, losses, metrics, optimizers
 from ..layers.base import get_layer_class
 from ..layers.input_layer import InputLayer
 from ..layers.symbolic import flatten
+
+MAX_DEPTH = 64  # a model's config nests a few levels per wrapper layer; thousands is an attack on the parser
+# TextVectorization opens a file whose path is given as its vocabulary: from a file, only the tokens themselves
+FILE_ARGUMENTS = ("vocabulary", "idf_weights")
+SHAPE_KEYS = ("input_shape", "batch_shape", "batch_input_shape", "build_input_shape")
+
+
+def parse_config(text: str | bytes, filepath: Any, what: str = "its config") -> Any:
+    """JSON from a file, as data; ValueError naming the file for bad JSON, NaN, infinities or deep nesting."""
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
+    except RecursionError:
+        raise ValueError(f"{str(filepath)!r}: {what} nests deeper than the JSON parser can follow") from None
+    except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
+        raise ValueError(f"{str(filepath)!r}: {what} is not valid JSON: {error}") from None
+    pending = [(value, 1)]  # depth-first, without recursion: the depth is what is in question
+    while pending:
+        node, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"{str(filepath)!r}: {what} nests deeper than {MAX_DEPTH} levels; no model needs that")
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        pending.extend((child, depth + 1) for child in children)
+    return value
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number a model's config can hold")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not np.isfinite(value):
+        raise ValueError(f"{text[:40]} overflows to infinity")
+    return value
+
+
+def check_config(config: Any) -> None:
+    """ValueError when a config (wrapped layers' too) names a file for a layer to open, or holds an input
+    shape that is not a list of sizes (Keras's Input refuses those; a file must not slip them past it)."""
+    pending = [config]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            for key in FILE_ARGUMENTS:
+                if isinstance(node.get(key), str):
+                    raise ValueError(f"layer {node.get('name')!r} names a file as its {key} ({node[key]!r:.80}): a "
+                                     "model file never makes the loader open another file; give the tokens themselves")
+            for key in SHAPE_KEYS:
+                if node.get(key) is not None and not _is_shape(node[key]):
+                    raise ValueError(f"{key} {node[key]!r:.80} is not a shape: a list of sizes (None or whole "
+                                     "numbers from 0) was expected")
+            pending.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            pending.extend(node)
+
+
+def _is_shape(value: Any) -> bool:
+    """A list of sizes, or (for several inputs) a list or dict of those."""
+    if isinstance(value, dict):
+        return all(_is_shape(v) for v in value.values())
+    if not isinstance(value, (list, tuple)):
+        return False
+    if value and all(isinstance(v, (list, tuple, dict)) for v in value):
+        return all(_is_shape(v) for v in value)
+    return all(v is None or (type(v) is int and v >= 0) for v in value)
 
 
 # ---- architecture ---------------------------------------------------------------------------------
@@ -60,6 +130,7 @@ def _is_model(cls: type) -> bool:
 
 def model_from_config(config: dict[str, Any]) -> Any:
     """The model that model_config described, its weights not yet filled (compiled if it was)."""
+    check_config(config)
     layers = []
     for entry in config["layers"]:
         cls = get_layer_class(entry["class_name"])
@@ -166,14 +237,23 @@ def set_weight_arrays(model: Any, arrays: dict[str, np.ndarray], filepath: str) 
 
 
 def restore(model: Any, arrays: dict[str, np.ndarray], filepath: str) -> None:
-    """Weights and, when the file has it, the optimizer's state."""
-    set_weight_arrays(model, arrays, filepath)
+    """Weights and, when the file has it, the optimizer's state: all or nothing, so that a file whose
+    optimizer state does not fit leaves the model and its optimizer as they were."""
     state = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}
-    if set(state) == {"iterations"} and int(state["iterations"]) == 0:
-        return  # saved compiled but before any step: the optimizer had no slots yet, and has none now
-    if state and model.optimizer is not None:
-        model.optimizer.build(model.trainable_weights)
-        try:
-            model.optimizer.set_state(state)
-        except (ValueError, TypeError) as error:
-            raise ValueError(f"the optimizer state in {filepath!r} does not fit: {error}") from None
+    if set(state) == {"iterations"} and np.shape(state["iterations"]) == () and state["iterations"] == 0:
+        state = {}  # saved compiled but before any step: the optimizer had no slots yet, and has none now
+    if not state or model.optimizer is None:
+        return set_weight_arrays(model, arrays, filepath)  # set_weights checks every array before changing any
+    optimizer, weights = model.optimizer, model.get_weights() if model.built else None
+    kept = (optimizer.iterations, list(optimizer._variables), [{k: v.copy() for k, v in s.items()} for s in optimizer._slots])
+    set_weight_arrays(model, arrays, filepath)
+    try:
+        if np.shape(state.get("iterations")) != ():
+            raise ValueError(f"its step count has shape {np.shape(state.get('iterations'))}, expected a single number")
+        optimizer.build(model.trainable_weights)
+        optimizer.set_state(state)
+    except (ValueError, TypeError, OverflowError) as error:
+        if weights is not None:
+            model.set_weights(weights)
+        optimizer.iterations, optimizer._variables, optimizer._slots = kept
+        raise ValueError(f"the optimizer state in {filepath!r} does not fit: {error}") from None

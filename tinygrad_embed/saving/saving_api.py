@@ -7,7 +7,6 @@ are compared with the file's before any array is copied.
 """
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -55,11 +54,12 @@ def load_model(filepath: str) -> Any:
     arrays = archive.read_archive(filepath)
     if "config" not in arrays:
         raise ValueError(f"{filepath!r} holds weights only (no architecture): build the model and call load_weights")
+    config = native.parse_config(str(arrays["config"]), filepath)  # ValueError naming the file for bad JSON
     try:
-        config = json.loads(str(arrays["config"]))
         with initializers_skipped():  # weights start as untouched zeros: a crafted size costs nothing yet
             model = native.model_from_config(config)
-    except (KeyError, TypeError, IndexError, AttributeError, ValueError, MemoryError) as error:
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError, MemoryError, OverflowError,
+            RecursionError) as error:
         raise ValueError(f"{filepath!r} has an architecture this version cannot rebuild: {error!r}") from None
     declared = [w.shape for w in model.weights]
     stored = [arrays[k].shape for k in sorted(arrays) if k.startswith("weight/")]
