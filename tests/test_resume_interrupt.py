@@ -99,9 +99,13 @@ def test_a_backup_made_with_other_callbacks_is_refused_and_left_alone(tmp_path):
     assert (tmp_path / "backup.npz").exists()
 
 
-def test_a_backup_of_a_shuffle_this_run_lacks_is_refused():
-    with pytest.raises(ValueError, match="shuffled from seed 123456789.*cannot resume exactly"):
-        restore_shuffle_positions([[123456789, 2, 0]], "backup.npz")
+def test_a_backup_of_a_shuffle_this_run_lacks_is_refused_and_nothing_moves():
+    live = Dataset.from_tensor_slices(np.arange(6)).shuffle(3, seed=24680)
+    before = list(map(int, live))
+    with pytest.raises(ValueError, match="shuffled from seed 123456789.*cannot resume exactly.*seed=123456789"):
+        restore_shuffle_positions([[24680, 5, 2], [123456789, 2, 0]], "backup.npz")
+    assert [p for p in shuffle_positions() if p[0] == 24680] == [[24680, 1, 0]]  # still after its first pass
+    assert list(map(int, live)) != before  # its second pass: a new order, not a replay of a moved one
 
 
 def test_a_shuffle_put_back_mid_pass_gives_the_rest_of_that_pass_then_the_next():

@@ -91,16 +91,19 @@ def shuffle_positions() -> list[list[int]]:
 
 def restore_shuffle_positions(positions: list[list[int]], where: str) -> None:
     """Put the live shuffles where shuffle_positions found them, matched by seed in order of creation:
-    each one's next pass is the saved one, replayed up to the saved element. ValueError when a saved
-    shuffle has no live counterpart (the run was built differently, and cannot resume exactly)."""
-    unused = [p for p in (ref() for ref in _ShufflePosition.live) if p is not None]
+    each one's next pass is the saved one, replayed up to the saved element. ValueError, and nothing moved,
+    when a saved shuffle has no live counterpart (the run was built differently: it cannot resume exactly)."""
+    unused, matches = [p for p in (ref() for ref in _ShufflePosition.live) if p is not None], []
     for base, index, skip in positions:
         match = next((p for p in unused if p.base == base), None)
         if match is None:
             raise ValueError(f"{where} was made with a dataset shuffled from seed {base}, which this run does not "
                              f"have (its shuffles' seeds: {[p.base for p in unused]}): it cannot resume exactly. "
-                             "Build the datasets as the interrupted run did (give shuffle a seed), or delete the backup")
+                             f"Give that dataset's shuffle seed={base} (a shuffle without seed draws one from the "
+                             "package's generator), or delete the backup to start over")
         unused.remove(match)
+        matches.append((match, index, skip))
+    for match, index, skip in matches:
         match.passes, match.skip = index, skip
     _ShufflePosition.restores += 1
 

@@ -36,12 +36,14 @@ class BackupAndRestore(Callback):
         if not os.path.exists(self.path):
             return
         arrays = read_archive(self.path)
-        self._restore_callbacks(arrays)  # first: a mismatch is refused before anything of the model changes
+        stateful = self._matching_callbacks(arrays)  # a mismatch is refused before anything changes
+        restore_shuffle_positions(json.loads(str(arrays.get("training/shuffles", "[]"))), self.path)
+        for index, callback in enumerate(stateful):
+            callback.load_state_dict(_state_from_arrays(f"callback/{index:02d}", arrays))
         self.model._restore_from(arrays, self.path)
         if "training/learning_rate" in arrays:
             self.model.optimizer.learning_rate = float(arrays["training/learning_rate"])
         helpers.set_random_state(json.loads(str(arrays["training/random_state"])))
-        restore_shuffle_positions(json.loads(str(arrays.get("training/shuffles", "[]"))), self.path)
         self.model._initial_epoch = int(arrays["training/epochs_done"])
 
     def on_epoch_end(self, epoch, logs=None):
@@ -66,9 +68,8 @@ class BackupAndRestore(Callback):
         siblings = getattr(getattr(self, "_callback_list", None), "callbacks", [])
         return [c for c in siblings if c is not self and callable(getattr(c, "state_dict", None))]
 
-    def _restore_callbacks(self, arrays: dict[str, np.ndarray]) -> None:
-        """Each stateful callback's state_dict back through its load_state_dict; ValueError if this fit's
-        stateful callbacks are not those of the run that was backed up."""
+    def _matching_callbacks(self, arrays: dict[str, np.ndarray]) -> list[Callback]:
+        """This fit's stateful callbacks, if they are those of the run that was backed up; else ValueError."""
         saved = [str(arrays[key]) for key in sorted(k for k in arrays if k.startswith("callback/") and
                                                      k.endswith("/class"))]
         stateful = self._stateful()
@@ -76,8 +77,7 @@ class BackupAndRestore(Callback):
             raise ValueError(f"{self.path!r} was made by a run with the callbacks {saved} carrying state, this fit "
                              f"has {[type(c).__name__ for c in stateful]}: it cannot resume exactly. Pass the "
                              "callbacks the interrupted run had, or delete the backup to start over")
-        for index, callback in enumerate(stateful):
-            callback.load_state_dict(_state_from_arrays(f"callback/{index:02d}", arrays))
+        return stateful
 
 
 def _state_arrays(prefix: str, name: str, state: dict[str, Any]) -> dict[str, np.ndarray]:
