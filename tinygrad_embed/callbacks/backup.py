@@ -24,6 +24,7 @@ class BackupAndRestore(Callback):
     (delete_on_end, Keras's delete_checkpoint) but never after a Ctrl-C: that epoch was cut short, so it is
     not saved, and the next fit resumes from the one before. Its hooks run after every other callback's."""
     _run_last = True  # save what the others did at an epoch's end; restore after their on_train_begin reset
+    _epochs_saved = 0  # the epochs done, as the backup on disk says
 
     def __init__(self, backup_dir: str | os.PathLike, delete_on_end: bool = True, *,
                  delete_checkpoint: bool | None = None) -> None:
@@ -44,7 +45,7 @@ class BackupAndRestore(Callback):
         if "training/learning_rate" in arrays:
             self.model.optimizer.learning_rate = float(arrays["training/learning_rate"])
         helpers.set_random_state(json.loads(str(arrays["training/random_state"])))
-        self.model._initial_epoch = int(arrays["training/epochs_done"])
+        self.model._initial_epoch = self._epochs_saved = int(arrays["training/epochs_done"])
 
     def on_epoch_end(self, epoch, logs=None):
         if getattr(self.model, "_ctrl_c", False):  # stopped mid-epoch: the backup of the last whole one stays
@@ -58,9 +59,13 @@ class BackupAndRestore(Callback):
         for index, callback in enumerate(self._stateful()):
             arrays.update(_state_arrays(f"callback/{index:02d}", type(callback).__name__, callback.state_dict()))
         write_archive(self.path, arrays)
+        self._epochs_saved = epoch + 1
 
     def on_train_end(self, logs=None):
-        if self.delete_on_end and not getattr(self.model, "_ctrl_c", False) and os.path.exists(self.path):
+        if getattr(self.model, "_ctrl_c", False) and os.path.exists(self.path):
+            print(f"BackupAndRestore: kept {self.path} (after epoch {self._epochs_saved}); fit again with it "
+                  "to resume there")
+        elif self.delete_on_end and os.path.exists(self.path):
             os.remove(self.path)
 
     def _stateful(self) -> list[Callback]:
