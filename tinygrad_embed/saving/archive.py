@@ -18,6 +18,7 @@ import glob
 import os
 import tempfile
 import zipfile
+from typing import Any, BinaryIO, Callable
 
 import numpy as np
 
@@ -27,12 +28,18 @@ EXTENSION = ".npz"  # the name that says a file is this archive (ModelCheckpoint
 
 def write_archive(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
     """The arrays, and the format's name, in one .npz file at `path`, replacing it whole or not at all."""
+    write_atomically(path, lambda file: np.savez(file, format=np.array(FORMAT), **arrays))
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> None:
+    """write(file) into a temporary file beside `path`, then renamed over it: a crash mid-write leaves the old
+    file whole (every file this project saves is written so: this archive, .keras, .weights.h5)."""
     folder, name = os.path.split(os.path.abspath(os.fspath(path)))
     _remove_leftovers(folder, name)
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
-            np.savez(file, format=np.array(FORMAT), **arrays)
+            write(file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, os.path.join(folder, name))
