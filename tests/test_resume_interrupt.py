@@ -125,3 +125,14 @@ def test_a_shuffle_put_back_mid_pass_gives_the_rest_of_that_pass_then_the_next()
     restore_shuffle_positions(saved, "test")
     assert seen + elements(again, 14) == straight
     assert sorted(straight[:10]) == list(range(10)) and straight[:10] != straight[10:20]  # a new order per pass
+
+
+def test_a_state_a_backup_cannot_hold_is_an_error_naming_it(tmp_path):
+    class HoldsAnObject(Callback):
+        def state_dict(self):
+            return {"seen": {1, 2}}
+
+        def load_state_dict(self, state):
+            pass
+    with pytest.raises(TypeError, match=r"HoldsAnObject.state_dict\(\) gave seen=\{1, 2\}"):
+        fit(model(), [BackupAndRestore(tmp_path), HoldsAnObject()], epochs=1)
