@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import weakref
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
@@ -44,6 +45,72 @@ def _row(element: Any, i: int) -> Any:
 
 def _rows(element: Any) -> int:
     return _rows(element[0]) if isinstance(element, tuple) else len(element)
+
+
+def _buffered_shuffle(elements: Iterable[Any], size: int, rng: np.random.Generator) -> Iterator[Any]:
+    """One pass of tf.data's buffered shuffle over elements, drawing from rng."""
+    buffer = []
+    for element in elements:
+        if len(buffer) < size:
+            buffer.append(element)
+            continue
+        i = int(rng.integers(len(buffer)))
+        yield buffer[i]
+        buffer[i] = element
+    while buffer:
+        i = int(rng.integers(len(buffer)))
+        buffer[i], buffer[-1] = buffer[-1], buffer[i]
+        yield buffer.pop()
+
+
+class _ShufflePosition:
+    """Where one shuffle is: its seed (base), the passes started, and how many elements the last one gave.
+    Every live one is listed (weakly, in order of creation), so that a backup can save them all."""
+    live: list[weakref.ref] = []
+    restores = 0  # how many times positions were restored: a stream started before must start again
+
+    def __init__(self, base: int) -> None:
+        self.base, self.passes, self.yielded, self.finished, self.skip, self.token = base, 0, 0, False, 0, None
+        _ShufflePosition.live = [ref for ref in _ShufflePosition.live if ref() is not None] + [weakref.ref(self)]
+
+    def start_pass(self) -> tuple[int, int, object]:
+        """The index of the pass that starts, how many of its elements to skip (a resumed pass), and its token
+        (a pass dropped late, after another started, must not mark that one finished)."""
+        index, skip, self.token = self.passes, self.skip, object()
+        self.passes, self.yielded, self.finished, self.skip = index + 1, 0, False, 0
+        return index, skip, self.token
+
+
+def shuffle_positions() -> list[list[int]]:
+    """[seed, pass, elements read of it] of every live shuffle, in order of creation: where a resumed run
+    must put them (a pass counts when it has started and is not finished; a finished one is passed)."""
+    alive = [ref() for ref in _ShufflePosition.live]
+    return [[p.base, p.passes - 1, p.yielded] if p.passes and not p.finished else [p.base, p.passes, 0]
+            for p in alive if p is not None]
+
+
+def restore_shuffle_positions(positions: list[list[int]], where: str) -> None:
+    """Put the live shuffles where shuffle_positions found them, matched by seed in order of creation:
+    each one's next pass is the saved one, replayed up to the saved element. ValueError, and nothing moved,
+    when a saved shuffle has no live counterpart (the run was built differently: it cannot resume exactly)."""
+    unused, matches = [p for p in (ref() for ref in _ShufflePosition.live) if p is not None], []
+    for base, index, skip in positions:
+        match = next((p for p in unused if p.base == base), None)
+        if match is None:
+            raise ValueError(f"{where} was made with a dataset shuffled from seed {base}, which this run does not "
+                             f"have (its shuffles' seeds: {[p.base for p in unused]}): it cannot resume exactly. "
+                             f"Give that dataset's shuffle seed={base} (a shuffle without seed draws one from the "
+                             "package's generator), or delete the backup to start over")
+        unused.remove(match)
+        matches.append((match, index, skip))
+    for match, index, skip in matches:
+        match.passes, match.skip = index, skip
+    _ShufflePosition.restores += 1
+
+
+def shuffles_restored() -> int:
+    """How many times restore_shuffle_positions ran: a stream of batches started before must start again."""
+    return _ShufflePosition.restores
 
 
 class Dataset:
@@ -118,25 +185,22 @@ class Dataset:
 
     def shuffle(self, buffer_size: int, seed: int | None = None, reshuffle_each_iteration: bool = True) -> Dataset:
         """tf.data's buffered shuffle: keep buffer_size elements, emit a random one and put the next in its
-        place. The order is random but not TensorFlow's (its generator is not numpy's)."""
+        place. The order is random but not TensorFlow's (its generator is not numpy's). Pass p draws its
+        order from (seed, p); where the passes are is what BackupAndRestore saves (shuffle_positions)."""
         size = positive_int(buffer_size, "shuffle's buffer_size")
-        base = int(random_generator().integers(2 ** 31)) if seed is None else int(seed)
-        epochs = itertools.count()
+        position = _ShufflePosition(int(random_generator().integers(2 ** 31)) if seed is None else int(seed))
 
         def shuffled() -> Iterator[Any]:
-            rng = np.random.default_rng([base, next(epochs) if reshuffle_each_iteration else 0])
-            buffer = []
-            for element in self:
-                if len(buffer) < size:
-                    buffer.append(element)
-                    continue
-                i = int(rng.integers(len(buffer)))
-                yield buffer[i]
-                buffer[i] = element
-            while buffer:
-                i = int(rng.integers(len(buffer)))
-                buffer[i], buffer[-1] = buffer[-1], buffer[i]
-                yield buffer.pop()
+            index, skip, token = position.start_pass()
+            rng = np.random.default_rng([position.base, index if reshuffle_each_iteration else 0])
+            try:
+                for count, element in enumerate(_buffered_shuffle(self, size, rng), start=1):
+                    position.yielded = count
+                    if count > skip:  # a resumed pass replays, unseen, what the interrupted run had read of it
+                        yield element
+            finally:  # read to its end, or dropped (take(), a stream started again): this pass is over
+                if position.token is token:
+                    position.finished = True
         return self._derived(shuffled, self._length)
 
     def take(self, count: int) -> Dataset:

@@ -69,6 +69,7 @@ class CallbackList(Callback):
         if not isinstance(callback, Callback):
             raise TypeError(f"callbacks must be Callback instances, got {type(callback).__name__}")
         self.callbacks.append(callback)
+        callback._callback_list = self  # BackupAndRestore saves and restores the others' state_dict()
         if self.params:
             callback.set_params(self.params)
         if self.model is not None:
@@ -89,10 +90,10 @@ class CallbackList(Callback):
                 callback.set_params(params)
 
     def _forward(self, hook: str, index: list[int], logs: dict | None) -> None:
-        """The hook of every callback, in order, all given one new dict of the logs (_plain_logs): a key a
-        callback adds reaches the callbacks after it, not the caller."""
+        """The hook of every callback, in order (those _run_last, BackupAndRestore, after all others), all given
+        one new dict of the logs (_plain_logs): a key a callback adds reaches the callbacks after it, not the caller."""
         logs = _plain_logs(logs)
-        for callback in self.callbacks:
+        for callback in sorted(self.callbacks, key=lambda c: getattr(c, "_run_last", False)):
             getattr(callback, hook)(*index, logs)
 
 

@@ -1,10 +1,9 @@
 """The callbacks that act on a run between epochs: stop it (EarlyStopping), change its learning rate
-(ReduceLROnPlateau, LearningRateScheduler), save it (ModelCheckpoint, BackupAndRestore). Most watch a
-logged value, and share how they tell an improvement (_MonitorCallback)."""
+(ReduceLROnPlateau, LearningRateScheduler), save it (ModelCheckpoint). Most watch a
+logged value, and share how they tell an improvement (_MonitorCallback). BackupAndRestore is in backup.py."""
 from __future__ import annotations
 
 import inspect
-import json
 import numbers
 import os
 import warnings
@@ -12,8 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import helpers
-from ..saving.archive import read_archive, write_archive
+from ..saving.archive import EXTENSION
 from .base import Callback, _learning_rate
 
 
@@ -46,6 +44,16 @@ class _MonitorCallback(Callback):
             raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
         self.monitor, self.mode, self.min_delta, self.best = monitor, mode, abs(min_delta), baseline
 
+    _STATE = ("best",)  # what a resumed run needs back (BackupAndRestore saves it)
+
+    def state_dict(self) -> dict[str, Any]:
+        """What this callback carries from epoch to epoch, for BackupAndRestore (PyTorch's name)."""
+        return {name: getattr(self, name) for name in self._STATE}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name in self._STATE:
+            setattr(self, name, state[name])
+
     def _is_improvement(self, current: float, reference: float | None) -> bool:
         if reference is None:
             return True
@@ -64,12 +72,21 @@ class _MonitorCallback(Callback):
 
 class ModelCheckpoint(_MonitorCallback):
     """Saves the model (or only its weights) after every epoch, or only when `monitor` improves.
-    `filepath` may name the epoch and any logged value, e.g. "ckpt-{epoch:02d}-{val_loss:.3f}.npz"."""
+    `filepath` may name the epoch and any logged value, e.g. "model-{epoch:02d}-{val_loss:.3f}.keras". As in
+    Keras, a whole model goes to .keras (or this project's own archive, .npz), weights alone to .weights.h5
+    (or .npz), and any other name is refused when the callback is made."""
 
-    def __init__(self, filepath: str, monitor: str = "val_loss", save_best_only: bool = False,
-                 save_weights_only: bool = True, mode: str = "auto") -> None:
+    def __init__(self, filepath: str | os.PathLike, monitor: str = "val_loss", verbose: int = 0,
+                 save_best_only: bool = False, save_weights_only: bool = False, mode: str = "auto") -> None:
         super().__init__(monitor, mode)
-        self.filepath, self.save_best_only, self.save_weights_only = str(filepath), save_best_only, save_weights_only
+        self.filepath, self.verbose = os.fspath(filepath), verbose
+        self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
+        endings = (".weights.h5", EXTENSION) if save_weights_only else (".keras", EXTENSION)
+        if not self.filepath.endswith(endings):
+            raise ValueError(f"When using `save_weights_only={save_weights_only}` in `ModelCheckpoint`, the filepath "
+                             f"provided must end in {' or '.join(map(repr, endings))} (a "
+                             f"{'weights' if save_weights_only else 'whole-model'} file). Received: "
+                             f"filepath={self.filepath}")
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -82,7 +99,11 @@ class ModelCheckpoint(_MonitorCallback):
                 return
             self.best = current
         path = self.filepath.format(epoch=epoch + 1, **logs)
+        if os.path.dirname(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
         self.model.save_weights(path) if self.save_weights_only else self.model.save(path)
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: finished saving model to {path}")
 
 
 class EarlyStopping(_MonitorCallback):
@@ -98,6 +119,8 @@ class EarlyStopping(_MonitorCallback):
         self.patience, self.verbose, self.baseline = patience, verbose, baseline
         self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
         self.wait, self.stopped_epoch, self.best_epoch, self.best_weights = 0, 0, 0, None
+
+    _STATE = ("best", "wait", "stopped_epoch", "best_epoch", "best_weights")
 
     def on_train_begin(self, logs=None):
         self.wait, self.stopped_epoch, self.best_epoch, self.best, self.best_weights = 0, 0, 0, None, None
@@ -141,6 +164,8 @@ class ReduceLROnPlateau(_MonitorCallback):
         self.factor, self.patience, self.verbose = factor, patience, verbose
         self.cooldown, self.min_lr = cooldown, min_lr
         self.wait, self.cooldown_counter = 0, 0
+
+    _STATE = ("best", "wait", "cooldown_counter")
 
     def on_train_begin(self, logs=None):
         self.best, self.wait, self.cooldown_counter = None, 0, 0
@@ -200,45 +225,3 @@ class LearningRateScheduler(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["learning_rate"] = _learning_rate(self.model)
-
-
-class BackupAndRestore(Callback):
-    """Survives a killed run. After every epoch it writes the weights, the optimizer's state, the
-    number of epochs done and the random-number state to backup_dir/backup.npz (atomically: a kill
-    mid-write leaves the previous backup whole). A later fit with the same callback starts from
-    there and ends with the same weights as a run never interrupted. Removed when training ends."""
-
-    def __init__(self, backup_dir: str, delete_on_end: bool = True) -> None:
-        self.path = os.path.join(os.fspath(backup_dir), "backup.npz")
-        self.delete_on_end = delete_on_end
-
-    def on_train_begin(self, logs=None):
-        if os.path.exists(self.path):
-            arrays = read_archive(self.path)
-            epochs, state = self._progress(arrays)  # checked before the model is touched
-            self.model._restore_from(arrays, self.path)
-            helpers.set_random_state(state)
-            self.model._initial_epoch = epochs
-
-    def _progress(self, arrays: dict) -> tuple[int, dict]:
-        """The backup's epochs done and random state; ValueError naming the file when they are not what was written."""
-        epochs, state = arrays.get("training/epochs_done"), arrays.get("training/random_state")
-        try:
-            if epochs is None or epochs.shape != () or epochs.dtype.kind not in "iu" or epochs < 0 or state is None:
-                raise ValueError("its epoch count or random state is missing or not a count")
-            state = json.loads(str(state))
-            np.random.default_rng().bit_generator.state = state  # tried on a scratch generator first
-        except (ValueError, TypeError, KeyError, RecursionError) as error:
-            raise ValueError(f"{self.path!r} is not a backup this callback wrote: {error}") from None
-        return int(epochs), state
-
-    def on_epoch_end(self, epoch, logs=None):
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        arrays = self.model._to_arrays()
-        arrays["training/epochs_done"] = np.array(epoch + 1)
-        arrays["training/random_state"] = np.array(json.dumps(helpers.get_random_state()))
-        write_archive(self.path, arrays)
-
-    def on_train_end(self, logs=None):
-        if self.delete_on_end and os.path.exists(self.path):
-            os.remove(self.path)

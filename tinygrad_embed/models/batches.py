@@ -9,7 +9,7 @@ from typing import Any, Iterator, Protocol
 
 import numpy as np
 
-from ..data import INFINITE, PyDataset, to_numpy
+from ..data import INFINITE, Dataset, PyDataset, shuffles_restored, to_numpy
 from ..helpers import positive_int, random_generator
 from ..tree import flatten_like, is_nested
 
@@ -336,10 +336,11 @@ class Stream:
             raise ValueError(f"{what} repeats forever: give steps_per_epoch (validation_steps, steps) to end an epoch")
         self.ran_out = False
         self._iterator: Iterator[Any] | None = None
-        self._seen, self._fresh = 0, False
+        self._seen, self._fresh, self._restores = 0, False, shuffles_restored()
 
     def _start(self) -> None:
         self._iterator, self._seen, self._fresh = _iterate(self.data), 0, True
+        self._restores = shuffles_restored()
 
     def first(self) -> Batch:
         """The first batch; the first epoch still yields it (a model is built from it first)."""
@@ -353,7 +354,9 @@ class Stream:
         return _as_numpy(first)
 
     def epoch(self) -> Iterator[Batch]:
-        if self._iterator is None or (self.steps_per_epoch is None and not self._fresh):
+        # a dataset's shuffles put back by BackupAndRestore after this one started (to build the model): again
+        moved = isinstance(self.data, Dataset) and self._restores != shuffles_restored()
+        if self._iterator is None or (self.steps_per_epoch is None and not self._fresh) or moved:
             self._start()
         self._fresh = False
         if self.steps is None:

@@ -123,7 +123,7 @@ class Trainer:
         self._build_for(train)
         self.optimizer.build(self.trainable_weights)
         callbacks = self._callbacks(callbacks, fitting=True, verbose=verbose, epochs=epochs, steps=train.steps)
-        self.stop_training, self.stop_reason = False, None  # reset before on_train_begin, as Keras
+        self.stop_training, self.stop_reason, self._ctrl_c = False, None, False  # reset before on_train_begin
         self._initial_epoch = initial_epoch  # a callback may move it on_train_begin (BackupAndRestore)
         callbacks.on_train_begin({})
         logs: dict[str, float] = {}
@@ -291,18 +291,18 @@ def _no_batch_in(train: Batches, epoch: int) -> None:
 @contextlib.contextmanager
 def _stop_after_batch_on_ctrl_c(model: Trainer) -> Iterator[None]:
     """While fit runs in the main thread (the one signals reach), Ctrl-C stops it after the current batch."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: _interrupted(model))
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: _interrupted(model)) if main else None
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if main:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _interrupted(model: Trainer) -> None:
-    """Ctrl-C during fit: training stops after the current batch, keeping the weights and the history."""
-    model.stop_training = True
+    """Ctrl-C during fit: training stops after the current batch, keeping the weights and the history. The
+    epoch cut short is no finished one: BackupAndRestore keeps its backup of the last (model._ctrl_c)."""
+    model.stop_training = model._ctrl_c = True
     model.stop_reason = "interrupted (Ctrl-C): stopped after the current batch; weights and history kept"
     print(f"\n{model.stop_reason}")

@@ -6,8 +6,8 @@ A file is a zip of .npy arrays (numpy's own format), so any numpy can read it; a
     config          the model's architecture as JSON (absent from weights-only files)
     weight/0000 ..  every weight array, in Keras's order (model.get_weights())
     optimizer/...   the optimizer's step count and moments (when saved with it)
-Writes go to a temporary file that is renamed over the target, so a crash mid-write leaves the old
-file whole.
+Writes go to a temporary file (.NAME.PID.XXXX.tmp beside it) that is renamed over the target, so a crash
+mid-write leaves the old file whole; the next write of that name removes what a dead process left.
 
 A file read here may come from a stranger, so the zip is checked before any member is inflated
 (checked_members, which the .keras reader shares): names stay relative and free of "..", no
@@ -18,11 +18,14 @@ before anything is allocated, and nothing is ever unpickled.
 """
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 import stat
 import tempfile
 import tokenize
 import zipfile
+from typing import Any, BinaryIO, Callable
 
 import numpy as np
 
@@ -31,18 +34,26 @@ MAX_EXPANSION, BOMB_FLOOR = 100, 64 << 20  # over 64 MB inflating more than 100-
 # What numpy's .npy header parser (tokenize, then ast.literal_eval) raises on a damaged header
 _HEADER_ERRORS = (ValueError, TypeError, SyntaxError, tokenize.TokenError, RecursionError, MemoryError, OverflowError)
 _METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}  # what numpy and Keras write
+EXTENSION = ".npz"  # the name that says a file is this archive (ModelCheckpoint checks it)
 
 
 def write_archive(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
     """The arrays, and the format's name, in one .npz file at `path`, replacing it whole or not at all."""
-    path = os.fspath(path)
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-", suffix=".npz")
+    write_atomically(path, lambda file: np.savez(file, format=np.array(FORMAT), **arrays))
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> None:
+    """write(file) into a temporary file beside `path`, then renamed over it: a crash mid-write leaves the old
+    file whole (every file this project saves is written so: this archive, .keras, .weights.h5)."""
+    folder, name = os.path.split(os.path.abspath(os.fspath(path)))
+    _remove_leftovers(folder, name)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
-            np.savez(file, format=np.array(FORMAT), **arrays)
+            write(file)
             file.flush()
             os.fsync(file.fileno())
-        os.replace(temporary, path)
+        os.replace(temporary, os.path.join(folder, name))
     except BaseException:
         os.unlink(temporary)
         raise
@@ -90,6 +101,27 @@ def checked_members(path: str, archive: zipfile.ZipFile, budget: int | None = No
                              f"file's size, at least {BOMB_FLOOR}): refused as a zip bomb")
         members[name] = info
     return members
+def _remove_leftovers(folder: str, name: str) -> None:
+    """The temporary files of earlier writes of `name` whose process is gone (killed mid-write): removed, so a
+    crash costs no disk for longer than until the next save. A live process's (another writer) are left alone."""
+    for leftover in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(name)}.*.tmp")):
+        pid = os.path.basename(leftover)[len(name) + 2:].split(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(FileNotFoundError):  # another writer removed it first
+                os.unlink(leftover)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process pid runs; where that cannot be asked without harm (not POSIX), assumed so."""
+    if pid == os.getpid() or os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: nothing is sent, only whether the process exists is checked
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's: it exists
+        return True
+    return True
 
 
 def read_archive(path: str | os.PathLike) -> dict[str, np.ndarray]:

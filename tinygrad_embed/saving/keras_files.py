@@ -24,8 +24,6 @@ import copy
 import datetime
 import io
 import json
-import os
-import tempfile
 import warnings
 import zipfile
 from typing import Any, Iterator
@@ -41,6 +39,7 @@ from ..layers.recurrent import _Recurrent
 from ..layers.time_distributed import TimeDistributed
 from . import archive as npz
 from . import native
+from .archive import write_atomically
 from .keras_config import from_keras_config, to_keras_config
 
 EXTRA = "pip install 'tinygrad_embed[keras-files]'"
@@ -83,16 +82,8 @@ def _zip(file: Any, members: dict[str, Any]) -> None:
 
 
 def _write_atomically(filepath: str, write: Any) -> None:
-    """A crash mid-write leaves the old file whole: write a temporary file, then rename it over."""
-    path = os.fspath(filepath)
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            write(file)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    """A crash mid-write leaves the old file whole, and the next save no temporary file (archive.py's writer)."""
+    write_atomically(filepath, write)
 
 
 def _write_h5(model: Any, file: Any, include_optimizer: bool) -> None:
