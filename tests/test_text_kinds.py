@@ -148,3 +148,32 @@ def test_text_functions_take_bytes_and_refuse_none():
     assert hashing_trick(b"a b a", 7, "md5") == hashing_trick("a b a", 7, "md5")
     with pytest.raises(TypeError, match="got NoneType"):
         text_to_word_sequence(None)
+
+
+# ---- max_tokens: Keras refuses below 2; "int" mode needs 3 (Keras accepts 2, then fails in adapt) ----------------
+@pytest.mark.parametrize("mode, needed", [("int", 3), ("multi_hot", 2), ("count", 2), ("tf_idf", 2)])
+@pytest.mark.parametrize("max_tokens", [-1, 0, 1, 2])
+def test_max_tokens_below_what_the_mode_needs_is_refused_at_construction(mode, needed, max_tokens):
+    if max_tokens >= needed:
+        TextVectorization(max_tokens=max_tokens, output_mode=mode)
+        return
+    with pytest.raises(ValueError, match=f"max_tokens must be at least {needed} with output_mode='{mode}'.*"
+                                         f"got max_tokens={max_tokens}"):
+        TextVectorization(max_tokens=max_tokens, output_mode=mode)
+    with pytest.raises(TypeError, match="max_tokens must be an integer"):
+        TextVectorization(max_tokens=float(needed), output_mode=mode)
+
+
+# recorded from Keras 3.15.1 on TensorFlow 2.21: adapt on "a b b c c c", then called on "a b c d"
+@pytest.mark.parametrize("max_tokens, mode, vocabulary, out", [
+    (2, "multi_hot", ["[UNK]", "c"], [[1, 1]]),
+    (2, "count", ["[UNK]", "c"], [[3, 1]]),
+    (2, "tf_idf", ["[UNK]", "c"], [[1.2163952589035034, 0.40546509623527527]]),
+    (3, "int", ["", "[UNK]", "c"], [[1, 1, 2, 1]]),
+    (3, "count", ["[UNK]", "c", "b"], [[2, 1, 1]]),
+])
+def test_the_smallest_max_tokens_keras_accepts_work_as_in_keras(max_tokens, mode, vocabulary, out):
+    layer = TextVectorization(max_tokens=max_tokens, output_mode=mode)
+    layer.adapt(["a b b c c c"])
+    assert layer.get_vocabulary() == vocabulary
+    np.testing.assert_allclose(layer(["a b c d"]).data, out, rtol=1e-6)

@@ -45,19 +45,28 @@ class TextVectorization(Layer):
             raise ValueError(f"output_sequence_length is for output_mode='int' only, got output_mode={output_mode!r}")
         if pad_to_max_tokens and max_tokens is None:
             raise ValueError("pad_to_max_tokens=True needs max_tokens")
-        self.max_tokens = None if max_tokens is None else positive_int(max_tokens, "max_tokens")
+        self._special = [MASK, OOV] if output_mode == "int" else [OOV]  # Keras: no padding id outside int mode
+        self.max_tokens = None if max_tokens is None else self._checked_max_tokens(max_tokens, output_mode)
         self.standardize, self.split, self.output_mode = standardize, split, output_mode
         self.ngrams = self._ngram_widths(ngrams)
         self.output_sequence_length = (None if output_sequence_length is None
                                        else positive_int(output_sequence_length, "output_sequence_length"))
         self.pad_to_max_tokens = bool(pad_to_max_tokens)
-        self._special = [MASK, OOV] if output_mode == "int" else [OOV]  # Keras: no padding id outside int mode
         self._set([], None)
         if vocabulary is not None:
             self.set_vocabulary(vocabulary, idf_weights)
         elif idf_weights is not None:
             raise ValueError("idf_weights were given without a vocabulary")
         self.built = True
+
+    def _checked_max_tokens(self, value: Any, output_mode: str) -> int:
+        """max_tokens, room for the special tokens and one word: Keras refuses below 2, and in "int" mode
+        fails at adapt with 2 (no room for a word); this layer refuses that at construction too."""
+        needed = len(self._special) + 1
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value < needed:
+            raise ValueError(f"max_tokens must be at least {needed} with output_mode={output_mode!r}, room for the "
+                             f"special tokens {self._special} and one word, got max_tokens={value}")
+        return positive_int(value, "max_tokens")
 
     @staticmethod
     def _ngram_widths(value: Any) -> tuple[int, ...] | None:
