@@ -74,3 +74,71 @@ def test_pad_sequences_keeps_what_the_dtype_holds():
     assert pad_sequences([["a", "b"], ["c"]], dtype=object, value="").tolist() == [["a", "b"], ["", "c"]]
     out = pad_sequences([[2]], maxlen=2, dtype="float16", value=math.nan)  # NaN is a float16 value
     assert out.dtype == np.float16 and math.isnan(out[0, 0]) and out[0, 1] == 2
+
+
+# ---- text_dataset_from_directory: each real file once, integer labels ----------------------------------------
+from tinygrad_embed.utils import text_dataset_from_directory  # noqa: E402
+
+
+def texts_and_labels(dataset):
+    return sorted((text, label) for x, y in dataset for text, label in zip(x.tolist(), y.tolist()))
+
+
+@pytest.fixture
+def linked_tree(tmp_path):
+    """pos/ and neg/ with loops back up (pos/again -> pos, neg/deeper/back -> neg), a second link to a file
+    of the same class, and a folder outside the tree linked in (pos/outside -> elsewhere/)."""
+    root, elsewhere = tmp_path / "reviews", tmp_path / "elsewhere"
+    for folder in (root / "pos", root / "neg" / "deeper", elsewhere):
+        folder.mkdir(parents=True)
+    (root / "pos" / "a.txt").write_text("good")
+    (root / "neg" / "b.txt").write_text("bad")
+    (root / "neg" / "deeper" / "c.txt").write_text("worse")
+    (elsewhere / "d.txt").write_text("fine")
+    (root / "pos" / "again").symlink_to(root / "pos", target_is_directory=True)
+    (root / "neg" / "deeper" / "back").symlink_to(root / "neg", target_is_directory=True)
+    (root / "neg" / "b_again.txt").symlink_to(root / "neg" / "b.txt")
+    (root / "pos" / "outside").symlink_to(elsewhere, target_is_directory=True)
+    return root
+
+
+def test_follow_links_visits_each_real_file_once_loops_included(linked_tree):
+    dataset = text_dataset_from_directory(linked_tree, follow_links=True, shuffle=False, verbose=False)
+    assert texts_and_labels(dataset) == [(b"bad", 0), (b"fine", 1), (b"good", 1), (b"worse", 0)]
+    dataset = text_dataset_from_directory(linked_tree, follow_links=False, shuffle=False, verbose=False)
+    assert texts_and_labels(dataset) == [(b"bad", 0), (b"good", 1), (b"worse", 0)]  # outside/ is not followed
+    unlabelled = text_dataset_from_directory(linked_tree, labels=None, follow_links=True, shuffle=False, verbose=False)
+    assert sorted(t for batch in unlabelled for t in batch.tolist()) == [b"bad", b"fine", b"good", b"worse"]
+
+
+def test_a_file_linked_into_two_classes_is_refused(linked_tree):
+    (linked_tree / "pos" / "b_too.txt").symlink_to(linked_tree / "neg" / "b.txt")
+    with pytest.raises(ValueError, match=r"b_too.txt.*class 'pos'.*b.txt.*class 'neg'.*one label"):
+        text_dataset_from_directory(linked_tree, follow_links=True, verbose=False)
+
+
+@pytest.mark.parametrize("labels, label_mode, error, match", [
+    ([0, 1.0, 1], "int", TypeError, "labels must be integers for label_mode='int', got 1.0 of type float at index 1"),
+    ([0, 1, None], "binary", TypeError, "got None of type NoneType at index 2"),
+    ([True, False, True], "binary", TypeError, "got True of type bool at index 0"),
+    ([0, "1", 1], "categorical", TypeError, "got '1' of type str at index 1"),
+    ([0, 1, 2], "binary", ValueError, "label 2 at index 2 is outside 0 to 1"),
+    ([0, 2, 2], "categorical", ValueError, "label 2 at index 1 is outside 0 to 1.*2 distinct labels"),
+    ([0, -1, 1], "categorical", ValueError, "label -1 at index 1 is outside 0 to 2"),
+    ([0, 2 ** 31, 1], "int", ValueError, "label 2147483648 at index 1 is outside"),
+])
+def test_given_labels_must_be_integers_the_label_mode_takes(tmp_path, labels, label_mode, error, match):
+    for i in range(3):
+        (tmp_path / f"{i}.txt").write_text(f"text {i}")
+    with pytest.raises(error, match=match):
+        text_dataset_from_directory(tmp_path, labels=labels, label_mode=label_mode, verbose=False)
+
+
+def test_given_integer_labels_of_any_kind_work(tmp_path):
+    for i in range(3):
+        (tmp_path / f"{i}.txt").write_text(f"text {i}")
+    labels = (np.int64(1), 0, np.uint8(1))  # a tuple of numpy and Python integers
+    dataset = text_dataset_from_directory(tmp_path, labels=labels, label_mode="binary", shuffle=False, verbose=False)
+    assert texts_and_labels(dataset) == [(b"text 0", [1.0]), (b"text 1", [0.0]), (b"text 2", [1.0])]
+    dataset = text_dataset_from_directory(tmp_path, labels=[5, -2, 5], shuffle=False, verbose=False)  # "int": as given
+    assert texts_and_labels(dataset) == [(b"text 0", 5), (b"text 1", -2), (b"text 2", 5)]

@@ -223,11 +223,42 @@ def _class_folders(directory: str, class_names: list[str] | None) -> list[str]:
 
 
 def _text_files(folder: str, follow_links: bool) -> list[str]:
-    """The .txt files under folder (sub-folders too), sorted by folder then name, as Keras's index."""
-    found = []
-    for root, _, files in sorted(os.walk(folder, followlinks=follow_links), key=lambda walk: walk[0]):
-        found += [os.path.join(root, name) for name in sorted(files) if name.lower().endswith(".txt")]
-    return found
+    """The .txt files under folder (sub-folders too), sorted by folder then name, as Keras's index. A folder
+    reached again through a symlink (a loop too) is walked once: Keras's os.walk would go round a loop until
+    the path grew too long, listing every file on each turn."""
+    walked, seen = [], set()
+    for root, folders, files in os.walk(folder, followlinks=follow_links):
+        folders.sort()  # depth first in name order: the first path to a folder is the one kept
+        if _identity(root) in seen:
+            folders.clear()
+            continue
+        seen.add(_identity(root))
+        walked.append((root, files))
+    return [os.path.join(root, name) for root, files in sorted(walked, key=lambda walk: walk[0])
+            for name in sorted(files) if name.lower().endswith(".txt")]
+
+
+def _identity(path: str) -> tuple[int, int]:
+    """What names one real file or folder whatever the links to it: its device and inode."""
+    status = os.stat(path)  # follows symlinks; a dangling one is a FileNotFoundError naming it
+    return status.st_dev, status.st_ino
+
+
+def _once(per_class: list[list[str]], names: list[str]) -> list[list[str]]:
+    """Each real file once: a second link to a file in the same class is dropped; one in another class
+    would give one text two labels, and is refused."""
+    owner: dict[tuple[int, int], tuple[str, int]] = {}
+    kept: list[list[str]] = []
+    for label, paths in enumerate(per_class):
+        kept.append([])
+        for path in paths:
+            first, first_label = owner.setdefault(_identity(path), (path, label))
+            if first_label != label:
+                raise ValueError(f"{path!r} (class {names[label]!r}) and {first!r} (class {names[first_label]!r}) are "
+                                 "the same file: a text can have one label; remove one of the links")
+            if first == path:
+                kept[-1].append(path)
+    return kept
 
 
 def _split(paths: list, labels: Any, validation_split: float | None, subset: str) -> tuple[list, Any]:
@@ -285,6 +316,8 @@ def text_dataset_from_directory(directory: str, labels: Any = "inferred", label_
     _check_label_arguments(directory, labels, label_mode, class_names)
     if labels is None or label_mode is None:
         labels, label_mode = None, None
+    elif labels != "inferred":
+        _check_given_labels(labels, label_mode)
     _check_split_arguments(validation_split, subset, shuffle, seed)
     seed = int(np.random.randint(1e6)) if seed is None else seed  # as Keras: a shuffle without seed gets one
     paths, labels, names = _files_and_labels(directory, labels, class_names, follow_links)
@@ -323,15 +356,32 @@ def _check_label_arguments(directory: str, labels: Any, label_mode: str | None, 
         raise ValueError(f"directory {directory!r} does not exist or is not a folder")
 
 
+def _check_given_labels(labels: list | tuple, label_mode: str) -> None:
+    """Given labels are integers (not bools, not floats), within int32 for "int", 0 or 1 for "binary", and
+    below the number of distinct labels for "categorical", whose rows have one column per distinct label
+    (where Keras casts 0.5 to a label, and its one_hot makes a row of zeros of a label out of range)."""
+    for i, label in enumerate(labels):
+        if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
+            raise TypeError(f"labels must be integers for label_mode={label_mode!r}, got {label!r:.40} of type "
+                            f"{type(label).__name__} at index {i}")
+    classes = len(set(labels))
+    low, high = {"int": (-2 ** 31, 2 ** 31 - 1), "binary": (0, 1), "categorical": (0, classes - 1)}[label_mode]
+    for i, label in enumerate(labels):
+        if not low <= label <= high:
+            why = f" (one column for each of the {classes} distinct labels)" if label_mode == "categorical" else ""
+            raise ValueError(f"label {label} at index {i} is outside {low} to {high}, the labels label_mode="
+                             f"{label_mode!r} takes{why}")
+
+
 def _files_and_labels(directory: str, labels: Any, class_names: list[str] | None,
                       follow_links: bool) -> tuple[list[str], np.ndarray | None, list[str] | None]:
     """The .txt files, their labels (from their folders when inferred) and the class names."""
     if labels == "inferred":
         names = _class_folders(directory, class_names)
-        per_class = [_text_files(os.path.join(directory, name), follow_links) for name in names]
+        per_class = _once([_text_files(os.path.join(directory, name), follow_links) for name in names], names)
         paths = [p for files in per_class for p in files]
         return paths, np.repeat(np.arange(len(names), dtype=np.int32), [len(files) for files in per_class]), names
-    paths = _text_files(directory, follow_links)
+    paths = _once([_text_files(directory, follow_links)], [""])[0]
     if labels is not None and len(labels) != len(paths):
         raise ValueError(f"labels has {len(labels)} values but {directory!r} holds {len(paths)} .txt files")
     names = None if labels is None else [str(label) for label in sorted(set(labels))]
