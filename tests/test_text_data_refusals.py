@@ -142,3 +142,77 @@ def test_given_integer_labels_of_any_kind_work(tmp_path):
     assert texts_and_labels(dataset) == [(b"text 0", [1.0]), (b"text 1", [0.0]), (b"text 2", [1.0])]
     dataset = text_dataset_from_directory(tmp_path, labels=[5, -2, 5], shuffle=False, verbose=False)  # "int": as given
     assert texts_and_labels(dataset) == [(b"text 0", 5), (b"text 1", -2), (b"text 2", 5)]
+
+
+# ---- Dataset.from_tensor_slices: dicts and nested tuples as tf.data; no list of texts stringified --------------
+from tinygrad_embed.data import Dataset  # noqa: E402
+from tinygrad_embed.layers import Concatenate, Dense, Input  # noqa: E402
+from tinygrad_embed.models import Model  # noqa: E402
+from tinygrad_embed.utils import set_random_seed  # noqa: E402
+
+FEATURES = {"words": np.arange(12.0).reshape(6, 2), "year": np.linspace(0, 1, 6).reshape(6, 1)}
+LABELS = np.array([0.0, 1, 1, 0, 1, 0])
+
+
+def test_a_dict_of_arrays_gives_dicts_of_rows_and_batches_them_by_key():
+    dataset = Dataset.from_tensor_slices((FEATURES, LABELS))
+    elements = list(dataset.as_numpy_iterator())
+    assert len(elements) == len(dataset) == 6
+    features, label = elements[4]
+    assert set(features) == {"words", "year"} and label == LABELS[4]
+    np.testing.assert_array_equal(features["words"], FEATURES["words"][4])
+    assert type(features["words"]) is np.ndarray  # plain numpy, as tf.data's as_numpy_iterator
+    x, y = list(dataset.batch(4))[1]
+    np.testing.assert_array_equal(x["year"], FEATURES["year"][4:])
+    np.testing.assert_array_equal(y, LABELS[4:])
+    again = list(dataset.batch(4).unbatch().as_numpy_iterator())
+    np.testing.assert_array_equal(again[5][0]["words"], FEATURES["words"][5])
+    doubled = dataset.map(lambda x, y: ({"twice": 2 * x["words"]}, y))  # a tuple is passed as separate arguments
+    np.testing.assert_array_equal(next(iter(doubled))[0]["twice"], 2 * FEATURES["words"][0])
+    alone = Dataset.from_tensor_slices(FEATURES).map(lambda x: x["year"])  # a dict is passed as one argument
+    np.testing.assert_array_equal(np.concatenate(list(alone)), FEATURES["year"][:, 0])
+
+
+def test_nested_tuples_keep_their_nesting():
+    dataset = Dataset.from_tensor_slices(((np.arange(3), np.arange(3) * 10), (np.arange(3) * 100,)))
+    (a, b), (c,) = list(dataset)[2]
+    assert (int(a), int(b), int(c)) == (2, 20, 200)
+    (a, b), (c,) = next(iter(dataset.batch(3)))
+    assert b.tolist() == [0, 10, 20] and c.tolist() == [0, 100, 200]
+
+
+def test_fit_on_a_dataset_of_feature_dicts_equals_fit_on_the_arrays():
+    def trained(data, **kwargs):
+        set_random_seed(3)
+        words, year = Input((2,), name="words"), Input((1,), name="year")
+        model = Model({"words": words, "year": year}, Dense(1)(Concatenate()([words, year])))
+        model.compile(loss="mse", optimizer="sgd")
+        model.fit(*data, epochs=2, verbose=0, **kwargs)
+        return [w.data.copy() for w in model.trainable_weights]
+    from_dataset = trained((Dataset.from_tensor_slices((FEATURES, LABELS)).batch(4),))
+    from_arrays = trained((FEATURES, LABELS), batch_size=4, shuffle=False)
+    for ours, theirs in zip(from_dataset, from_arrays):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("tensors, match", [
+    (["good", None, "bad"], r"from_tensor_slices takes texts .* None of type NoneType at index 1"),
+    (["good", 1.5], r"1.5 of type float at index 1"),  # np.asarray would make it the word "1.5"
+    ([["good", "film"], ["bad", True]], r"True of type bool at index \(1, 1\)"),
+    ((["a", "b"], ["c", math.nan]), r"\(part \[1\]\) takes texts .* nan of type float at index 1"),
+    ({"text": np.array(["a", None], dtype=object), "n": np.arange(2)}, r"\(part \['text'\]\) .* None .* index 1"),
+])
+def test_texts_mixed_with_other_things_are_refused(tensors, match):
+    with pytest.raises(TypeError, match=match):
+        Dataset.from_tensor_slices(tensors)
+
+
+def test_parts_without_rows_or_of_different_lengths_are_refused():
+    with pytest.raises(ValueError, match=r"same number of rows, got \[2, 3\]"):
+        Dataset.from_tensor_slices({"a": np.zeros(3), "b": (np.zeros(2),)})
+    with pytest.raises(ValueError, match=r"a scalar 3 at \['n'\]"):
+        Dataset.from_tensor_slices({"n": 3})
+    with pytest.raises(ValueError, match="empty dict at \\[0\\]: nothing to slice"):
+        Dataset.from_tensor_slices(({}, np.zeros(2)))
+    numbers = list(Dataset.from_tensor_slices([1, 2.5]).as_numpy_iterator())  # numbers alone stay numbers
+    assert numbers == [1.0, 2.5]

@@ -13,24 +13,45 @@ import numpy as np
 
 from .eager_array import eager, plain
 from .helpers import positive_int, random_generator
+from .preprocessing.texts import TEXT_TYPES, check_texts
 
 AUTOTUNE = -1  # tf.data.AUTOTUNE's value: "let the runtime choose", accepted wherever a buffer size is
 INFINITE, UNKNOWN = -1, -2  # cardinality() for a dataset that repeats forever / whose length is not known
 
 
 def to_numpy(value: Any) -> Any:
-    """A batch's parts as numpy: TensorFlow tensors through .numpy(), nested tuples and lists kept."""
+    """A batch's parts as numpy: TensorFlow tensors through .numpy(), nested tuples, lists and dicts kept."""
     if isinstance(value, (tuple, list)):
         return type(value)(to_numpy(v) for v in value)
+    if isinstance(value, dict):  # a model's inputs by name, as tf.data yields them
+        return {key: to_numpy(v) for key, v in value.items()}
     if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
         return value.numpy()
     return np.asarray(value)
 
 
+def _each(fn: Callable[[Any], Any], element: Any) -> Any:
+    """fn on each array of an element, its tuples and dicts (tf.data's structures) kept."""
+    if isinstance(element, tuple):
+        return tuple(_each(fn, part) for part in element)
+    if isinstance(element, dict):
+        return {key: _each(fn, part) for key, part in element.items()}
+    return fn(element)
+
+
+def _first(element: Any) -> Any:
+    """An element's first array (tuples and dicts looked into)."""
+    while isinstance(element, (tuple, dict)):
+        element = next(iter(element.values() if isinstance(element, dict) else element))
+    return element
+
+
 def _stack(elements: list[Any]) -> Any:
-    """Elements (each an array or a tuple of them) as one batch: stacked along a new first axis."""
+    """Elements (each an array, or a tuple or dict of them) as one batch: stacked along a new first axis."""
     if isinstance(elements[0], tuple):
         return tuple(_stack(list(column)) for column in zip(*elements))
+    if isinstance(elements[0], dict):
+        return {key: _stack([element[key] for element in elements]) for key in elements[0]}
     arrays = [np.asarray(e) for e in elements]
     if arrays[0].dtype.kind in "OSU":  # texts: tf.data's batches of strings are object arrays
         return np.array([array.tolist() for array in arrays], dtype=object)
@@ -38,12 +59,32 @@ def _stack(elements: list[Any]) -> Any:
 
 
 def _row(element: Any, i: int) -> Any:
-    """Row i of an element (of each part of a tuple), as an EagerArray: a number too answers .numpy()."""
-    return tuple(_row(part, i) for part in element) if isinstance(element, tuple) else eager(element[i])
+    """Row i of an element (of each part of a tuple or dict), as an EagerArray: a number too answers .numpy()."""
+    return _each(lambda array: eager(array[i]), element)
 
 
 def _rows(element: Any) -> int:
-    return _rows(element[0]) if isinstance(element, tuple) else len(element)
+    return len(_first(element))
+
+
+def _sliceable(tensors: Any, where: str = "") -> Any:
+    """from_tensor_slices' input as arrays in its tuples and dicts (a list is one array, as in tf.data), each
+    with rows. A list or object array mixing texts with anything else is refused, as tf.data refuses it:
+    numpy would write the 1.5 in ["a", 1.5] as the word "1.5"."""
+    if isinstance(tensors, (tuple, dict)) and not tensors:
+        raise ValueError(f"from_tensor_slices got an empty {type(tensors).__name__}"
+                         f"{' at ' + where if where else ''}: nothing to slice")
+    if isinstance(tensors, dict):
+        return {key: _sliceable(part, f"{where}[{key!r}]") for key, part in tensors.items()}
+    if isinstance(tensors, tuple):
+        return tuple(_sliceable(part, f"{where}[{i}]") for i, part in enumerate(tensors))
+    array = np.asarray(tensors, dtype=object) if isinstance(tensors, list) else np.asarray(to_numpy(tensors))
+    if array.dtype == object and any(isinstance(item, TEXT_TYPES) for item in array.reshape(-1).tolist()):
+        check_texts(array, f"from_tensor_slices{where and ' (part ' + where + ')'}")
+    if array.ndim == 0:
+        raise ValueError(f"from_tensor_slices needs arrays with rows to slice, got a scalar {array.item()!r:.40}"
+                         + (f" at {where}" if where else ""))
+    return np.asarray(tensors) if isinstance(tensors, list) else array
 
 
 class Dataset:
@@ -55,12 +96,12 @@ class Dataset:
 
     @staticmethod
     def from_tensor_slices(tensors: Any) -> Dataset:
-        """One element per row of the array (or per row of each array of a tuple, all of one length)."""
-        data = (tuple(np.asarray(to_numpy(t)) for t in tensors) if isinstance(tensors, tuple)
-                else np.asarray(to_numpy(tensors)))
-        sizes = {len(a) for a in (data if isinstance(data, tuple) else (data,))}
-        if len(sizes) != 1:
-            raise ValueError(f"from_tensor_slices needs arrays with the same number of rows, got {sorted(sizes)}")
+        """One element per row of the array, or of each array of a tuple or dict (nested too), all of one
+        length: ({"text": texts, "year": years}, labels) gives ({"text": text, "year": year}, label)."""
+        data, sizes = _sliceable(tensors), []
+        _each(lambda array: sizes.append(len(array)), data)
+        if len(set(sizes)) != 1:
+            raise ValueError(f"from_tensor_slices needs arrays with the same number of rows, got {sorted(set(sizes))}")
         return Dataset(lambda: (_row(data, i) for i in range(_rows(data))), _rows(data))
 
     def __iter__(self) -> Iterator[Any]:
@@ -68,7 +109,7 @@ class Dataset:
 
     def as_numpy_iterator(self) -> Iterator[Any]:
         """The elements as plain numpy, as tf.data's: arrays, and numpy scalars (bytes for texts) for 0-d parts."""
-        return map(plain, self)
+        return (_each(plain, element) for element in self)
 
     def __len__(self) -> int:
         if self._length is None or self._length == INFINITE:
@@ -88,7 +129,7 @@ class Dataset:
         EagerArrays, numpy arrays that answer .numpy()."""
         def apply(element: Any) -> Any:
             result = map_func(*element) if isinstance(element, tuple) else map_func(element)
-            return eager(to_numpy(result) if not isinstance(result, tuple) else tuple(to_numpy(r) for r in result))
+            return _each(lambda part: eager(to_numpy(part)), result)
         return self._derived(lambda: map(apply, self), self._length)
 
     def batch(self, batch_size: int, drop_remainder: bool = False, num_parallel_calls: int | None = None,
