@@ -148,7 +148,7 @@ class TextVectorization(Layer):
         if not self._vocabulary.tokens:
             raise ValueError(f"TextVectorization {self.name!r} has no vocabulary yet: call adapt(texts) or "
                              "set_vocabulary(tokens) first, or give vocabulary=")
-        array = np.asarray(as_numpy(inputs), dtype=object)
+        array = np.asarray(as_numpy(inputs))
         check_texts(array, "TextVectorization")  # here, where an element's index is still in the input's shape
         if self.split is None or array.ndim == 0:
             return Tensor(self._keras_shaped(array))

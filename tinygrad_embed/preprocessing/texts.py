@@ -55,3 +55,13 @@ def text_array(data: Any, what: str) -> np.ndarray:
     array = data if isinstance(data, np.ndarray) else np.asarray(data, dtype=object)
     check_texts(array, what)
     return array
+
+
+def as_strs(array: np.ndarray, what: str) -> list[str]:
+    """The texts of a 1-D array as Python strs, anything else refused. One pass when all are str already
+    (the common case), which is also the check."""
+    items = array.tolist()
+    if array.dtype.kind == "U" or all(map(isinstance, items, itertools.repeat(str))):
+        return items
+    check_texts(array, what)
+    return [decoded(item) for item in items]

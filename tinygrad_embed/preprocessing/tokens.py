@@ -14,7 +14,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from .texts import decoded, text_array
+from .texts import as_strs, decoded, text_array
 
 STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation")
 # Keras's regex [!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\'] as bytes to delete (",-\." is the range , - .):
@@ -47,14 +47,15 @@ def unicode(data: bytes) -> str:
 def as_texts(data: Any, what: str = "TextVectorization") -> list[str]:
     """A batch of strings, shape (n,) or (n, 1) as Keras accepts, as a list of n Python strings; anything
     but str and bytes refused by kind (texts.py)."""
-    array = text_array(as_numpy(data), what)
+    data = as_numpy(data)
+    array = data if isinstance(data, np.ndarray) else np.asarray(data, dtype=object)  # never "1.5" for 1.5
     if array.ndim == 0:
         array = array.reshape(1)
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
     if array.ndim != 1:
         raise ValueError(f"{what} takes a batch of strings of shape (n,) or (n, 1), got shape {array.shape}")
-    return [decoded(item) for item in array.tolist()]
+    return as_strs(array, what)
 
 
 def _object_array(texts: list[str]) -> np.ndarray:
