@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_embed.layers import Dense, Embedding, GlobalAveragePooling1D, TextVectorization
-from tinygrad_embed.models import Sequential
+from tinygrad_embed.models import Sequential, load_model
 from tinygrad_embed.preprocessing.text import Tokenizer, hashing_trick, text_to_word_sequence
 
 WORDS = st.text(alphabet="abcdefgh ", max_size=12)
@@ -177,3 +177,15 @@ def test_the_smallest_max_tokens_keras_accepts_work_as_in_keras(max_tokens, mode
     layer.adapt(["a b b c c c"])
     assert layer.get_vocabulary() == vocabulary
     np.testing.assert_allclose(layer(["a b c d"]).data, out, rtol=1e-6)
+
+
+def test_a_model_on_latin_1_bytes_saved_and_loaded_keeps_the_words_apart(tmp_path):
+    layer = TextVectorization(output_sequence_length=3)
+    layer.adapt([b"caf\xe9 ok", b"caf\xe8"])
+    model = Sequential([layer, Embedding(layer.vocabulary_size(), 2), GlobalAveragePooling1D(), Dense(1)])
+    x = np.array([b"caf\xe9", b"caf\xe8 ok"], dtype=object)
+    before = model.predict(x, verbose=0)
+    model.save(tmp_path / "m.npz")
+    loaded = load_model(tmp_path / "m.npz")
+    assert loaded.layers[0].get_vocabulary() == ["", "[UNK]", "ok", "caf\udce9", "caf\udce8"]
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), before)
