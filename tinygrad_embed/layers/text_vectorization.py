@@ -99,7 +99,7 @@ class TextVectorization(Layer):
         for step, batch in enumerate([data] if whole else data):
             if steps is not None and step >= steps:
                 break
-            if isinstance(batch, tuple) and not whole:
+            if isinstance(batch, tuple):
                 raise TypeError("adapt needs batches of strings, got (x, y) pairs: adapt on ds.map(lambda x, y: x)")
             what = "TextVectorization.adapt" + ("" if whole else f" (batch {step})")
             texts = standardized(batch, self.standardize, what)
