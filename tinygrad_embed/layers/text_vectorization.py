@@ -20,6 +20,7 @@ from ..preprocessing.tokens import (STANDARDIZE, as_numpy, ngrams, standardized,
 from ..preprocessing.vocabulary import (MASK, OOV, TokenCounts, Vocabulary, bag, given_vocabulary, padded)
 from ..tensor import Tensor
 from .base import Layer
+from .symbolic import KerasTensor
 
 OUTPUT_MODES = ("int", "multi_hot", "count", "tf_idf")
 
@@ -139,7 +140,7 @@ class TextVectorization(Layer):
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         """The layer's call on texts; a list is checked as it is given, since numpy would turn the 1.5 in
         ["a", 1.5] into the word "1.5" before call saw it."""
-        if isinstance(inputs, (list, tuple)):
+        if isinstance(inputs, (list, tuple)) and not any(isinstance(t, KerasTensor) for t in inputs):
             inputs = text_array(inputs, "TextVectorization")
         return super().__call__(inputs, *args, **kwargs)
 
