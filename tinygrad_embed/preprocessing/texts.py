@@ -61,7 +61,7 @@ def as_strs(array: np.ndarray, what: str) -> list[str]:
     """The texts of a 1-D array as Python strs, anything else refused. One pass when all are str already
     (the common case), which is also the check."""
     items = array.tolist()
-    if array.dtype.kind == "U" or all(map(isinstance, items, itertools.repeat(str))):
+    if array.dtype.kind == "U" or set(map(type, items)) <= {str}:  # plain str (not numpy's str_): as they are
         return items
     check_texts(array, what)
     return [decoded(item) for item in items]
