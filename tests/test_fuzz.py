@@ -182,7 +182,8 @@ sequences = st.one_of(any_arrays(max_dims=2), st.lists(st.one_of(
        st.sampled_from(["pre", "post", "y"]), st.sampled_from(["int32", "float32", "U2", "nonsense"]))
 def test_pad_sequences(data, maxlen, padding, truncating, dtype):
     with np.errstate(all="ignore"):
-        attempt("pad_sequences", pad_sequences, data, maxlen=maxlen, padding=padding, truncating=truncating, dtype=dtype)
+        attempt("pad_sequences", pad_sequences, data, maxlen=maxlen, padding=padding, truncating=truncating, dtype=dtype,
+                allowed=ALLOWED + (OverflowError,))  # a value the dtype cannot hold: Keras's OverflowError
 
 
 def _valid_model_file(path):  # fixed names: the file's length must not depend on how many layers exist

@@ -14,24 +14,45 @@ import numpy as np
 
 from .eager_array import eager, plain
 from .helpers import positive_int, random_generator
+from .preprocessing.texts import TEXT_TYPES, check_texts
 
 AUTOTUNE = -1  # tf.data.AUTOTUNE's value: "let the runtime choose", accepted wherever a buffer size is
 INFINITE, UNKNOWN = -1, -2  # cardinality() for a dataset that repeats forever / whose length is not known
 
 
 def to_numpy(value: Any) -> Any:
-    """A batch's parts as numpy: TensorFlow tensors through .numpy(), nested tuples and lists kept."""
+    """A batch's parts as numpy: TensorFlow tensors through .numpy(), nested tuples, lists and dicts kept."""
     if isinstance(value, (tuple, list)):
         return type(value)(to_numpy(v) for v in value)
+    if isinstance(value, dict):  # a model's inputs by name, as tf.data yields them
+        return {key: to_numpy(v) for key, v in value.items()}
     if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
         return value.numpy()
     return np.asarray(value)
 
 
+def _each(fn: Callable[[Any], Any], element: Any) -> Any:
+    """fn on each array of an element, its tuples and dicts (tf.data's structures) kept."""
+    if isinstance(element, tuple):
+        return tuple(_each(fn, part) for part in element)
+    if isinstance(element, dict):
+        return {key: _each(fn, part) for key, part in element.items()}
+    return fn(element)
+
+
+def _first(element: Any) -> Any:
+    """An element's first array (tuples and dicts looked into)."""
+    while isinstance(element, (tuple, dict)):
+        element = next(iter(element.values() if isinstance(element, dict) else element))
+    return element
+
+
 def _stack(elements: list[Any]) -> Any:
-    """Elements (each an array or a tuple of them) as one batch: stacked along a new first axis."""
+    """Elements (each an array, or a tuple or dict of them) as one batch: stacked along a new first axis."""
     if isinstance(elements[0], tuple):
         return tuple(_stack(list(column)) for column in zip(*elements))
+    if isinstance(elements[0], dict):
+        return {key: _stack([element[key] for element in elements]) for key in elements[0]}
     arrays = [np.asarray(e) for e in elements]
     if arrays[0].dtype.kind in "OSU":  # texts: tf.data's batches of strings are object arrays
         return np.array([array.tolist() for array in arrays], dtype=object)
@@ -39,12 +60,32 @@ def _stack(elements: list[Any]) -> Any:
 
 
 def _row(element: Any, i: int) -> Any:
-    """Row i of an element (of each part of a tuple), as an EagerArray: a number too answers .numpy()."""
-    return tuple(_row(part, i) for part in element) if isinstance(element, tuple) else eager(element[i])
+    """Row i of an element (of each part of a tuple or dict), as an EagerArray: a number too answers .numpy()."""
+    return _each(lambda array: eager(array[i]), element)
 
 
 def _rows(element: Any) -> int:
-    return _rows(element[0]) if isinstance(element, tuple) else len(element)
+    return len(_first(element))
+
+
+def _sliceable(tensors: Any, where: str = "") -> Any:
+    """from_tensor_slices' input as arrays in its tuples and dicts (a list is one array, as in tf.data), each
+    with rows. A list or object array mixing texts with anything else is refused, as tf.data refuses it:
+    numpy would write the 1.5 in ["a", 1.5] as the word "1.5"."""
+    if isinstance(tensors, (tuple, dict)) and not tensors:
+        raise ValueError(f"from_tensor_slices got an empty {type(tensors).__name__}"
+                         f"{' at ' + where if where else ''}: nothing to slice")
+    if isinstance(tensors, dict):
+        return {key: _sliceable(part, f"{where}[{key!r}]") for key, part in tensors.items()}
+    if isinstance(tensors, tuple):
+        return tuple(_sliceable(part, f"{where}[{i}]") for i, part in enumerate(tensors))
+    array = np.asarray(tensors, dtype=object) if isinstance(tensors, list) else np.asarray(to_numpy(tensors))
+    if array.dtype == object and any(isinstance(item, TEXT_TYPES) for item in array.reshape(-1).tolist()):
+        check_texts(array, f"from_tensor_slices{where and ' (part ' + where + ')'}")
+    if array.ndim == 0:
+        raise ValueError(f"from_tensor_slices needs arrays with rows to slice, got a scalar {array.item()!r:.40}"
+                         + (f" at {where}" if where else ""))
+    return np.asarray(tensors) if isinstance(tensors, list) else array
 
 
 def _buffered_shuffle(elements: Iterable[Any], size: int, rng: np.random.Generator) -> Iterator[Any]:
@@ -122,12 +163,12 @@ class Dataset:
 
     @staticmethod
     def from_tensor_slices(tensors: Any) -> Dataset:
-        """One element per row of the array (or per row of each array of a tuple, all of one length)."""
-        data = (tuple(np.asarray(to_numpy(t)) for t in tensors) if isinstance(tensors, tuple)
-                else np.asarray(to_numpy(tensors)))
-        sizes = {len(a) for a in (data if isinstance(data, tuple) else (data,))}
-        if len(sizes) != 1:
-            raise ValueError(f"from_tensor_slices needs arrays with the same number of rows, got {sorted(sizes)}")
+        """One element per row of the array, or of each array of a tuple or dict (nested too), all of one
+        length: ({"text": texts, "year": years}, labels) gives ({"text": text, "year": year}, label)."""
+        data, sizes = _sliceable(tensors), []
+        _each(lambda array: sizes.append(len(array)), data)
+        if len(set(sizes)) != 1:
+            raise ValueError(f"from_tensor_slices needs arrays with the same number of rows, got {sorted(set(sizes))}")
         return Dataset(lambda: (_row(data, i) for i in range(_rows(data))), _rows(data))
 
     def __iter__(self) -> Iterator[Any]:
@@ -135,7 +176,7 @@ class Dataset:
 
     def as_numpy_iterator(self) -> Iterator[Any]:
         """The elements as plain numpy, as tf.data's: arrays, and numpy scalars (bytes for texts) for 0-d parts."""
-        return map(plain, self)
+        return (_each(plain, element) for element in self)
 
     def __len__(self) -> int:
         if self._length is None or self._length == INFINITE:
@@ -155,7 +196,7 @@ class Dataset:
         EagerArrays, numpy arrays that answer .numpy()."""
         def apply(element: Any) -> Any:
             result = map_func(*element) if isinstance(element, tuple) else map_func(element)
-            return eager(to_numpy(result) if not isinstance(result, tuple) else tuple(to_numpy(r) for r in result))
+            return _each(lambda part: eager(to_numpy(part)), result)
         return self._derived(lambda: map(apply, self), self._length)
 
     def batch(self, batch_size: int, drop_remainder: bool = False, num_parallel_calls: int | None = None,
@@ -287,11 +328,42 @@ def _class_folders(directory: str, class_names: list[str] | None) -> list[str]:
 
 
 def _text_files(folder: str, follow_links: bool) -> list[str]:
-    """The .txt files under folder (sub-folders too), sorted by folder then name, as Keras's index."""
-    found = []
-    for root, _, files in sorted(os.walk(folder, followlinks=follow_links), key=lambda walk: walk[0]):
-        found += [os.path.join(root, name) for name in sorted(files) if name.lower().endswith(".txt")]
-    return found
+    """The .txt files under folder (sub-folders too), sorted by folder then name, as Keras's index. A folder
+    reached again through a symlink (a loop too) is walked once: Keras's os.walk would go round a loop until
+    the path grew too long, listing every file on each turn."""
+    walked, seen = [], set()
+    for root, folders, files in os.walk(folder, followlinks=follow_links):
+        folders.sort()  # depth first in name order: the first path to a folder is the one kept
+        if _identity(root) in seen:
+            folders.clear()
+            continue
+        seen.add(_identity(root))
+        walked.append((root, files))
+    return [os.path.join(root, name) for root, files in sorted(walked, key=lambda walk: walk[0])
+            for name in sorted(files) if name.lower().endswith(".txt")]
+
+
+def _identity(path: str) -> tuple[int, int]:
+    """What names one real file or folder whatever the links to it: its device and inode."""
+    status = os.stat(path)  # follows symlinks; a dangling one is a FileNotFoundError naming it
+    return status.st_dev, status.st_ino
+
+
+def _once(per_class: list[list[str]], names: list[str]) -> list[list[str]]:
+    """Each real file once: a second link to a file in the same class is dropped; one in another class
+    would give one text two labels, and is refused."""
+    owner: dict[tuple[int, int], tuple[str, int]] = {}
+    kept: list[list[str]] = []
+    for label, paths in enumerate(per_class):
+        kept.append([])
+        for path in paths:
+            first, first_label = owner.setdefault(_identity(path), (path, label))
+            if first_label != label:
+                raise ValueError(f"{path!r} (class {names[label]!r}) and {first!r} (class {names[first_label]!r}) are "
+                                 "the same file: a text can have one label; remove one of the links")
+            if first == path:
+                kept[-1].append(path)
+    return kept
 
 
 def _split(paths: list, labels: Any, validation_split: float | None, subset: str) -> tuple[list, Any]:
@@ -349,6 +421,8 @@ def text_dataset_from_directory(directory: str, labels: Any = "inferred", label_
     _check_label_arguments(directory, labels, label_mode, class_names)
     if labels is None or label_mode is None:
         labels, label_mode = None, None
+    elif labels != "inferred":
+        _check_given_labels(labels, label_mode)
     _check_split_arguments(validation_split, subset, shuffle, seed)
     seed = int(np.random.randint(1e6)) if seed is None else seed  # as Keras: a shuffle without seed gets one
     paths, labels, names = _files_and_labels(directory, labels, class_names, follow_links)
@@ -387,15 +461,32 @@ def _check_label_arguments(directory: str, labels: Any, label_mode: str | None, 
         raise ValueError(f"directory {directory!r} does not exist or is not a folder")
 
 
+def _check_given_labels(labels: list | tuple, label_mode: str) -> None:
+    """Given labels are integers (not bools, not floats), within int32 for "int", 0 or 1 for "binary", and
+    below the number of distinct labels for "categorical", whose rows have one column per distinct label
+    (where Keras casts 0.5 to a label, and its one_hot makes a row of zeros of a label out of range)."""
+    for i, label in enumerate(labels):
+        if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
+            raise TypeError(f"labels must be integers for label_mode={label_mode!r}, got {label!r:.40} of type "
+                            f"{type(label).__name__} at index {i}")
+    classes = len(set(labels))
+    low, high = {"int": (-2 ** 31, 2 ** 31 - 1), "binary": (0, 1), "categorical": (0, classes - 1)}[label_mode]
+    for i, label in enumerate(labels):
+        if not low <= label <= high:
+            why = f" (one column for each of the {classes} distinct labels)" if label_mode == "categorical" else ""
+            raise ValueError(f"label {label} at index {i} is outside {low} to {high}, the labels label_mode="
+                             f"{label_mode!r} takes{why}")
+
+
 def _files_and_labels(directory: str, labels: Any, class_names: list[str] | None,
                       follow_links: bool) -> tuple[list[str], np.ndarray | None, list[str] | None]:
     """The .txt files, their labels (from their folders when inferred) and the class names."""
     if labels == "inferred":
         names = _class_folders(directory, class_names)
-        per_class = [_text_files(os.path.join(directory, name), follow_links) for name in names]
+        per_class = _once([_text_files(os.path.join(directory, name), follow_links) for name in names], names)
         paths = [p for files in per_class for p in files]
         return paths, np.repeat(np.arange(len(names), dtype=np.int32), [len(files) for files in per_class]), names
-    paths = _text_files(directory, follow_links)
+    paths = _once([_text_files(directory, follow_links)], [""])[0]
     if labels is not None and len(labels) != len(paths):
         raise ValueError(f"labels has {len(labels)} values but {directory!r} holds {len(paths)} .txt files")
     names = None if labels is None else [str(label) for label in sorted(set(labels))]

@@ -14,11 +14,13 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..helpers import positive_int
+from ..preprocessing.texts import check_texts, text_array
 from ..preprocessing.tokens import (STANDARDIZE, as_numpy, ngrams, standardized, token_rows, unicode,
                                     word_spans)
 from ..preprocessing.vocabulary import (MASK, OOV, TokenCounts, Vocabulary, bag, given_vocabulary, padded)
 from ..tensor import Tensor
 from .base import Layer
+from .symbolic import KerasTensor
 
 OUTPUT_MODES = ("int", "multi_hot", "count", "tf_idf")
 
@@ -44,19 +46,28 @@ class TextVectorization(Layer):
             raise ValueError(f"output_sequence_length is for output_mode='int' only, got output_mode={output_mode!r}")
         if pad_to_max_tokens and max_tokens is None:
             raise ValueError("pad_to_max_tokens=True needs max_tokens")
-        self.max_tokens = None if max_tokens is None else positive_int(max_tokens, "max_tokens")
+        self._special = [MASK, OOV] if output_mode == "int" else [OOV]  # Keras: no padding id outside int mode
+        self.max_tokens = None if max_tokens is None else self._checked_max_tokens(max_tokens, output_mode)
         self.standardize, self.split, self.output_mode = standardize, split, output_mode
         self.ngrams = self._ngram_widths(ngrams)
         self.output_sequence_length = (None if output_sequence_length is None
                                        else positive_int(output_sequence_length, "output_sequence_length"))
         self.pad_to_max_tokens = bool(pad_to_max_tokens)
-        self._special = [MASK, OOV] if output_mode == "int" else [OOV]  # Keras: no padding id outside int mode
         self._set([], None)
         if vocabulary is not None:
             self.set_vocabulary(vocabulary, idf_weights)
         elif idf_weights is not None:
             raise ValueError("idf_weights were given without a vocabulary")
         self.built = True
+
+    def _checked_max_tokens(self, value: Any, output_mode: str) -> int:
+        """max_tokens, room for the special tokens and one word: Keras refuses below 2, and in "int" mode
+        fails at adapt with 2 (no room for a word); this layer refuses that at construction too."""
+        needed = len(self._special) + 1
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value < needed:
+            raise ValueError(f"max_tokens must be at least {needed} with output_mode={output_mode!r}, room for the "
+                             f"special tokens {self._special} and one word, got max_tokens={value}")
+        return positive_int(value, "max_tokens")
 
     @staticmethod
     def _ngram_widths(value: Any) -> tuple[int, ...] | None:
@@ -84,14 +95,15 @@ class TextVectorization(Layer):
         """Learn the vocabulary: tokens by count, high to low, ties by token, high to low (Keras's order).
         data: strings (list or array) or an iterable of batches of strings (a dataset); batch_size
         changes nothing here (the counts are the same), steps caps the batches read."""
-        batches = [data] if isinstance(data, (list, tuple, np.ndarray, str, bytes)) else data
+        whole = isinstance(data, (list, tuple, np.ndarray, str, bytes))
         counts, tf_idf = TokenCounts(), self.output_mode == "tf_idf"
-        for step, batch in enumerate(batches):
+        for step, batch in enumerate([data] if whole else data):
             if steps is not None and step >= steps:
                 break
             if isinstance(batch, tuple):
                 raise TypeError("adapt needs batches of strings, got (x, y) pairs: adapt on ds.map(lambda x, y: x)")
-            texts = standardized(batch, self.standardize)
+            what = "TextVectorization.adapt" + ("" if whole else f" (batch {step})")
+            texts = standardized(batch, self.standardize, what)
             spans = word_spans(texts) if self._whole_words and not tf_idf else None  # tf-idf counts documents
             if spans is not None:
                 counts.add_spans(spans)
@@ -125,12 +137,20 @@ class TextVectorization(Layer):
         return len(self._vocabulary.tokens)
 
     # ---- the call ---------------------------------------------------------------------------------
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        """The layer's call on texts; a list is checked as it is given, since numpy would turn the 1.5 in
+        ["a", 1.5] into the word "1.5" before call saw it."""
+        if isinstance(inputs, (list, tuple)) and not any(isinstance(t, KerasTensor) for t in inputs):
+            inputs = text_array(inputs, "TextVectorization")
+        return super().__call__(inputs, *args, **kwargs)
+
     def call(self, inputs: Any) -> Tensor:
         """The texts' ids padded in rows ("int" mode), or one row of counts per text."""
         if not self._vocabulary.tokens:
             raise ValueError(f"TextVectorization {self.name!r} has no vocabulary yet: call adapt(texts) or "
                              "set_vocabulary(tokens) first, or give vocabulary=")
-        array = np.asarray(as_numpy(inputs), dtype=object)
+        array = np.asarray(as_numpy(inputs))
+        check_texts(array, "TextVectorization")  # here, where an element's index is still in the input's shape
         if self.split is None or array.ndim == 0:
             return Tensor(self._keras_shaped(array))
         return Tensor(self._rows_out(*self._flat_ids(array)))
@@ -180,9 +200,8 @@ class TextVectorization(Layer):
         return (input_shape[0], self.max_tokens if self.pad_to_max_tokens else self.vocabulary_size())
 
     def check_inputs(self, texts: Iterable[Any]) -> None:
-        """Refuse numbers before a model runs: this layer reads strings."""
-        if np.asarray(texts).dtype.kind in "biuf":
-            raise TypeError("TextVectorization takes strings (str or bytes), got numbers")
+        """Refuse anything but texts before a model runs: this layer reads strings."""
+        check_texts(np.asarray(texts), "TextVectorization")
 
     def get_config(self) -> dict[str, Any]:
         """The constructor's arguments with the current vocabulary (and idf weights): a saved model keeps them."""

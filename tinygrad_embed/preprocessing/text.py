@@ -14,15 +14,18 @@ from collections import OrderedDict, defaultdict
 from typing import Callable, Iterable, Iterator, Union
 
 from ..helpers import positive_int
+from .texts import TEXT_TYPES, decoded, refuse
 
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 
 
 def text_to_word_sequence(text: str, filters: str = DEFAULT_FILTERS, lower: bool = True, split: str = " ") -> list[str]:
-    """The words of `text`, split at `split` after each character of `filters` became `split` (and, with
-    lower, every letter lower case); empty words are dropped."""
-    if not isinstance(text, str):
-        raise TypeError(f"text_to_word_sequence works on a string, got {type(text).__name__}: {text!r:.60}")
+    """The words of `text` (a str, or bytes decoded as UTF-8), split at `split` after each character of
+    `filters` became `split` (and, with lower, every letter lower case); empty words are dropped."""
+    if not isinstance(text, TEXT_TYPES):
+        raise TypeError(f"text_to_word_sequence works on a string, got {type(text).__name__}: {text!r:.60} "
+                        "(a text is str or bytes)")
+    text = decoded(text)
     if lower:
         text = text.lower()
     text = text.translate(str.maketrans({c: split for c in filters}))
@@ -74,19 +77,25 @@ class Tokenizer:
         self.word_index: dict[str, int] = {}
         self.index_word: dict[int, str] = {}
 
-    def _words(self, text: str) -> list[str]:
-        if not isinstance(text, str):
-            raise TypeError(f"Tokenizer works on strings, got {type(text).__name__}: {text!r:.60}")
+    def _words(self, text: str | bytes, index: int, what: str) -> list[str]:
+        """The words of the text at `index` of what `what` was given; anything but str and bytes refused."""
+        if not isinstance(text, TEXT_TYPES):
+            refuse(text, f"at index {index}", f"Tokenizer.{what}")
+        text = decoded(text)
         if self.char_level:
             return list(text.lower() if self.lower else text)
         return text_to_word_sequence(text, self.filters, self.lower, self.split)
 
-    def fit_on_texts(self, texts: Iterable[str]) -> None:
-        if isinstance(texts, str):
+    def fit_on_texts(self, texts: Iterable[str | bytes]) -> None:
+        if isinstance(texts, TEXT_TYPES):
             raise TypeError("fit_on_texts takes a list of texts, not one string")
-        for text in texts:
+        texts = list(texts)
+        for index, text in enumerate(texts):  # all checked first: a refused text leaves the counts as they were
+            if not isinstance(text, TEXT_TYPES):
+                refuse(text, f"at index {index}", "Tokenizer.fit_on_texts")
+        for index, text in enumerate(texts):
+            words = self._words(text, index, "fit_on_texts")
             self.document_count += 1
-            words = self._words(text)
             for word in words:
                 self.word_counts[word] = self.word_counts.get(word, 0) + 1
             for word in set(words):
@@ -103,13 +112,13 @@ class Tokenizer:
             return index
         return self.word_index.get(self.oov_token) if self.oov_token is not None else None
 
-    def texts_to_sequences_generator(self, texts: Iterable[str]) -> Iterator[list[int]]:
-        for text in texts:
-            ids = (self._kept(self.word_index.get(word)) for word in self._words(text))
+    def texts_to_sequences_generator(self, texts: Iterable[str | bytes]) -> Iterator[list[int]]:
+        for index, text in enumerate(texts):
+            ids = (self._kept(self.word_index.get(word)) for word in self._words(text, index, "texts_to_sequences"))
             yield [i for i in ids if i is not None]
 
-    def texts_to_sequences(self, texts: Iterable[str]) -> list[list[int]]:
-        if isinstance(texts, str):
+    def texts_to_sequences(self, texts: Iterable[str | bytes]) -> list[list[int]]:
+        if isinstance(texts, TEXT_TYPES):
             raise TypeError("texts_to_sequences takes a list of texts, not one string")
         return list(self.texts_to_sequences_generator(texts))
 

@@ -14,6 +14,8 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
+from .texts import as_strs, decoded, text_array
+
 STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation")
 # Keras's regex [!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\'] as bytes to delete (",-\." is the range , - .):
 # deleting them from the UTF-8 bytes is exact, since no byte of a multi-byte character is ASCII
@@ -32,11 +34,6 @@ def as_numpy(value: Any) -> Any:
     return value.numpy() if hasattr(value, "numpy") and not isinstance(value, np.ndarray) else value
 
 
-def _text(item: Any) -> str:
-    """A str, or bytes decoded as UTF-8."""
-    return item.decode("utf-8", errors="replace") if isinstance(item, bytes) else str(item)
-
-
 def utf8(text: str) -> bytes:
     """The text's UTF-8 bytes (a lone surrogate kept, so that unicode gives it back)."""
     return text.encode("utf-8", "surrogatepass")
@@ -47,16 +44,18 @@ def unicode(data: bytes) -> str:
     return data.decode("utf-8", "surrogatepass")
 
 
-def as_texts(data: Any) -> list[str]:
-    """A batch of strings, shape (n,) or (n, 1) as Keras accepts, as a list of n Python strings."""
-    array = np.asarray(as_numpy(data), dtype=object)
+def as_texts(data: Any, what: str = "TextVectorization") -> list[str]:
+    """A batch of strings, shape (n,) or (n, 1) as Keras accepts, as a list of n Python strings; anything
+    but str and bytes refused by kind (texts.py)."""
+    data = as_numpy(data)
+    array = data if isinstance(data, np.ndarray) else np.asarray(data, dtype=object)  # never "1.5" for 1.5
     if array.ndim == 0:
         array = array.reshape(1)
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
     if array.ndim != 1:
-        raise ValueError(f"TextVectorization takes a batch of strings of shape (n,) or (n, 1), got shape {array.shape}")
-    return [_text(item) for item in array.tolist()]
+        raise ValueError(f"{what} takes a batch of strings of shape (n,) or (n, 1), got shape {array.shape}")
+    return as_strs(array, what)
 
 
 def _object_array(texts: list[str]) -> np.ndarray:
@@ -67,11 +66,11 @@ def _object_array(texts: list[str]) -> np.ndarray:
     return array
 
 
-def standardized(data: Any, standardize: str | Callable | None) -> list[bytes]:
+def standardized(data: Any, standardize: str | Callable | None, what: str = "TextVectorization") -> list[bytes]:
     """The texts in UTF-8 after standardize. Lower case is ASCII's only, as in tf.strings.lower."""
-    texts = as_texts(data)
+    texts = as_texts(data, what)
     if callable(standardize):
-        return [utf8(t) for t in as_texts(standardize(_object_array(texts)))]
+        return [utf8(t) for t in as_texts(standardize(_object_array(texts)), "the standardize callable's result")]
     encoded = [utf8(t) for t in texts]
     if standardize in ("lower", "lower_and_strip_punctuation"):
         encoded = [t.lower() for t in encoded]
@@ -109,7 +108,8 @@ def _words(text: str) -> list[str]:
 def _rows_from_callable(result: Any, count: int) -> list[list[str]]:
     """A split callable's result (a tf.RaggedTensor, an array, or lists) as lists of strings."""
     rows = result.to_list() if hasattr(result, "to_list") else as_numpy(result)
-    rows = [[_text(token) for token in np.asarray(as_numpy(row), dtype=object).reshape(-1)] for row in rows]
+    rows = [[decoded(token) for token in text_array(as_numpy(row), "the split callable's result").reshape(-1)]
+            for row in rows]
     if len(rows) != count:
         raise ValueError(f"the split callable returned {len(rows)} rows for {count} texts")
     return rows

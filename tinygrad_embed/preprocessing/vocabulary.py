@@ -84,7 +84,7 @@ def given_vocabulary(vocabulary: Any, idf_weights: Any, special: list[str],
     if isinstance(vocabulary, str):
         with open(vocabulary, encoding="utf-8") as file:
             vocabulary = file.read().splitlines()
-    tokens = as_texts(list(vocabulary)) if len(vocabulary) else []
+    tokens = as_texts(list(vocabulary), "set_vocabulary") if len(vocabulary) else []
     if not tokens:
         raise ValueError("cannot set an empty vocabulary")
     has_special = tokens[:len(special)] == special
