@@ -338,17 +338,36 @@ def test_damaged_bytes_anywhere_give_a_value_error_or_a_loadable_model(tmp_path)
         flipped = bytearray(original)
         flipped[offset] ^= 0xFF
         cases.append(bytes(flipped))
+    twin = text_model()
     for content in cases:
         damaged.write_bytes(content)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                load_model(damaged)
-        except ValueError as error:
-            assert str(damaged) in str(error)
+        for load in (load_model, twin.load_weights):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    load(damaged)
+            except ValueError as error:
+                assert str(damaged) in str(error)
 
 
 def test_a_weights_only_file_given_to_load_model_says_what_it_is(tmp_path):
     trained(text_model()).save_weights(tmp_path / "w.h5")
     with pytest.raises(ValueError, match="holds no model_config: a weights-only file"):
         load_model(tmp_path / "w.h5")
+
+
+def test_a_list_of_names_too_long_for_one_attribute_is_split_as_keras_splits_it(tmp_path):
+    from tinygrad_embed.saving.legacy_h5 import HEADER_LIMIT, _names, _write_names
+    names = [f"layer_{i:05d}_{'x' * 40}" for i in range(2000)]  # 100 kB of names
+    with h5py.File(tmp_path / "n.h5", "w") as h5:
+        _write_names(h5, "layer_names", names)
+        assert "layer_names" not in h5.attrs and all(h5.attrs[k].nbytes <= HEADER_LIMIT for k in h5.attrs)
+        assert _names(h5, "layer_names", "n.h5") == names
+
+
+def test_load_model_h5_without_compile_leaves_the_model_uncompiled(tmp_path):
+    from tinygrad_embed.saving.legacy_h5 import load_model_h5
+    model, path = saved(tmp_path)
+    back = load_model_h5(path, compile=False)
+    assert back.optimizer is None
+    np.testing.assert_array_equal(back.predict(ids(1)), model.predict(ids(1)))
