@@ -3,7 +3,7 @@ keras/saving/hdf5_format.py (and of standalone Keras 2.2's keras/engine/saving.p
 TensorFlow: attributes stored as UTF-8 bytes, Keras 2's class names and arguments (`batch_input_shape`,
 `input_length`, `time_major`, `implementation`, `lr`, `decay`), weights named `layer/weight:0`, the
 functional graph's calls as [layer, call, output, kwargs] lists, and Adam's state as tf.keras 2 kept it
-(`iter`, then every `m`, then every `v`; no learning rate)."""
+(`Adam/iter:0`, then every `Adam/<weight>/m:0`, then every `v`; no learning rate)."""
 import json
 
 import h5py
@@ -140,10 +140,12 @@ def functional_weights(rng, steps=5, vocab=12, dim=3, units=4):
             ("dense_1", [("dense_1/kernel:0", draw(units, 2)), ("dense_1/bias:0", draw(2))])]
 
 
-def adam_state(layers, steps=3):
-    """tf.keras 2's Adam slots for those weights: iter, every m, then every v."""
-    names = [name for _, weights in layers for name, _ in weights]
+def adam_state(layers, steps=3, seed=0):
+    """tf.keras 2's Adam slots for those weights, as its optimizer_v2 named and ordered them: iter, every m,
+    then every v (no learning rate: it was a hyperparameter, not among the optimizer's weights)."""
+    rng = np.random.default_rng(seed)
+    names = [name[:-2] for _, weights in layers for name, _ in weights]
     arrays = [array for _, weights in layers for _, array in weights]
     return ([("Adam/iter:0", np.array(steps, np.int64))]
-            + [(f"Adam/{n[:-2]}/m:0", np.full_like(a, 0.01)) for n, a in zip(names, arrays)]
-            + [(f"Adam/{n[:-2]}/v:0", np.full_like(a, 0.02)) for n, a in zip(names, arrays)])
+            + [(f"Adam/{n}/m:0", rng.normal(0, 0.01, a.shape).astype("float32")) for n, a in zip(names, arrays)]
+            + [(f"Adam/{n}/v:0", rng.uniform(0, 0.01, a.shape).astype("float32")) for n, a in zip(names, arrays)])

@@ -108,7 +108,7 @@ def test_keras_2_files_read_here_as_keras_3_reads_them(tmp_path):
     del config["config"]["layers"][2]["config"]["time_major"]
     write_keras2_file(tmp_path / "tf.h5", config, layers, TF_KERAS_TRAINING, adam_state(layers))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Keras: input_length and decay are deprecated; here: Adam starts fresh
+        warnings.simplefilter("ignore")  # Keras: input_length and decay are deprecated
         theirs, ours = keras.models.load_model(tmp_path / "tf.h5", compile=False), load_model(tmp_path / "tf.h5")
     x = rng.integers(0, 10, (4, 6))
     assert_same(ours.predict(x), theirs.predict(x, verbose=0))

@@ -96,12 +96,18 @@ def test_weights_alone_both_ways_and_a_whole_model_file_s_weights(tmp_path):
         assert twin.optimizer.iterations == 0  # load_weights never touches the optimizer, as Keras
 
 
-def test_a_tf_keras_2_file_loads_with_its_weights_and_compile_settings_and_warns_of_its_optimizer(tmp_path):
+def test_a_tf_keras_2_file_loads_with_its_weights_compile_settings_and_adam_s_state(tmp_path):
     layers = sequential_weights(np.random.default_rng(0))
-    path = write_keras2_file(tmp_path / "k2.h5", tf_keras_sequential_config(), layers, TF_KERAS_TRAINING,
-                             adam_state(layers))
-    with pytest.warns(UserWarning, match="optimizer starts fresh"):  # tf.keras 2's Adam kept no learning rate
+    slots = adam_state(layers)
+    path = write_keras2_file(tmp_path / "k2.h5", tf_keras_sequential_config(), layers, TF_KERAS_TRAINING, slots)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the optimizer's state fits: no "starts fresh"
         model = load_model(path)
+    state, count = model.optimizer.get_state(), (len(slots) - 1) // 2
+    assert int(state["iterations"]) == 3
+    for i in range(count):  # tf.keras 2 kept every m, then every v; here they are per weight
+        np.testing.assert_array_equal(state[f"{i}/m"], slots[1 + i][1])
+        np.testing.assert_array_equal(state[f"{i}/v"], slots[1 + count + i][1])
     expected = [array for _, weights in layers for _, array in weights]
     for mine, theirs in zip(model.get_weights(), expected):
         np.testing.assert_array_equal(mine, theirs)
@@ -128,6 +134,16 @@ def test_a_keras_2_2_functional_file_with_old_style_calls_and_lr_loads(tmp_path)
     built.set_weights([array for _, weights in layers for _, array in weights])
     x = [ids(4, 3)[:, :5] % 12, ids(5, 3)[:, :5] % 12]
     np.testing.assert_array_equal(model.predict(x), built.predict(x))
+
+
+def test_an_optimizer_state_that_fits_neither_layout_starts_fresh_with_a_warning(tmp_path):
+    layers = sequential_weights(np.random.default_rng(0))
+    renamed = [(f"training/Adam/Variable_{i}:0", array) for i, (_, array) in enumerate(adam_state(layers))]
+    path = write_keras2_file(tmp_path / "k2.h5", tf_keras_sequential_config(), layers, TF_KERAS_TRAINING, renamed,
+                             version="2.2.4")  # standalone Keras 2.2 named its slots by number
+    with pytest.warns(UserWarning, match=r"state \(13 arrays\) does not fit Adam .* starts fresh"):
+        model = load_model(path)
+    assert model.optimizer.iterations == 0 and model.get_weights()[0].shape == (10, 4)
 
 
 def test_a_keras_2_weights_file_loads_into_a_model_built_here(tmp_path):

@@ -211,9 +211,9 @@ def load_model_h5(filepath: str, compile: bool = True) -> Any:  # noqa: A002 (Ke
         except ValueError as error:
             raise ValueError(f"{path!r}: {error}") from None
         model = keras_files._model_from_keras_config(path, keras_config)
-        arrays = _weight_arrays(model, _child(h5, "model_weights", path), path)
+        arrays, names = _weight_arrays(model, _child(h5, "model_weights", path), path)
         if model.optimizer is not None and _has(h5, "optimizer_weights"):
-            arrays.update(_optimizer_arrays(model, _child(h5, "optimizer_weights", path), path))
+            arrays.update(_optimizer_arrays(model, _child(h5, "optimizer_weights", path), path, names))
         native.restore(model, arrays, path)
     return model
 
@@ -224,7 +224,7 @@ def load_weights_h5(model: Any, filepath: str) -> None:
     with _opened(path) as h5:
         has_names = any(name.startswith("layer_names") for name in h5.attrs)
         group = _child(h5, "model_weights", path) if not has_names and _has(h5, "model_weights") else h5
-        arrays = _weight_arrays(model, group, path)
+        arrays, _ = _weight_arrays(model, group, path)
     native.set_weight_arrays(model, arrays, path)
 
 
@@ -313,13 +313,14 @@ def _names(group: Any, attribute: str, path: str) -> list[str]:
     return names
 
 
-def _weight_arrays(model: Any, group: Any, path: str) -> dict[str, np.ndarray]:
+def _weight_arrays(model: Any, group: Any, path: str) -> tuple[dict[str, np.ndarray], dict[int, str]]:
     """The weights stored in a model_weights group, matched to the model's layers in order and checked against
-    their shapes before any is read, as native.py's weight/0000, weight/0001, ... in get_weights' order."""
-    stored = []  # (name in the file, datasets) of every layer that stored weights, in the file's order
+    their shapes before any is read, as native.py's weight/0000, weight/0001, ... in get_weights' order; and
+    the name the file gives each weight (by id), which tf.keras 2's optimizer state is keyed by."""
+    stored = []  # (name in the file, [(weight name, dataset)]) of every layer that stored weights, in order
     for name in _names(group, "layer_names", path):
         layer_group = _child(group, name, path)
-        datasets = [_dataset(layer_group, weight, path) for weight in _names(layer_group, "weight_names", path)]
+        datasets = [(weight, _dataset(layer_group, weight, path)) for weight in _names(layer_group, "weight_names", path)]
         stored += [(name, datasets)] if datasets else []
     layers = [layer for layer in model.layers if legacy_weights(layer)]
     if len(stored) != len(layers):
@@ -327,29 +328,53 @@ def _weight_arrays(model: Any, group: Any, path: str) -> dict[str, np.ndarray]:
                          f"but model {model.name!r} has {len(layers)} with weights ({', '.join(l.name for l in layers)})")
     if _has(group, "top_level_model_weights") and _names(_child(group, "top_level_model_weights", path), "weight_names", path):
         raise ValueError(f"{path!r} holds weights of the model itself (top_level_model_weights), which models here do not have")
-    pairs = []
+    pairs, names = [], {}
     for layer, (name, datasets) in zip(layers, stored):
         weights = legacy_weights(layer)
         if len(datasets) != len(weights):
             raise ValueError(f"{path!r}: layer {name!r} there stores {len(datasets)} arrays, but layer {layer.name!r} "
                              f"of the model has {len(weights)} weights ({[w.shape for w in weights]})")
-        for weight, dataset in zip(weights, datasets):
+        for weight, (weight_name, dataset) in zip(weights, datasets):
             if dataset.shape != weight.shape:
                 raise ValueError(f"{path!r}: {dataset.name!r} has shape {dataset.shape}, but weight "
                                  f"{layer._describe(weight)!r} of layer {layer.name!r} has shape {weight.shape}")
             pairs.append((weight, dataset))
+            names[id(weight)] = weight_name
     read = {id(weight): keras_files._read(dataset, path) for weight, dataset in pairs}
-    return {f"weight/{i:04d}": read[id(weight)] for i, weight in enumerate(model.weights)}
+    return {f"weight/{i:04d}": read[id(weight)] for i, weight in enumerate(model.weights)}, names
 
 
-def _optimizer_arrays(model: Any, group: Any, path: str) -> dict[str, np.ndarray]:
-    """The optimizer's state as native.py names it, when the file's fits the optimizer (else a warning, as Keras)."""
-    model.optimizer.build(model.trainable_weights)
-    expected = keras_files.keras_optimizer_state(model.optimizer)
-    found = [_dataset(group, name, path) for name in _names(group, "weight_names", path)]
-    if expected is None or [d.shape for d in found] != [a.shape for a in expected]:
-        warnings.warn(f"{path!r}: the optimizer's state ({len(found)} arrays) does not fit "
-                      f"{type(model.optimizer).__name__} on this model's weights; the optimizer starts fresh", stacklevel=4)
+def _optimizer_arrays(model: Any, group: Any, path: str, names: dict[int, str]) -> dict[str, np.ndarray]:
+    """The optimizer's state as native.py names it: in Keras 3's order, or as tf.keras 2 named it; when it fits
+    neither, a warning and a fresh optimizer, as Keras 3 does."""
+    optimizer = model.optimizer
+    optimizer.build(model.trainable_weights)
+    expected = keras_files.keras_optimizer_state(optimizer)
+    stored = _names(group, "weight_names", path)
+    found = [_dataset(group, name, path) for name in stored]
+    if expected is not None and [d.shape for d in found] == [a.shape for a in expected]:
+        state = keras_files._optimizer_state_from_keras(optimizer, [keras_files._read(d, path) for d in found])
+        return {f"optimizer/{key}": value for key, value in state.items()}
+    wanted = _keras2_optimizer_names(optimizer, [names.get(id(w), "") for w in model.trainable_weights])
+    by_name = {name.split("/", 1)[-1]: dataset for name, dataset in zip(stored, found)}  # without "Adam/"
+    slots = {f"{i}/{slot}": array.shape for i, arrays in enumerate(optimizer._slots) for slot, array in arrays.items()}
+    if wanted and all(by_name.get(name) is not None and by_name[name].shape == slots.get(key, ())
+                      for key, name in wanted.items()):
+        return {f"optimizer/{key}": keras_files._read(by_name[name], path) for key, name in wanted.items()}
+    warnings.warn(f"{path!r}: the optimizer's state ({len(found)} arrays) does not fit {type(optimizer).__name__} "
+                  "on this model's weights; the optimizer starts fresh", stacklevel=4)
+    return {}
+
+
+KERAS2_SLOTS = {"Adam": {"m": "m", "v": "v", "v_hat": "vhat"}, "SGD": {"velocity": "momentum"},
+                "RMSprop": {"velocity": "rms", "momentum": "momentum", "average_gradient": "mg"},
+                "Adagrad": {"accumulator": "accumulator"}}  # this project's slot names -> tf.keras 2's
+
+
+def _keras2_optimizer_names(optimizer: Any, variables: list[str]) -> dict[str, str]:
+    """native.py's state keys -> the names tf.keras 2 gave them ("iter:0", "<variable>/<slot>:0"), or {}."""
+    slots = KERAS2_SLOTS.get(type(optimizer).__name__)
+    if slots is None or not all(v.endswith(":0") for v in variables):
         return {}
-    state = keras_files._optimizer_state_from_keras(model.optimizer, [keras_files._read(d, path) for d in found])
-    return {f"optimizer/{key}": value for key, value in state.items()}
+    return {"iterations": "iter:0", **{f"{i}/{ours}": f"{variable[:-2]}/{slots[ours]}:0"
+                                       for i, variable in enumerate(variables) for ours in optimizer.slot_names}}
