@@ -4,6 +4,7 @@ legacy_h5_files.py), the file names each call accepts, and files from strangers,
 import json
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -154,6 +155,47 @@ def test_a_keras_2_weights_file_loads_into_a_model_built_here(tmp_path):
     model.load_weights(tmp_path / "w.h5")
     for mine, theirs in zip(model.get_weights(), [array for _, weights in layers for _, array in weights]):
         np.testing.assert_array_equal(mine, theirs)
+
+
+# ---- files real Keras 2 wrote (tf.keras 2.15; tests/data/make_keras2_files.py says how) -------------
+DATA = Path(__file__).parent / "data"
+
+
+def keras2_expected():
+    with np.load(DATA / "keras2_expected.npz", allow_pickle=False) as stored:
+        return dict(stored)
+
+
+def test_a_real_keras_2_model_file_predicts_and_trains_on_as_keras_2_did():
+    """The seed model with Embedding(input_length=6, mask_zero=True), Adam of tf.keras's optimizers before 2.11."""
+    expected = keras2_expected()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is dropped: the optimizer's state fits
+        model = load_model(DATA / "keras2_sequential.h5")
+    np.testing.assert_allclose(model.predict(expected["x"]), expected["sequential/predictions"], atol=1e-6)
+    assert model.metrics == ["accuracy"] and int(model.optimizer.iterations) == 4
+    model.fit(expected["x2"], expected["y2"], epochs=1, batch_size=8, shuffle=False, verbose=0)
+    for i, weight in enumerate(model.get_weights()):  # one step from Keras 2's Adam moments, as Keras 2 took it
+        np.testing.assert_allclose(weight, expected[f"sequential/after/{i}"], atol=1e-6)
+
+
+def test_a_real_keras_2_functional_file_with_tf_keras_2_15_s_own_adam_trains_on_as_keras_2_did():
+    """Two inputs, a shared Embedding, Bidirectional(GRU), two outputs; "Custom>Adam" with "Adam/m/<weight>:0"."""
+    expected = keras2_expected()
+    model = load_model(DATA / "keras2_functional.h5")
+    x, x2 = [expected["x"], expected["x"][::-1]], [expected["x2"], expected["x2"][::-1]]
+    for i, output in enumerate(model.predict(x)):
+        np.testing.assert_allclose(output, expected[f"functional/predictions/{i}"], atol=1e-6)
+    model.fit(x2, [np.eye(2)[expected["y2"]], expected["y2"] * 0.5], epochs=1, batch_size=8, shuffle=False, verbose=0)
+    for i, weight in enumerate(model.get_weights()):
+        np.testing.assert_allclose(weight, expected[f"functional/after/{i}"], atol=1e-6)
+
+
+def test_a_real_keras_2_weights_file_loads_into_the_model_built_here():
+    expected = keras2_expected()
+    model = Sequential([Embedding(30, 4, input_length=6, mask_zero=True), LSTM(5), Dense(1, activation="sigmoid")])
+    model.load_weights(DATA / "keras2_sequential_weights.h5")
+    np.testing.assert_allclose(model.predict(expected["x"]), expected["sequential/predictions"], atol=1e-6)
 
 
 # ---- file names --------------------------------------------------------------------------------------

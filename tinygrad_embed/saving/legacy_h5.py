@@ -9,7 +9,9 @@ The layout, as keras/src/legacy/saving/legacy_h5_format.py writes it:
                             in Keras's legacy order: the trainable weights, then the others
         top_level_model_weights/  weights of the model itself (none here)
     optimizer_weights/      attrs weight_names; the datasets in the optimizer's order (Keras 3: the step
-                            count, the learning rate, then the slots, as keras_files.py orders them)
+                            count, the learning rate, then the slots, as keras_files.py orders them; tf.keras 2:
+                            "Adam/iter:0", "Adam/<weight>/m:0", ... or, from 2.11, "iteration:0",
+                            "Adam/m/<weight>:0", ...: matched by name, see KERAS2_SLOTS)
 A weights-only file (load_weights of any .h5) is model_weights' content at the root. Layers are matched by
 order, not name, among those that have weights, as Keras does. Keras 2's configs (Keras 2.x and tf.keras
 2.x wrote them) are brought to Keras 3's form first (upgrade_config), then translated by keras_config.py.
@@ -177,6 +179,8 @@ def upgrade_training(training: Any) -> Any:
     optimizer = training.get("optimizer_config")
     if isinstance(optimizer, dict) and isinstance(optimizer.get("config"), dict):
         settings = dict(optimizer["config"])
+        if str(optimizer.get("class_name")).startswith("Custom>"):  # tf.keras 2.11 to 2.15 named its own so
+            optimizer = {**optimizer, "class_name": optimizer["class_name"][len("Custom>"):]}
         if "lr" in settings:  # Keras 2.2's name
             settings["learning_rate"] = settings.pop("lr")
         for key, unused in (("decay", 0), ("epsilon", None), ("jit_compile", settings.get("jit_compile")),
@@ -355,8 +359,8 @@ def _optimizer_arrays(model: Any, group: Any, path: str, names: dict[int, str]) 
     if expected is not None and [d.shape for d in found] == [a.shape for a in expected]:
         state = keras_files._optimizer_state_from_keras(optimizer, [keras_files._read(d, path) for d in found])
         return {f"optimizer/{key}": value for key, value in state.items()}
-    wanted = _keras2_optimizer_names(optimizer, [names.get(id(w), "") for w in model.trainable_weights])
     by_name = {name.split("/", 1)[-1]: dataset for name, dataset in zip(stored, found)}  # without "Adam/"
+    wanted = _keras2_optimizer_names(optimizer, [names.get(id(w), "") for w in model.trainable_weights], by_name)
     slots = {f"{i}/{slot}": array.shape for i, arrays in enumerate(optimizer._slots) for slot, array in arrays.items()}
     if wanted and all(by_name.get(name) is not None and by_name[name].shape == slots.get(key, ())
                       for key, name in wanted.items()):
@@ -366,15 +370,22 @@ def _optimizer_arrays(model: Any, group: Any, path: str, names: dict[int, str]) 
     return {}
 
 
-KERAS2_SLOTS = {"Adam": {"m": "m", "v": "v", "v_hat": "vhat"}, "SGD": {"velocity": "momentum"},
-                "RMSprop": {"velocity": "rms", "momentum": "momentum", "average_gradient": "mg"},
-                "Adagrad": {"accumulator": "accumulator"}}  # this project's slot names -> tf.keras 2's
+KERAS2_SLOTS = {  # this project's slot names -> tf.keras 2's, in its optimizers before 2.11 and in its own after
+    "Adam": ({"m": "m", "v": "v", "v_hat": "vhat"}, {"m": "m", "v": "v", "v_hat": "vhat"}),
+    "SGD": ({"velocity": "momentum"}, {"velocity": "m"}),
+    "RMSprop": ({"velocity": "rms", "momentum": "momentum", "average_gradient": "mg"},
+                {"velocity": "velocity", "momentum": "momentum", "average_gradient": "average_gradient"}),
+    "Adagrad": ({"accumulator": "accumulator"}, {"accumulator": "accumulator"})}
 
 
-def _keras2_optimizer_names(optimizer: Any, variables: list[str]) -> dict[str, str]:
-    """native.py's state keys -> the names tf.keras 2 gave them ("iter:0", "<variable>/<slot>:0"), or {}."""
-    slots = KERAS2_SLOTS.get(type(optimizer).__name__)
-    if slots is None or not all(v.endswith(":0") for v in variables):
+def _keras2_optimizer_names(optimizer: Any, variables: list[str], stored: Any) -> dict[str, str]:
+    """native.py's state keys -> the names tf.keras 2 gave them, without the optimizer's prefix: "iter:0" and
+    "<weight>/m:0" (its optimizers before 2.11), or "iteration:0" and "m/<weight>:0" (after); else {}."""
+    tables = KERAS2_SLOTS.get(type(optimizer).__name__)
+    if tables is None or not all(v.endswith(":0") for v in variables):
         return {}
-    return {"iterations": "iter:0", **{f"{i}/{ours}": f"{variable[:-2]}/{slots[ours]}:0"
-                                       for i, variable in enumerate(variables) for ours in optimizer.slot_names}}
+    before = "iter:0" in stored
+    slots = tables[0] if before else tables[1]
+    return {"iterations": "iter:0" if before else "iteration:0",
+            **{f"{i}/{ours}": f"{variable[:-2]}/{slots[ours]}:0" if before else f"{slots[ours]}/{variable}"
+               for i, variable in enumerate(variables) for ours in optimizer.slot_names}}
