@@ -27,8 +27,8 @@ def _format(filepath: Any, call: str, supported: tuple[str, ...]) -> str:
             else "h5" if name.endswith((".h5", ".hdf5")) else "npz" if name.endswith(".npz") else None)
     if kind not in supported:
         hint = " (for a model's weights alone use save_weights)" if kind == "weights.h5" and call == "save" else ""
-        raise ValueError(f"{call} cannot use the file name {name!r}{hint}: the name's extension picks the format, and "
-                         f"{call} supports {', '.join(EXTENSIONS[k] for k in supported)}")
+        raise ValueError(f"Invalid filepath extension for {call}: {name!r}{hint}. The extension picks the file's "
+                         f"format, and {call} supports {', '.join(EXTENSIONS[k] for k in supported)}")
     return kind
 
 
