@@ -4,6 +4,7 @@ state, and the Keras 2 files of legacy_h5_files.py read here as Keras 3 reads th
 extra, except under `make parity` (TINYGRAD_EMBED_PARITY=required), where a missing Keras is an error."""
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -135,3 +136,17 @@ def test_keras_writes_the_layout_this_project_writes(tmp_path):
                     len(h5["optimizer_weights"].attrs["weight_names"]), sorted(training),
                     json.loads(h5.attrs["model_config"])["class_name"])
     assert outline(tmp_path / "ours.h5") == outline(tmp_path / "theirs.h5")
+
+
+def test_a_real_keras_2_weights_file_loads_in_keras_3_and_here_alike():
+    """tests/data's file from tf.keras 2.15 (Keras 3 refuses its whole-model files: LSTM's time_major)."""
+    data = Path(__file__).parent / "data"
+    with np.load(data / "keras2_expected.npz", allow_pickle=False) as expected:
+        x, predictions = expected["x"], expected["sequential/predictions"]
+    models = [api.Sequential([api.Input((6,), dtype="int32"), api.layers.Embedding(30, 4, mask_zero=True),
+                              api.layers.LSTM(5), api.layers.Dense(1, activation="sigmoid")])
+              for api in (tinygrad_embed, keras)]
+    for model in models:
+        model.load_weights(data / "keras2_sequential_weights.h5")
+    assert_same(models[0].predict(x), predictions)
+    assert_same(models[1].predict(x, verbose=0), predictions)
