@@ -137,6 +137,19 @@ def test_a_keras_2_2_functional_file_with_old_style_calls_and_lr_loads(tmp_path)
     np.testing.assert_array_equal(model.predict(x), built.predict(x))
 
 
+@pytest.mark.parametrize("era", ["2.2: no InputLayer entry", "2.1: the config a list of layers"])
+def test_older_keras_2_sequential_configs_load(tmp_path, era):
+    layers = sequential_weights(np.random.default_rng(3))
+    config = tf_keras_sequential_config()
+    del config["config"]["layers"][0]  # the first layer's batch_input_shape gives the input's shape
+    if era.startswith("2.1"):
+        config["config"] = config["config"]["layers"]
+    model = load_model(write_keras2_file(tmp_path / "old.h5", config, layers, KERAS22_TRAINING, version="2.1.6"))
+    assert model.input_shape == (None, 6) and type(model.optimizer).__name__ == "SGD"
+    for mine, theirs in zip(model.get_weights(), [array for _, weights in layers for _, array in weights]):
+        np.testing.assert_array_equal(mine, theirs)
+
+
 def test_an_optimizer_state_that_fits_neither_layout_starts_fresh_with_a_warning(tmp_path):
     layers = sequential_weights(np.random.default_rng(0))
     renamed = [(f"training/Adam/Variable_{i}:0", array) for i, (_, array) in enumerate(adam_state(layers))]
