@@ -442,3 +442,18 @@ def test_load_model_h5_without_compile_leaves_the_model_uncompiled(tmp_path):
     back = load_model_h5(path, compile=False)
     assert back.optimizer is None
     np.testing.assert_array_equal(back.predict(ids(1)), model.predict(ids(1)))
+
+
+def test_keras_2_s_checkpoint_recipe_writes_legacy_files_that_load(tmp_path):
+    """ModelCheckpoint("weights.{epoch:02d}.hdf5"), as Keras 2 tutorials wrote it, and a whole model as .h5."""
+    from tinygrad_embed.callbacks import ModelCheckpoint
+    model = text_model()
+    model.fit(ids(), np.arange(4) % 2, epochs=2, batch_size=2, verbose=0,
+              callbacks=[ModelCheckpoint(str(tmp_path / "weights.{epoch:02d}.hdf5"), monitor="loss"),
+                         ModelCheckpoint(str(tmp_path / "best.h5"), monitor="loss", save_best_only=True,
+                                         save_weights_only=False)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.h5", "weights.01.hdf5", "weights.02.hdf5"]
+    twin = text_model()
+    twin.load_weights(tmp_path / "weights.02.hdf5")
+    np.testing.assert_array_equal(twin.predict(ids(1)), model.predict(ids(1)))
+    assert load_model(tmp_path / "best.h5").optimizer.iterations in (2, 4)
