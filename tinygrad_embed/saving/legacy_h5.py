@@ -197,7 +197,8 @@ def upgrade_training(training: Any) -> Any:
     loss = training.get("loss")
     if isinstance(loss, dict) and isinstance(loss.get("config"), dict) and loss["config"].get("reduction") == "auto":
         loss = {**loss, "config": {**loss["config"], "reduction": "sum_over_batch_size"}}  # tf.keras 2's default
-    return {"optimizer": optimizer, "loss": loss, "metrics": metrics}
+    rest = {key: value for key, value in training.items() if key != "optimizer_config"}  # loss_weights, ...
+    return {**rest, "optimizer": optimizer, "loss": loss, "metrics": metrics}
 
 
 # ---- reading --------------------------------------------------------------------------------------
