@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--mask-zero", action="store_true", help="skip the padding (Embedding(mask_zero=True))")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--plot", metavar="DIR", help="write training curves and an embedding projection (PNG) here")
-    parser.add_argument("--save", metavar="FILE", help="save the trained model (.npz) here")
+    parser.add_argument("--save", metavar="FILE", help="save the trained model here (.npz, .keras or .h5)")
     parser.add_argument("--train-samples", type=int, default=None, help="train on the first N reviews only (quick runs)")
     args = parser.parse_args()
 

@@ -38,7 +38,8 @@ def test_model_checkpoint_in_keras_s_usual_form_writes_whole_keras_models(tmp_pa
 
 
 @pytest.mark.parametrize("name, weights_only", [("w_{epoch}.weights.h5", True), ("w_{epoch}.npz", True),
-                                                ("m_{epoch}.npz", False)])
+                                                ("m_{epoch}.npz", False), ("m_{epoch}.h5", False),
+                                                ("weights.{epoch:02d}.hdf5", True)])
 def test_weights_only_and_native_checkpoints(tmp_path, name, weights_only):
     model = trained_with(ModelCheckpoint(str(tmp_path / name), save_weights_only=weights_only), epochs=1)
     path = tmp_path / name.format(epoch=1)
@@ -51,8 +52,10 @@ def test_weights_only_and_native_checkpoints(tmp_path, name, weights_only):
 
 
 @pytest.mark.parametrize("name, weights_only, expected", [
-    ("model.keras", True, "'.weights.h5' or '.npz'"), ("model.weights.h5", False, "'.keras' or '.npz'"),
-    ("model_{epoch}.ckpt", False, "'.keras' or '.npz'"), ("model.h5x", True, "'.weights.h5' or '.npz'")])
+    ("model.keras", True, "'.weights.h5' or '.h5' or '.hdf5' or '.npz'"),
+    ("model.weights.h5", False, "'.keras' or '.h5' or '.hdf5' or '.npz'"),
+    ("model_{epoch}.ckpt", False, "'.keras' or '.h5' or '.hdf5' or '.npz'"),
+    ("model.h5x", True, "'.weights.h5' or '.h5' or '.hdf5' or '.npz'")])
 def test_a_file_name_that_does_not_fit_save_weights_only_is_an_error(name, weights_only, expected):
     with pytest.raises(ValueError, match=rf"save_weights_only={weights_only}.*must end in {expected}.*{name}"):
         ModelCheckpoint(name, save_weights_only=weights_only)

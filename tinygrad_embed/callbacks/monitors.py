@@ -74,15 +74,16 @@ class ModelCheckpoint(_MonitorCallback):
     """Saves the model (or only its weights) after every epoch, or only when `monitor` improves.
     `filepath` may name the epoch and any logged value, e.g. "model-{epoch:02d}-{val_loss:.3f}.keras". As in
     Keras, a whole model goes to .keras (or this project's own archive, .npz), weights alone to .weights.h5
-    (or .npz), and any other name is refused when the callback is made."""
+    (or .npz); Keras 2's legacy .h5/.hdf5 files are taken for both, as Keras 2 did (Keras 3 takes .h5 for a
+    whole model only). Any other name is refused when the callback is made."""
 
     def __init__(self, filepath: str | os.PathLike, monitor: str = "val_loss", verbose: int = 0,
                  save_best_only: bool = False, save_weights_only: bool = False, mode: str = "auto") -> None:
         super().__init__(monitor, mode)
         self.filepath, self.verbose = os.fspath(filepath), verbose
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
-        endings = (".weights.h5", EXTENSION) if save_weights_only else (".keras", EXTENSION)
-        if not self.filepath.endswith(endings):
+        endings = (".weights.h5" if save_weights_only else ".keras", ".h5", ".hdf5", EXTENSION)  # .h5: Keras 2's
+        if not self.filepath.endswith(endings) or (self.filepath.endswith(".weights.h5") and not save_weights_only):
             raise ValueError(f"When using `save_weights_only={save_weights_only}` in `ModelCheckpoint`, the filepath "
                              f"provided must end in {' or '.join(map(repr, endings))} (a "
                              f"{'weights' if save_weights_only else 'whole-model'} file). Received: "

@@ -149,7 +149,7 @@ class Model(Trainer, Layer):
 
     def save(self, filepath: str, include_optimizer: bool = True) -> None:
         """Architecture, weights and, optionally, the optimizer's state, in one file: .keras is Keras 3's
-        archive (saving/keras_files.py), any other name this project's pickle-free .npz."""
+        archive, .h5 (.hdf5) Keras's legacy HDF5 file, .npz this project's pickle-free archive (saving/)."""
         saving_api.save_model(self, filepath, include_optimizer)
 
     def save_weights(self, filepath: str) -> None:

@@ -2,8 +2,9 @@
 archive.py, the pickle-free .npz archive (it imports nothing of the package, so lower floors use it);
 native.py, a model's architecture as JSON and its weights and optimizer state as named arrays, both ways;
 keras_config.py, Keras's config.json to and from native.py's config; keras_files.py, Keras's .keras and
-.weights.h5 files and their HDF5 layout of weights and optimizer slots; saving_api.py, where the file's
-name picks the format. Models are built through the layer registry: nothing here imports models/."""
+.weights.h5 files and their HDF5 layout of weights and optimizer slots; legacy_h5.py, Keras's legacy .h5
+model files (Keras 2's format, which Keras 3 still reads and writes); saving_api.py, where the file's name
+picks the format. Models are built through the layer registry: nothing here imports models/."""
 from .archive import FORMAT, read_archive, write_archive
 from .saving_api import load_model, save_model
 
