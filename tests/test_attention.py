@@ -1,0 +1,200 @@
+"""MultiHeadAttention, Attention, AdditiveAttention and their primitives (Einsum, MaskedSoftmax) without
+Keras: shapes, masks, a fully masked row, functional and subclassed use, weights, configs, bad input.
+Agreement with real Keras is in tests/test_keras_parity_attention.py."""
+import numpy as np
+import pytest
+
+import tinygrad_embed as tg
+from tinygrad_embed import layers, models, ops
+from tinygrad_embed.functions import OPS
+
+RNG = np.random.default_rng(0)
+
+
+def test_masked_softmax_gives_zeros_and_no_gradient_for_a_row_masked_throughout():
+    x = tg.Tensor(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), requires_grad=True)
+    mask = np.array([[True, False, True], [False, False, False]])
+    z = OPS["MaskedSoftmax"].apply(x, mask, axis=-1)
+    e = np.exp([1.0, 3.0])
+    np.testing.assert_allclose(z.data, [[e[0] / e.sum(), 0.0, e[1] / e.sum()], [0.0, 0.0, 0.0]], rtol=1e-12)
+    (z * np.arange(6.0).reshape(2, 3)).sum().backward()
+    assert not np.isnan(x.grad).any() and np.all(x.grad[1] == 0) and x.grad[0, 1] == 0
+
+
+def test_masked_softmax_refuses_a_mask_that_does_not_broadcast():
+    with pytest.raises(ValueError, match=r"mask of shape \(3,\)"):
+        OPS["MaskedSoftmax"].apply(tg.Tensor(np.zeros((2, 4))), np.ones(3, bool))
+
+
+def test_ops_einsum_is_numpy_einsum_with_its_gradient():
+    x, y = tg.Tensor(RNG.standard_normal((2, 3)), requires_grad=True), tg.Tensor(RNG.standard_normal((3, 4)))
+    z = ops.einsum("ij,jk->ik", x, y)
+    np.testing.assert_allclose(z.data, x.data @ y.data, rtol=1e-12)
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad, np.ones((2, 4)) @ y.data.T, rtol=1e-12)
+
+
+@pytest.mark.parametrize("equation, shapes, message", [
+    ("ij,jk", ((2, 3), (3, 4)), "explicit output"),
+    ("ij,jk->ik", ((2, 3), (4, 4)), "size 3 in the first operand"),
+    ("ii,ij->j", ((2, 2), (2, 3)), "distinct letters"),
+    ("ij,jk->iz", ((2, 3), (3, 4)), "letters of the inputs"),
+    ("ij,jk->k", ((2, 3), (3, 4)), "also be in the other"),
+])
+def test_einsum_refuses_equations_it_cannot_differentiate_or_that_do_not_fit(equation, shapes, message):
+    with pytest.raises(ValueError, match=message):
+        ops.einsum(equation, *(np.ones(s) for s in shapes))
+
+
+def test_multi_head_attention_weights_have_keras_names_shapes_and_order():
+    layer = layers.MultiHeadAttention(num_heads=2, key_dim=3, value_dim=4)
+    out, scores = layer(np.ones((2, 5, 6)), np.ones((2, 7, 8)), return_attention_scores=True)
+    assert out.shape == (2, 5, 6) and scores.shape == (2, 2, 5, 7)
+    named = [(f"{d.name}/{n}", w.shape) for d in layer._layers for n, w in zip(d._weight_names, d._weights)]
+    assert named == [("query/kernel", (6, 2, 3)), ("query/bias", (2, 3)), ("key/kernel", (8, 2, 3)),
+                     ("key/bias", (2, 3)), ("value/kernel", (8, 2, 4)), ("value/bias", (2, 4)),
+                     ("attention_output/kernel", (2, 4, 6)), ("attention_output/bias", (6,))]
+    assert [w.shape for w in layer.weights] == [shape for _, shape in named]
+
+
+def test_two_dimensional_attention_over_axes_2_and_3_as_the_keras_docstring():
+    layer = layers.MultiHeadAttention(num_heads=2, key_dim=2, attention_axes=(2, 3))
+    x = RNG.standard_normal((2, 5, 3, 4, 16)).astype("float32")
+    out, scores = layer(x, x, return_attention_scores=True)
+    assert out.shape == (2, 5, 3, 4, 16) and scores.shape == (2, 5, 2, 3, 4, 3, 4)
+    np.testing.assert_allclose(scores.data.sum(axis=(-2, -1)), 1.0, rtol=1e-5)
+
+
+def test_value_mask_causal_mask_and_query_mask_reach_the_scores():
+    layer = layers.MultiHeadAttention(num_heads=1, key_dim=2)
+    x = tg.Tensor(RNG.standard_normal((1, 4, 3)))
+    x._keras_mask = np.array([[True, True, True, False]])
+    out, scores = layer(x, x, return_attention_scores=True, use_causal_mask=True)
+    expected = np.tril(np.ones((4, 4), bool)) & np.array([True, True, True, False])[None, :]
+    expected[3] = False  # the masked query row: Keras's Softmax gives zeros
+    assert np.array_equal(scores.data[0, 0] > 0, expected)
+    assert np.array_equal(out._keras_mask, x._keras_mask)
+
+
+def test_embedding_mask_reaches_multi_head_attention_in_a_functional_model_that_trains():
+    tg.utils.set_random_seed(1)
+    ids = layers.Input((6,), dtype="int32")
+    x = layers.Embedding(20, 8, mask_zero=True)(ids)
+    x = layers.MultiHeadAttention(2, 4, dropout=0.1)(x, x)
+    model = models.Model(ids, layers.Dense(1, activation="sigmoid")(layers.GlobalAveragePooling1D()(x)))
+    model.compile(loss="binary_crossentropy", optimizer="adam")
+    data = np.array([[1, 2, 3, 0, 0, 0], [4, 5, 6, 7, 8, 9]] * 4)
+    history = model.fit(data, np.array([1, 0] * 4), epochs=3, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"])) and history.history["loss"][-1] < history.history["loss"][0]
+    before = model.predict(np.array([[1, 2, 3, 0, 0, 0]]), verbose=0)
+    table = model.layers[1].weights[0]
+    table.data[0] = RNG.standard_normal(8)  # the padding's row: masked out everywhere, so nothing changes
+    np.testing.assert_allclose(model.predict(np.array([[1, 2, 3, 0, 0, 0]]), verbose=0), before, rtol=1e-6)
+
+
+def test_cross_attention_with_scores_and_an_attention_mask_input_in_a_functional_model():
+    query, value, allowed = layers.Input((4, 8)), layers.Input((5, 6)), layers.Input((4, 5), dtype="bool")
+    out, scores = layers.MultiHeadAttention(2, 2)(query, value, attention_mask=allowed, return_attention_scores=True)
+    model = models.Model([query, value, allowed], [out, scores])
+    mask = RNG.random((3, 4, 5)) > 0.4
+    mask[:, :, 0] = True
+    got_out, got_scores = model.predict([np.ones((3, 4, 8)), RNG.random((3, 5, 6)), mask], verbose=0)
+    assert got_out.shape == (3, 4, 8) and np.all(got_scores.transpose(0, 2, 3, 1)[~mask] == 0)
+    assert np.all(got_scores.transpose(0, 2, 3, 1)[mask] > 0)
+
+
+def test_a_subclassed_transformer_block_holds_the_attention_weights():
+    class Block(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.attention = layers.MultiHeadAttention(num_heads=2, key_dim=4)
+            self.norm = layers.LayerNormalization()
+
+        def call(self, x):
+            return self.norm(x + self.attention(x, x))
+    block = Block()
+    x = tg.Tensor(RNG.standard_normal((2, 3, 8)).astype("float32"))
+    block(x).sum().backward()
+    assert len(block.trainable_weights) == 10 and all(w.grad is not None for w in block.trainable_weights)
+
+
+def test_multi_head_attention_config_has_keras_keys_and_rebuilds():
+    layer = layers.MultiHeadAttention(2, 3, output_shape=7, dropout=0.2)
+    layer(np.ones((1, 2, 4)), np.ones((1, 3, 4)))
+    config = layer.get_config()
+    for key in ("num_heads", "key_dim", "value_dim", "dropout", "use_bias", "use_gate", "output_shape",
+                "attention_axes", "sliding_window", "kernel_initializer", "bias_initializer", "kernel_regularizer",
+                "bias_constraint", "seed", "name", "trainable", "dtype"):
+        assert key in config, key
+    assert config["value_dim"] == 3 and config["output_shape"] == (7,) and config["attention_axes"] == (1,)
+    again = layers.MultiHeadAttention.from_config(config)
+    assert again(np.ones((1, 2, 4)), np.ones((1, 3, 4))).shape == (1, 2, 7)
+
+
+@pytest.mark.parametrize("arguments, error, message", [
+    ({"num_heads": 0, "key_dim": 2}, ValueError, "num_heads must be at least 1, got 0"),
+    ({"num_heads": 2, "key_dim": 0}, ValueError, "key_dim must be at least 1, got 0"),
+    ({"num_heads": 2.5, "key_dim": 2}, TypeError, "num_heads must be an integer"),
+    ({"num_heads": 2, "key_dim": 2, "attention_axes": "1"}, ValueError, "attention_axes must be an int"),
+    ({"num_heads": 2, "key_dim": 2, "kernel_regularizer": "l2"}, ValueError, "kernel_regularizer"),
+])
+def test_multi_head_attention_refuses_bad_arguments(arguments, error, message):
+    with pytest.raises(error, match=message):
+        layers.MultiHeadAttention(**arguments)
+
+
+@pytest.mark.parametrize("query, value, options, message", [
+    ((2, 4, 5), (3, 6, 5), {}, "batch sizes"),
+    ((2, 4, 5), (2, 6), {}, "one rank"),
+    ((2, 4, 5), (2, 6, 5), {"attention_axes": 3}, r"attention_axes=\(3,\) is out of range"),
+    ((2, 4, 5), (2, 6, 5), {"attention_axes": (0,)}, "out of range"),
+])
+def test_multi_head_attention_refuses_shapes_that_do_not_fit(query, value, options, message):
+    with pytest.raises(ValueError, match=message):
+        layers.MultiHeadAttention(2, 2, **options)(np.ones(query), np.ones(value))
+
+
+def test_multi_head_attention_refuses_wrong_features_and_wrong_masks_before_any_arithmetic():
+    layer = layers.MultiHeadAttention(2, 2)
+    layer(np.ones((2, 4, 5)), np.ones((2, 6, 5)))
+    with pytest.raises(ValueError, match=r"built for a value of 5 features on its last axis, got shape \(2, 6, 3\)"):
+        layer(np.ones((2, 4, 5)), np.ones((2, 6, 3)))
+    with pytest.raises(ValueError, match=r"value mask has shape \(2, 5\), expected .* \(2, 6\)"):
+        layer(np.ones((2, 4, 5)), np.ones((2, 6, 5)), value_mask=np.ones((2, 5), bool))
+    with pytest.raises(ValueError, match=r"attention_mask has shape \(2, 4, 5\), expected .* \(2, 4, 6\)"):
+        layer(np.ones((2, 4, 5)), np.ones((2, 6, 5)), attention_mask=np.ones((2, 4, 5), bool))
+
+
+def test_attention_layers_shapes_masks_and_a_row_masked_throughout_stay_finite():
+    query, value = RNG.standard_normal((2, 3, 4)), RNG.standard_normal((2, 5, 4))
+    value_mask = np.ones((2, 5), bool)
+    value_mask[0] = False
+    query_mask = np.array([[True, True, False], [True, True, True]])
+    for layer in (layers.Attention(), layers.Attention(score_mode="concat", use_scale=True),
+                  layers.AdditiveAttention()):
+        out, scores = layer([query, value], mask=[query_mask, value_mask], return_attention_scores=True)
+        assert out.shape == (2, 3, 4) and scores.shape == (2, 3, 5) and np.all(np.isfinite(scores.data))
+        np.testing.assert_allclose(scores.data.sum(-1), 1.0, rtol=1e-5)
+        assert np.all(out.data[0, 2] == 0) and np.array_equal(out._keras_mask, query_mask)
+
+
+def test_attention_refuses_bad_calls():
+    with pytest.raises(ValueError, match="score_mode must be 'dot' or 'concat'"):
+        layers.Attention(score_mode="general")
+    with pytest.raises(ValueError, match="called on a list"):
+        layers.Attention()(np.ones((2, 3, 4)))
+    with pytest.raises(ValueError, match="query's features"):
+        layers.Attention()([np.ones((2, 3, 4)), np.ones((2, 5, 3))])
+    with pytest.raises(ValueError, match="one batch size"):
+        layers.AdditiveAttention()([np.ones((2, 3, 4)), np.ones((3, 5, 4))])
+    with pytest.raises(ValueError, match=r"value mask has shape \(2, 4\)"):
+        layers.Attention()([np.ones((2, 3, 4)), np.ones((2, 5, 4))], mask=[None, np.ones((2, 4), bool)])
+
+
+def test_attention_in_a_functional_model_carries_the_embedding_mask():
+    ids = layers.Input((5,), dtype="int32")
+    x = layers.Embedding(10, 4, mask_zero=True)(ids)
+    out = layers.Attention()([x, x], use_causal_mask=True)
+    model = models.Model(ids, layers.GlobalAveragePooling1D()(out))
+    got = model.predict(np.array([[1, 2, 0, 0, 0]]), verbose=0)
+    assert got.shape == (1, 4) and np.all(np.isfinite(got))
