@@ -198,3 +198,27 @@ def test_attention_in_a_functional_model_carries_the_embedding_mask():
     model = models.Model(ids, layers.GlobalAveragePooling1D()(out))
     got = model.predict(np.array([[1, 2, 0, 0, 0]]), verbose=0)
     assert got.shape == (1, 4) and np.all(np.isfinite(got))
+
+
+def test_in_a_graph_the_output_carries_the_query_mask_and_the_scores_none():
+    ids = layers.Input((5,), dtype="int32")
+    x = layers.Embedding(10, 4, mask_zero=True)(ids)
+    for layer, call in ((layers.MultiHeadAttention(1, 2), lambda layer: layer(x, x, return_attention_scores=True)),
+                        (layers.Attention(), lambda layer: layer([x, x], return_attention_scores=True))):
+        out, scores = call(layer)
+        assert out._keras_mask.shape == (None, 5) and getattr(scores, "_keras_mask", None) is None
+        eager_in = layers.Embedding(10, 4, mask_zero=True)(np.array([[1, 2, 0, 0, 0]]))
+        eager_out, eager_scores = (layer(eager_in, eager_in, return_attention_scores=True)
+                                   if isinstance(layer, layers.MultiHeadAttention)
+                                   else layer([eager_in, eager_in], return_attention_scores=True))
+        assert np.array_equal(eager_out._keras_mask, [[True, True, False, False, False]])
+        assert getattr(eager_scores, "_keras_mask", None) is None
+
+
+def test_an_explicit_value_mask_is_not_overridden_by_the_mask_the_value_carries():
+    layer = layers.MultiHeadAttention(1, 2)
+    x = tg.Tensor(RNG.standard_normal((1, 3, 4)))
+    x._keras_mask = np.array([[True, True, False]])
+    _, scores = layer(x, x, value_mask=np.array([[True, False, True]]), return_attention_scores=True)
+    # the query's rows as its own mask says (row 2 masked); the columns as value_mask says, key being value
+    assert np.array_equal(scores.data[0, 0] > 0, [[True, False, True], [True, False, True], [False, False, False]])

@@ -145,6 +145,20 @@ def test_multi_head_attention_with_key_value_dim_output_shape_and_no_bias_matche
         _assert_pairs(pairs, TOLERANCE["float64"])
 
 
+@pytest.mark.parametrize("options", [{"use_gate": True}, {"sliding_window": 2}, {"sliding_window": 2, "use_gate": True}])
+@pytest.mark.parametrize("causal", [False, True])
+def test_gated_and_sliding_window_attention_match_keras(options, causal):
+    rng = np.random.default_rng(10)
+    theirs, ours = mha_pair("float64", (2, 5, 4), (2, 5, 4), **options)
+    assert [w.path.split("/", 1)[1] for w in theirs.weights] == [
+        f"{d.name}/{n}" for d in ours._layers for n in d._weight_names]
+    tensors = [rng.standard_normal((2, 5, 4)) for _ in range(2)]
+    kwargs = {"return_attention_scores": True, "use_causal_mask": causal}
+    outputs, inputs, weights = _run_both(theirs, ours, tensors, "float64", kwargs, kwargs)
+    for pairs in (outputs, inputs, weights):
+        _assert_pairs(pairs, TOLERANCE["float64"])
+
+
 def test_weights_files_move_between_keras_and_tinygrad_embed(tmp_path):
     rng = np.random.default_rng(8)
     inputs = keras.Input((4, 6))

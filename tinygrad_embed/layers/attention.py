@@ -117,8 +117,8 @@ class Attention(Layer):
         return found[0], found[1]
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
-        """The query's mask (Keras's)."""
-        return mask[0] if isinstance(mask, (list, tuple)) else mask
+        """The query's mask (Keras's) for the output, none for the scores (when they are returned too)."""
+        return [mask[0] if isinstance(mask, (list, tuple)) else mask, None]
 
     def get_config(self) -> dict[str, Any]:
         return super().get_config() | {"use_scale": self.use_scale, "score_mode": self.score_mode,

@@ -91,7 +91,8 @@ class MultiHeadAttention(Layer):
                            kernel_initializer=self.kernel_initializer, bias_initializer=self.bias_initializer)
 
     def build(self, input_shape: Sequence[tuple]) -> None:
-        query_shape, value_shape, key_shape = (tuple(s) for s in input_shape[:3])
+        query_shape, value_shape = tuple(input_shape[0]), tuple(input_shape[1])
+        key_shape = tuple(input_shape[2]) if len(input_shape) > 2 else value_shape
         self._check_shapes(query_shape, value_shape, key_shape)
         rank = len(query_shape) + 1  # the projected tensors: (batch, ..., heads, channels)
         heads = lambda dim, name, activation=None: self._dense(  # noqa: E731
@@ -154,23 +155,25 @@ class MultiHeadAttention(Layer):
         if value is None:
             raise TypeError(f"MultiHeadAttention {self.name!r} is called as layer(query, value) or "
                             "layer(query, value, key); the value is missing")
-        tensors = [query, value, value if key is None else key]
-        if isinstance(kwargs.get("attention_mask"), KerasTensor):
-            tensors.append(kwargs.pop("attention_mask"))
+        tensors = [query, value] if key is None else [query, value, key]
+        if isinstance(kwargs.get("attention_mask"), KerasTensor):  # [query, value, key, attention_mask]
+            tensors = [query, value, value if key is None else key, kwargs.pop("attention_mask")]
         return super().__call__(tensors, **kwargs)
 
     def call(self, inputs: list[Tensor], query_mask: Any = None, value_mask: Any = None, key_mask: Any = None,
              attention_mask: Any = None, return_attention_scores: bool = False, training: bool | None = None,
              use_causal_mask: bool = False) -> Any:
-        query, value, key = inputs[:3]
+        query, value = inputs[0], inputs[1]
+        key = inputs[2] if len(inputs) > 2 else value
         self._check_shapes(query.shape, value.shape, key.shape)
         for tensor, dense, what in ((query, self._query_dense, "query"), (value, self._value_dense, "value"),
                                     (key, self._key_dense, "key")):
             if tensor.shape[-1] != dense.kernel.shape[0]:
                 raise ValueError(f"MultiHeadAttention {self.name!r} was built for a {what} of {dense.kernel.shape[0]} "
                                  f"features on its last axis, got shape {tensor.shape}")
-        masks = [_own_mask(query, query_mask, own_first=True), _own_mask(value, value_mask), _own_mask(key, key_mask)]
-        mask = self._attention_mask(inputs, masks, inputs[3] if len(inputs) > 3 else attention_mask, use_causal_mask)
+        masks = [_own_mask(query, query_mask, own_first=True), _own_mask(value, value_mask),
+                 _own_mask(key, key_mask) if key is not value else key_mask]  # Keras: key is value, its mask unread
+        mask = self._attention_mask([query, value, key], masks, inputs[3] if len(inputs) > 3 else attention_mask, use_causal_mask)
         gate = self._gate_dense(query) if self.use_gate else None
         q, k, v = self._query_dense(query), self._key_dense(key), self._value_dense(value)
         scores = OPS["Einsum"].apply(k, q * (1.0 / math.sqrt(self.key_dim)), self._dot_product_equation)
@@ -210,6 +213,10 @@ class MultiHeadAttention(Layer):
             raise ValueError(f"MultiHeadAttention {self.name!r}: attention_mask has shape {given.shape}, expected "
                              f"(batch, query steps, value steps) = {expected} (a size may be 1, the batch left out)")
         return given.astype(bool)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> list:
+        """The query's mask for the output, none for the scores (when they are returned too)."""
+        return [mask, None]
 
     def get_config(self) -> dict[str, Any]:
         """Keras's keys: every argument, value_dim resolved, the Keras-only ones at None."""
