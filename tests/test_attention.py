@@ -222,3 +222,21 @@ def test_an_explicit_value_mask_is_not_overridden_by_the_mask_the_value_carries(
     _, scores = layer(x, x, value_mask=np.array([[True, False, True]]), return_attention_scores=True)
     # the query's rows as its own mask says (row 2 masked); the columns as value_mask says, key being value
     assert np.array_equal(scores.data[0, 0] > 0, [[True, False, True], [True, False, True], [False, False, False]])
+
+
+def test_masked_softmax_equals_the_composed_ops_it_fuses():
+    """MaskedSoftmax is one op for memory's sake: it must equal where -> softmax -> where, built from the
+    registered ops, in value and in gradient."""
+    from tinygrad_embed import activations
+    x = RNG.standard_normal((3, 2, 4, 5))
+    mask = RNG.random((3, 1, 4, 5)) > 0.4
+    mask[0, 0, 1] = False  # a row masked throughout
+    upstream = RNG.standard_normal(x.shape)
+    fused_in, composed_in = tg.Tensor(x, requires_grad=True), tg.Tensor(x, requires_grad=True)
+    fused = OPS["MaskedSoftmax"].apply(fused_in, mask, axis=(-2, -1))
+    replaced = OPS["Where"].apply(composed_in, tg.Tensor(np.full(x.shape, -1e9)), mask)
+    composed = OPS["Where"].apply(activations.softmax(replaced, axis=(-2, -1)), tg.Tensor(np.zeros(x.shape)), mask)
+    np.testing.assert_allclose(fused.data, composed.data, rtol=1e-12, atol=1e-300)
+    (fused * upstream).sum().backward()
+    (composed * upstream).sum().backward()
+    np.testing.assert_allclose(fused_in.grad, composed_in.grad, rtol=1e-10, atol=1e-15)

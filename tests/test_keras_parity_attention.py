@@ -204,3 +204,37 @@ def test_attention_layers_match_keras(kind, options, masks, dtype):
     outputs, inputs, grads = _run_both(theirs, ours, tensors, dtype, keras_kwargs, our_kwargs)
     for pairs in (outputs, inputs, grads):
         _assert_pairs(pairs, KERAS_FLOAT32)
+
+
+@pytest.mark.parametrize("kind, args", [("MultiHeadAttention", (2, 3)), ("Attention", ()), ("AdditiveAttention", ()),
+                                        ("EinsumDense", ("abc,cd->abd", (None, 4)))])
+def test_configs_have_keras_keys(kind, args):
+    theirs, ours = (getattr(api.layers, kind)(*args) for api in (keras, tg))
+    assert set(ours.get_config()) == set(theirs.get_config())
+
+
+def test_einsum_dense_matches_keras():
+    rng = np.random.default_rng(11)
+    theirs, ours = (api.layers.EinsumDense("abc,cde->abde", (None, 2, 3), bias_axes="de", activation="tanh",
+                                           dtype="float64") for api in (keras, tg))
+    theirs.build((2, 4, 5))
+    ours(np.zeros((2, 4, 5)))
+    weights = [rng.standard_normal(w.shape) for w in theirs.weights]
+    theirs.set_weights(weights)
+    ours.set_weights(weights)
+    outputs, inputs, grads = _run_both(theirs, ours, [rng.standard_normal((2, 4, 5))], "float64", {}, {})
+    for pairs in (outputs, inputs, grads):
+        _assert_pairs(pairs, TOLERANCE["float64"])
+
+
+def test_keras_files_of_attention_models_move_both_ways(tmp_path):
+    x = [np.random.default_rng(12).random(s).astype("float32") for s in ((2, 4, 3), (2, 5, 3))]
+    for api in (keras, tg):
+        query, value = api.layers.Input((4, 3)), api.layers.Input((5, 3))
+        outputs = [api.layers.AdditiveAttention()([query, value]), api.layers.Attention(use_scale=True)([query, value])]
+        api.models.Model([query, value], outputs).save(str(tmp_path / f"{api.__name__}.keras"))
+    for name in ("keras", "tinygrad_embed"):
+        theirs = keras.models.load_model(tmp_path / f"{name}.keras")
+        ours = tg.models.load_model(str(tmp_path / f"{name}.keras"))
+        for a, b in zip(theirs.predict(x, verbose=0), ours.predict(x, verbose=0)):
+            np.testing.assert_allclose(b, a, **KERAS_FLOAT32)

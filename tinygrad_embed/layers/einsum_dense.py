@@ -14,6 +14,18 @@ from ..tensor import Tensor
 from .base import Layer
 
 
+# Keras's arguments this project does not implement: accepted at None only (a config of Keras's holds them)
+KERAS_ONLY = ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint",
+              "quantization_config")
+
+
+def refuse_keras_only(layer: str, kwargs: dict[str, Any], names: tuple[str, ...] = KERAS_ONLY) -> None:
+    """Remove Keras's unimplemented arguments from kwargs, refusing any that is not None."""
+    for name in names:
+        if kwargs.pop(name, None) is not None:
+            raise ValueError(f"{layer}'s {name} is not in tinygrad_embed; leave it None")
+
+
 def _split(equation: Any) -> tuple[str, str, str]:
     if not isinstance(equation, str) or equation.count(",") != 1 or equation.count("->") != 1 or "." in equation:
         raise ValueError(f"EinsumDense takes an equation 'input,kernel->output' of letters, e.g. 'abc,cd->abd', "
@@ -30,6 +42,7 @@ class EinsumDense(Layer):
     def __init__(self, equation: str, output_shape: int | Sequence[int | None], activation: Any = None,
                  bias_axes: str | None = None, kernel_initializer: Any = "glorot_uniform",
                  bias_initializer: Any = "zeros", **kwargs: Any) -> None:
+        refuse_keras_only("EinsumDense", kwargs)
         super().__init__(**kwargs)
         self.equation, (self._x, self._kernel, self._out) = equation, _split(equation)
         self.partial_output_shape = (output_shape,) if isinstance(output_shape, int) else tuple(output_shape)
@@ -37,7 +50,7 @@ class EinsumDense(Layer):
         if bias_axes and set(bias_axes) - set(self._out):
             raise ValueError(f"EinsumDense {self.name!r}: bias_axes {bias_axes!r} must be letters of the output "
                              f"{self._out!r} (equation {equation!r})")
-        self.activation = activations.get(activation)
+        self.activation, self._activation_name = activations.get(activation), activation or "linear"
         self.kernel_initializer, self.bias_initializer = initializers.check(kernel_initializer, bias_initializer)
 
     def _full_output_shape(self, input_shape: tuple) -> tuple:
@@ -78,5 +91,8 @@ class EinsumDense(Layer):
         return self._full_output_shape(tuple(input_shape))
 
     def get_config(self) -> dict[str, Any]:
-        return super().get_config() | {"equation": self.equation, "output_shape": list(self.partial_output_shape),
-                                       "bias_axes": self.bias_axes}
+        """Keras's keys, its regularizers and constraints (not implemented here) at None."""
+        return super().get_config() | {
+            "equation": self.equation, "output_shape": self.partial_output_shape, "activation": self._activation_name,
+            "bias_axes": self.bias_axes, "kernel_initializer": self.kernel_initializer,
+            "bias_initializer": self.bias_initializer, **{name: None for name in KERAS_ONLY}}

@@ -21,11 +21,11 @@ from ..helpers import fraction, positive_int
 from ..tensor import Tensor
 from .base import Layer
 from .dropout import Dropout
-from .einsum_dense import EinsumDense
+from .einsum_dense import EinsumDense, refuse_keras_only
 from .symbolic import KerasTensor
 
 KERAS_ONLY = ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
-              "bias_constraint", "flash_attention")  # accepted at None only
+              "bias_constraint")  # Keras's, accepted at None only (flash_attention too, which is not in its config)
 
 
 def projection_equation(free: int, bound: int, output: int) -> tuple[str, str]:
@@ -66,9 +66,7 @@ class MultiHeadAttention(Layer):
                  attention_axes: int | Sequence[int] | None = None, sliding_window: int | None = None,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  use_gate: bool = False, seed: int | None = None, **kwargs: Any) -> None:
-        for name in KERAS_ONLY:
-            if kwargs.pop(name, None) is not None:
-                raise ValueError(f"MultiHeadAttention's {name} is not in tinygrad_embed; leave it None")
+        refuse_keras_only("MultiHeadAttention", kwargs, KERAS_ONLY + ("flash_attention",))
         super().__init__(**kwargs)
         self.num_heads = positive_int(num_heads, "MultiHeadAttention's num_heads")
         self.key_dim = positive_int(key_dim, "MultiHeadAttention's key_dim")
@@ -227,7 +225,7 @@ class MultiHeadAttention(Layer):
             "sliding_window": self.sliding_window, "kernel_initializer": self.kernel_initializer,
             "bias_initializer": self.bias_initializer, "seed": self.seed}
         config.pop("flash_attention", None)
-        return config | {name: None for name in KERAS_ONLY if name != "flash_attention"}
+        return config | {name: None for name in KERAS_ONLY}
 
 
 def _own_mask(tensor: Tensor, given: Any, own_first: bool = False) -> np.ndarray | None:
