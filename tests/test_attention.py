@@ -240,3 +240,21 @@ def test_masked_softmax_equals_the_composed_ops_it_fuses():
     (fused * upstream).sum().backward()
     (composed * upstream).sum().backward()
     np.testing.assert_allclose(fused_in.grad, composed_in.grad, rtol=1e-10, atol=1e-15)
+
+
+def test_an_attention_mask_without_its_batch_axis_broadcasts_over_the_batch():
+    layer = layers.MultiHeadAttention(2, 3)
+    query, value = RNG.standard_normal((3, 4, 5)), RNG.standard_normal((3, 6, 5))
+    allowed = RNG.random((4, 6)) > 0.5
+    allowed[:, 0] = True
+    _, shared = layer(query, value, attention_mask=allowed, return_attention_scores=True)
+    _, tiled = layer(query, value, attention_mask=np.broadcast_to(allowed, (3, 4, 6)), return_attention_scores=True)
+    np.testing.assert_array_equal(shared.data, tiled.data)
+    assert np.all(shared.data[:, :, ~allowed] == 0)
+
+
+def test_attention_axes_out_of_range_fail_before_any_sublayer_is_made():
+    layer = layers.MultiHeadAttention(2, 3, attention_axes=(1, 5))
+    with pytest.raises(ValueError, match=r"attention_axes=\(1, 5\) is out of range for a query of shape \(2, 3, 4, 5\)"):
+        layer(np.ones((2, 3, 4, 5)), np.ones((2, 3, 4, 5)))
+    assert layer._layers == [] and not layer.built

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .. import initializers
 from ..functions import OPS
 from ..helpers import fraction, positive_int
 from ..tensor import Tensor
@@ -78,8 +79,7 @@ class MultiHeadAttention(Layer):
         self.attention_axes = _axes_given(attention_axes)
         self.sliding_window = None if sliding_window is None else positive_int(
             sliding_window, "MultiHeadAttention's sliding_window")
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        EinsumDense("ab,bc->ac", 1, kernel_initializer=kernel_initializer, bias_initializer=bias_initializer)  # checks
+        self.kernel_initializer, self.bias_initializer = initializers.check(kernel_initializer, bias_initializer)
 
     # ---- building: the sublayers, as Keras builds them ----------------------------------------------
     def _dense(self, rank: int, bound: int, last: Sequence[int], name: str, activation: Any = None) -> EinsumDense:
@@ -93,6 +93,7 @@ class MultiHeadAttention(Layer):
         key_shape = tuple(input_shape[2]) if len(input_shape) > 2 else value_shape
         self._check_shapes(query_shape, value_shape, key_shape)
         rank = len(query_shape) + 1  # the projected tensors: (batch, ..., heads, channels)
+        self._axes = self._resolved_axes(rank, query_shape)
         heads = lambda dim, name, activation=None: self._dense(  # noqa: E731
             len(query_shape), 1, [self.num_heads, dim], name, activation)
         self._query_dense = heads(self.key_dim, "query")
@@ -104,7 +105,6 @@ class MultiHeadAttention(Layer):
             self._gate_dense._maybe_build(query_shape)
         self._value_dense = heads(self.value_dim, "value")
         self._value_dense._maybe_build(value_shape)
-        self._axes = self._resolved_axes(rank, query_shape)
         self._dot_product_equation, self._combine_equation = attention_equations(rank, self._axes)
         scores_rank = rank + len(self._axes) - 1
         self._softmax_axes = tuple(range(scores_rank - len(self._axes), scores_rank))
@@ -163,26 +163,38 @@ class MultiHeadAttention(Layer):
              use_causal_mask: bool = False) -> Any:
         query, value = inputs[0], inputs[1]
         key = inputs[2] if len(inputs) > 2 else value
+        self._check_features(query, value, key)
+        own = lambda tensor: getattr(tensor, "_keras_mask", None)  # noqa: E731 (set by the layer before)
+        masks = [own(query) if own(query) is not None else query_mask,  # Keras reads only the query's own
+                 own(value) if value_mask is None else value_mask,
+                 own(key) if key_mask is None and key is not value else key_mask]  # key is value: Keras skips it
+        given = inputs[3] if len(inputs) > 3 else attention_mask
+        mask = self._attention_mask([query, value, key], [_as_bool(m) for m in masks], given, use_causal_mask)
+        gate = self._gate_dense(query) if self.use_gate else None
+        q, k, v = self._query_dense(query), self._key_dense(key), self._value_dense(value)
+        scores = OPS["Einsum"].apply(k, q * (1.0 / math.sqrt(self.key_dim)), self._dot_product_equation)
+        scores = OPS["MaskedSoftmax"].apply(scores, self._mask_for_scores(mask, scores.ndim), axis=self._softmax_axes)
+        dropped = self._dropout_layer(scores, training=training) if self.dropout > 0 else scores
+        output = OPS["Einsum"].apply(dropped, v, self._combine_equation)
+        output = self._output_dense(output if gate is None else output * gate)
+        return (output, scores) if return_attention_scores else output
+
+    def _check_features(self, query: Tensor, value: Tensor, key: Tensor) -> None:
         self._check_shapes(query.shape, value.shape, key.shape)
         for tensor, dense, what in ((query, self._query_dense, "query"), (value, self._value_dense, "value"),
                                     (key, self._key_dense, "key")):
             if tensor.shape[-1] != dense.kernel.shape[0]:
                 raise ValueError(f"MultiHeadAttention {self.name!r} was built for a {what} of {dense.kernel.shape[0]} "
                                  f"features on its last axis, got shape {tensor.shape}")
-        masks = [_own_mask(query, query_mask, own_first=True), _own_mask(value, value_mask),
-                 _own_mask(key, key_mask) if key is not value else key_mask]  # Keras: key is value, its mask unread
-        mask = self._attention_mask([query, value, key], masks, inputs[3] if len(inputs) > 3 else attention_mask, use_causal_mask)
-        gate = self._gate_dense(query) if self.use_gate else None
-        q, k, v = self._query_dense(query), self._key_dense(key), self._value_dense(value)
-        scores = OPS["Einsum"].apply(k, q * (1.0 / math.sqrt(self.key_dim)), self._dot_product_equation)
-        if mask is not None:
-            mask = mask.reshape(mask.shape[:-2 * len(self._axes)]
-                                + (1,) * (scores.ndim - mask.ndim) + mask.shape[mask.ndim - 2 * len(self._axes):])
-        scores = OPS["MaskedSoftmax"].apply(scores, np.True_ if mask is None else mask, axis=self._softmax_axes)
-        dropped = self._dropout_layer(scores, training=training) if self.dropout > 0 else scores
-        output = OPS["Einsum"].apply(dropped, v, self._combine_equation)
-        output = self._output_dense(output if gate is None else output * gate)
-        return (output, scores) if return_attention_scores else output
+
+    def _mask_for_scores(self, mask: np.ndarray | None, rank: int) -> np.ndarray:
+        """The (batch, query axes, key axes) mask with axes of 1 for the heads (and any other batch axes) put
+        in before the query axes, as Keras's _masked_softmax expands it; True (all kept) when there is none."""
+        if mask is None:
+            return np.True_
+        pair = 2 * len(self._axes)
+        mask = mask.reshape((1,) * max(0, pair - mask.ndim) + mask.shape)
+        return mask.reshape(mask.shape[:-pair] + (1,) * (rank - mask.ndim) + mask.shape[-pair:])
 
     def _attention_mask(self, inputs: list[Tensor], masks: list, given: Any, causal: bool) -> np.ndarray | None:
         """Keras's _compute_attention_mask: query mask (B, T, 1) & value and key masks (B, 1, S) & the causal
@@ -228,9 +240,5 @@ class MultiHeadAttention(Layer):
         return config | {name: None for name in KERAS_ONLY}
 
 
-def _own_mask(tensor: Tensor, given: Any, own_first: bool = False) -> np.ndarray | None:
-    """The mask given for a tensor, else the one it carries (the layer before set it), as bool; for the query
-    the one it carries comes first (Keras reads only that one)."""
-    own = getattr(tensor, "_keras_mask", None)
-    mask = own if given is None or (own_first and own is not None) else given
+def _as_bool(mask: Any) -> np.ndarray | None:
     return None if mask is None else np.asarray(mask.data if isinstance(mask, Tensor) else mask).astype(bool)
