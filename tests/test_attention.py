@@ -181,6 +181,8 @@ def test_attention_layers_shapes_masks_and_a_row_masked_throughout_stay_finite()
 def test_attention_refuses_bad_calls():
     with pytest.raises(ValueError, match="score_mode must be 'dot' or 'concat'"):
         layers.Attention(score_mode="general")
+    with pytest.raises(ValueError, match=r"AdditiveAttention's dropout must be in \[0, 1\), got 1.5"):
+        layers.AdditiveAttention(dropout=1.5)
     with pytest.raises(ValueError, match="called on a list"):
         layers.Attention()(np.ones((2, 3, 4)))
     with pytest.raises(ValueError, match="query's features"):
@@ -258,3 +260,25 @@ def test_attention_axes_out_of_range_fail_before_any_sublayer_is_made():
     with pytest.raises(ValueError, match=r"attention_axes=\(1, 5\) is out of range for a query of shape \(2, 3, 4, 5\)"):
         layer(np.ones((2, 3, 4, 5)), np.ones((2, 3, 4, 5)))
     assert layer._layers == [] and not layer.built
+
+
+def test_dropout_on_the_scores_draws_from_the_package_generator_and_only_in_training():
+    query, value = RNG.standard_normal((2, 3, 4)), RNG.standard_normal((2, 5, 4))
+    for make in (lambda: layers.MultiHeadAttention(2, 2, dropout=0.5), lambda: layers.Attention(dropout=0.5)):
+        layer = make()
+        call = (lambda **kw: layer(query, value, return_attention_scores=True, **kw)) if isinstance(
+            layer, layers.MultiHeadAttention) else (lambda **kw: layer([query, value], return_attention_scores=True, **kw))
+        inference, inference_scores = call()
+        np.testing.assert_array_equal(call(training=False)[0].data, inference.data)
+        tg.utils.set_random_seed(5)
+        first, first_scores = call(training=True)
+        tg.utils.set_random_seed(5)
+        again, _ = call(training=True)
+        np.testing.assert_array_equal(first.data, again.data)
+        assert not np.allclose(first.data, inference.data)
+        if isinstance(layer, layers.Attention):  # Keras's Attention returns the scores after dropout
+            kept = first_scores.data != 0
+            np.testing.assert_allclose(first_scores.data[kept], 2 * inference_scores.data[kept], rtol=1e-6)
+            assert not kept.all()
+        else:  # MultiHeadAttention returns them before
+            np.testing.assert_allclose(first_scores.data, inference_scores.data, rtol=1e-6)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import activations
+from ..helpers import fraction
 from ..tensor import Tensor
 from .base import Layer
 from .dropout import Dropout
@@ -33,9 +34,9 @@ class Attention(Layer):
         if score_mode not in ("dot", "concat"):
             raise ValueError(f"{type(self).__name__}'s score_mode must be 'dot' or 'concat', got {score_mode!r}")
         self.use_scale, self.score_mode, self.seed = bool(use_scale), score_mode, seed
+        self.dropout = fraction(dropout, f"{type(self).__name__}'s dropout")
         # named, so that it takes no automatic name ("dropout") from the user's layers
-        self._dropout_layer = Dropout(dropout, seed=seed, name=f"{self.name}_dropout")  # checks the rate
-        self.dropout = self._dropout_layer.rate
+        self._dropout_layer = Dropout(self.dropout, seed=seed, name=f"{self.name}_dropout")
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         """Keras hands the layer the masks of all its inputs, not only the query's."""
@@ -94,8 +95,8 @@ class Attention(Layer):
             keep = causal if keep is None else keep & causal
         if keep is not None:
             scores = scores - Tensor(np.where(keep, 0.0, MASK_PENALTY).astype(scores.dtype))
-        weights = activations.softmax(scores, axis=-1)
-        output = self._dropout_layer(weights, training=training) @ value
+        weights = self._dropout_layer(activations.softmax(scores, axis=-1), training=training)  # Keras returns these
+        output = weights @ value
         if query_mask is not None:
             output = output * Tensor(query_mask[..., None].astype(output.dtype))
         return (output, weights) if return_attention_scores else output
