@@ -282,3 +282,16 @@ def test_dropout_on_the_scores_draws_from_the_package_generator_and_only_in_trai
             assert not kept.all()
         else:  # MultiHeadAttention returns them before
             np.testing.assert_allclose(first_scores.data, inference_scores.data, rtol=1e-6)
+
+
+def test_a_model_with_attention_layers_saves_and_loads_in_the_native_format(tmp_path):
+    query, value, allowed = layers.Input((4, 8)), layers.Input((5, 6)), layers.Input((4, 5), dtype="bool")
+    out, scores = layers.MultiHeadAttention(2, 2, use_gate=True)(query, value, attention_mask=allowed,
+                                                                 return_attention_scores=True, use_causal_mask=True)
+    model = models.Model([query, value, allowed], [layers.AdditiveAttention()([out, query]), scores])
+    x = [RNG.random((2, 4, 8)), RNG.random((2, 5, 6)), RNG.random((2, 4, 5)) > 0.3]
+    before = model.predict(x, verbose=0)
+    model.save(str(tmp_path / "m.npz"))
+    again = models.load_model(str(tmp_path / "m.npz"))
+    for a, b in zip(before, again.predict(x, verbose=0)):
+        np.testing.assert_array_equal(a, b)
