@@ -295,3 +295,13 @@ def test_a_model_with_attention_layers_saves_and_loads_in_the_native_format(tmp_
     again = models.load_model(str(tmp_path / "m.npz"))
     for a, b in zip(before, again.predict(x, verbose=0)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_keras_docstring_examples_on_symbolic_inputs():
+    layer = layers.MultiHeadAttention(num_heads=2, key_dim=2)
+    target, source = layers.Input(shape=[8, 16]), layers.Input(shape=[4, 16])
+    output_tensor, weights = layer(target, source, return_attention_scores=True)
+    assert output_tensor.shape == (None, 8, 16) and weights.shape == (None, 2, 8, 4)
+    layer = layers.MultiHeadAttention(num_heads=2, key_dim=2, attention_axes=(2, 3))
+    input_tensor = layers.Input(shape=[5, 3, 4, 16])
+    assert layer(input_tensor, input_tensor).shape == (None, 5, 3, 4, 16)
