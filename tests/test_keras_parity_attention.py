@@ -238,3 +238,24 @@ def test_keras_files_of_attention_models_move_both_ways(tmp_path):
         ours = tg.models.load_model(str(tmp_path / f"{name}.keras"))
         for a, b in zip(theirs.predict(x, verbose=0), ours.predict(x, verbose=0)):
             np.testing.assert_allclose(b, a, **KERAS_FLOAT32)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_key_of_its_own_with_its_own_mask_matches_keras(dtype):
+    rng = np.random.default_rng(13)
+    shapes = (2, 4, 5), (2, 6, 3), (2, 6, 7)
+    theirs = keras.layers.MultiHeadAttention(2, 3, dtype=dtype)
+    ours = tg.layers.MultiHeadAttention(2, 3, dtype=dtype)
+    theirs.build(*shapes)
+    ours(*(np.zeros(s) for s in shapes))
+    weights = [rng.standard_normal(w.shape).astype(dtype) * 0.5 for w in theirs.weights]
+    theirs.set_weights(weights)
+    ours.set_weights(weights)
+    tensors = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    value_mask, key_mask = rng.random((2, 6)) > 0.3, rng.random((2, 6)) > 0.3
+    value_mask[:, 0] = key_mask[:, 0] = True
+    kwargs = {"return_attention_scores": True}
+    outputs, inputs, grads = _run_both(theirs, ours, tensors, dtype, kwargs, kwargs, [(1, value_mask), (2, key_mask)])
+    for pairs in (outputs, inputs, grads):
+        _assert_pairs(pairs, TOLERANCE[dtype])
+    assert np.all(outputs[1][1][np.broadcast_to(~(value_mask & key_mask)[:, None, None, :], (2, 2, 4, 6))] == 0)
