@@ -120,6 +120,46 @@ def sliding_windows_cases(draw):
     return (x,), (size, stride, dilation), {}
 
 
+# Two-operand einsums as the attention layers take them: a plain and a batched matrix product, an outer
+# product, a full contraction, projections onto heads and back, and the scores and combination over one
+# attention axis and over two (keras.layers.MultiHeadAttention's own equations)
+EINSUMS = ["ij,jk->ik", "bij,bjk->bik", "i,j->ij", "ij,ij->", "abc,cde->abde", "abcd,cde->abe",
+           "aecd,abcd->acbe", "acbe,aecd->abcd", "abghef,abcdef->abecdgh",
+           "abecdgh,abghef->abcdef"]
+
+
+@st.composite
+def einsum_cases(draw):
+    equation = draw(st.sampled_from(EINSUMS))
+    terms = equation.split("->")[0].split(",")
+    sizes = {letter: draw(st.integers(1, 3)) for letter in sorted(set("".join(terms)))}
+    # positive values: the op sums in matmul's order, numpy's einsum in its own, and with no cancellation the two
+    # agree to a few ulps of the result (signs add nothing to a bilinear map's test)
+    x, y = (draw(float64_arrays(tuple(sizes[c] for c in term), 0.1, 3.0)) for term in terms)
+    return (x, y), (equation,), {}
+
+
+@st.composite
+def masked_softmax_cases(draw):
+    x = draw(float64_arrays(shapes(min_dims=1)))
+    kept = x.shape[draw(st.integers(0, x.ndim)):]  # the mask may lack leading axes, and have 1 for any axis
+    mask_shape = tuple(draw(st.sampled_from([1, n])) for n in kept)
+    mask = draw(hnp.arrays(bool, mask_shape))  # often a row all False: zeros, never NaN
+    axes = st.lists(st.integers(-x.ndim, x.ndim - 1), min_size=1, max_size=x.ndim,
+                    unique_by=lambda a: a % x.ndim).map(tuple)
+    return (x,), (mask,), {"axis": draw(st.one_of(st.integers(-x.ndim, x.ndim - 1), axes))}
+
+
+def masked_softmax_reference(x, mask, axis):
+    """exp(x - logsumexp(x)) over the kept entries only, 0 at the masked ones (and in a row all masked)."""
+    keep = np.broadcast_to(mask, x.shape)
+    top = np.max(np.where(keep, x, -np.inf), axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    e = np.where(keep, np.exp(x - top), 0.0)
+    total = e.sum(axis=axis, keepdims=True)
+    return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+
+
 def sliding_windows_reference(x, size, stride, dilation):
     count = (x.shape[1] - (size - 1) * dilation - 1) // stride + 1
     return np.stack([np.stack([x[:, t * stride + j * dilation] for j in range(size)], axis=1)
@@ -221,4 +261,6 @@ SPECS = {
     "Gather": OpSpec(gather_cases(), lambda table, indices: np.take(table, indices.astype(np.intp), axis=0)),
     "SlidingWindows": OpSpec(sliding_windows_cases(), sliding_windows_reference),
     "Concatenate": OpSpec(concatenate_cases(), lambda *xs, axis: np.concatenate(xs, axis=axis)),
+    "Einsum": OpSpec(einsum_cases(), lambda x, y, equation: np.einsum(equation, x, y)),
+    "MaskedSoftmax": OpSpec(masked_softmax_cases(), masked_softmax_reference),
 }

@@ -153,7 +153,7 @@ BINARY = ("add subtract multiply divide power maximum minimum matmul dot equal n
 OPS_ARGS = {"cast": (X, "int32"), "ones": ((2, 3),), "zeros": ((2, 3),), "full": ((2,), 1.5), "arange": (4,),
             "eye": (3,), "clip": (X, 0.5, 2.0), "reshape": (X, (9,)), "expand_dims": (X, 0),
             "concatenate": ([X, X],), "stack": ([X, X],), "take": (X, [0, 2]), "tile": (X, 2),
-            "repeat": (X, 2), "where": (X > 1, X, -X), "one_hot": ([0, 2], 3), "split": (X, 3),
+            "repeat": (X, 2), "where": (X > 1, X, -X), "einsum": ("ij,jk->ik", X, X), "one_hot": ([0, 2], 3), "split": (X, 3),
             **{name: (X, X) for name in BINARY}}
 NOT_TENSORS = {"shape": tuple, "convert_to_numpy": np.ndarray}  # as in Keras: a tuple and a numpy array
 

@@ -349,3 +349,36 @@ def test_gradient_stats_plot():
     assert list(line.get_xdata()) == [1] and list(line.get_ydata()) == [(first[0] + first[1]) / 2]
     with pytest.raises(ValueError, match="no GradientStats records"):
         GradientStats.plot({"loss": [1.0]})
+
+
+# ---- attention_scores -------------------------------------------------------------------------------
+def _attention_model():
+    tg.utils.set_random_seed(3)
+    ids = Input((5,), dtype="int32")
+    x = Embedding(12, 8, mask_zero=True)(ids)
+    x = tg.layers.MultiHeadAttention(2, 4, name="self_attention")(x, x)
+    x = tg.layers.Attention(name="plain")([x, x])
+    return Model(ids, Dense(1)(tg.layers.GlobalAveragePooling1D()(x)))
+
+
+def test_attention_scores_are_the_layers_own_and_leave_the_model_as_it_was():
+    model, ids = _attention_model(), np.array([[3, 4, 5, 0, 0], [1, 2, 3, 4, 5]])
+    before = model.predict(ids, verbose=0)
+    scores = tg.inspect.attention_scores(model, ids)  # the first attention layer: the MultiHeadAttention
+    assert scores.shape == (2, 2, 5, 5)
+    np.testing.assert_allclose(scores[0, :, :3].sum(-1), 1.0, rtol=1e-5)
+    assert np.all(scores[0, :, :, 3:] == 0) and np.all(scores[0, :, 3:] == 0)  # padding: neither row nor column
+    layer = model.get_layer("self_attention") if hasattr(model, "get_layer") else model.layers[2]
+    x = model.layers[1](ids)
+    _, direct = layer(x, x, return_attention_scores=True)
+    np.testing.assert_allclose(scores, direct.data, rtol=1e-6)
+    np.testing.assert_array_equal(model.predict(ids, verbose=0), before)
+    assert tg.inspect.attention_scores(model, ids, layer="plain").shape == (2, 5, 5)
+
+
+def test_attention_scores_names_the_layers_when_none_is_an_attention_layer():
+    model = Sequential([Embedding(10, 4), LSTM(3)])
+    with pytest.raises(ValueError, match=r"names none among \['embedding.*\(Embedding\)"):
+        tg.inspect.attention_scores(model, np.array([[1, 2]]))
+    with pytest.raises(ValueError, match="layer='lstm_9'"):
+        tg.inspect.attention_scores(_attention_model(), np.array([[1, 2, 3, 0, 0]]), layer="lstm_9")

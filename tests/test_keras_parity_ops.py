@@ -38,6 +38,8 @@ CALLS = {
     "divide": [((A, POSITIVE), {}), ((A, 4.0), {})],
     "matmul": [((A, B.T), {}), ((COLUMN, B.T), {}), ((MATRIX, COLUMN), {}), ((COLUMN, COLUMN), {})],
     "dot": [((MATRIX, COLUMN), {}), ((A, B.T), {}), ((2.0, A), {}), ((ROW, MATRIX), {})],
+    "einsum": [(("abc,cd->abd", A, B.T), {}), (("ij,ij->", MATRIX, MATRIX), {}), (("abc,ab->ac", A, A[..., 0]), {}),
+               (("abc,dc->bad", A, B), {})],
     "exp": [((A,), {}), ((INTS,), {})],
     "log": [((POSITIVE,), {})],
     "sqrt": [((POSITIVE,), {}), ((INTS,), {})],

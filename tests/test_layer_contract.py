@@ -50,6 +50,16 @@ BUILT_INS = {
     "Concatenate": (lambda: layers.Concatenate(axis=1),
                     [np.ones((2, 3, 4), np.float32), np.ones((2, 5, 4), np.float32)]),
     "Dot": (lambda: layers.Dot((1, 2), normalize=True), [np.ones((2, 3, 4), np.float32), np.ones((2, 5, 3), np.float32)]),
+    "EinsumDense": (lambda: layers.EinsumDense("abc,cd->abd", (None, 3), bias_axes="d"), np.ones((2, 3, 4), np.float32)),
+    # [query, value, key]: the list MultiHeadAttention's call packs layer(query, value, key) into for a graph
+    "MultiHeadAttention": (lambda: layers.MultiHeadAttention(2, 3, value_dim=2, output_shape=5, dropout=0.5),
+                           [np.ones((2, 3, 4), np.float32), np.ones((2, 5, 6), np.float32),
+                            np.full((2, 5, 4), 2, np.float32)]),
+    "Attention": (lambda: layers.Attention(use_scale=True, score_mode="concat"),
+                  [np.ones((2, 3, 4), np.float32), np.full((2, 5, 4), 2, np.float32)]),
+    "AdditiveAttention": (lambda: layers.AdditiveAttention(dropout=0.5),
+                          [np.ones((2, 3, 4), np.float32), np.ones((2, 5, 6), np.float32),
+                           np.full((2, 5, 4), 2, np.float32)]),
 }
 
 

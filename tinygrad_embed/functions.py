@@ -396,6 +396,92 @@ class SlidingWindows(Function):
         return (dx,)
 
 
+def einsum_subscripts(equation: Any, x: np.ndarray, y: np.ndarray) -> tuple[str, str, str]:
+    """The subscripts of a two-operand einsum ("abc,cde->abde"), checked against the operands: letters only,
+    none repeated within a term, each input letter in the other input or the output (so that each gradient
+    is itself an einsum), and one size per letter."""
+    if not isinstance(equation, str) or equation.count(",") != 1 or equation.count("->") != 1:
+        raise ValueError(f"einsum takes an equation of two operands and an explicit output, e.g. 'ab,bc->ac', "
+                         f"got {equation!r}")
+    inputs, out = equation.replace(" ", "").split("->")
+    a, b = inputs.split(",")
+    sizes: dict[str, int] = {}
+    for term, array, which in ((a, x, "first"), (b, y, "second")):
+        if not term.isalpha() or len(set(term)) != len(term) or len(term) != array.ndim:
+            raise ValueError(f"einsum {equation!r}: the {which} operand's subscripts {term!r} must be distinct "
+                             f"letters, one per axis of its shape {array.shape}")
+        for letter, size in zip(term, array.shape):
+            if sizes.setdefault(letter, size) != size:
+                raise ValueError(f"einsum {equation!r}: subscript {letter!r} has size {sizes[letter]} in the first "
+                                 f"operand (shape {x.shape}) and {size} in the second (shape {y.shape})")
+    if not (out.isalpha() or out == "") or len(set(out)) != len(out) or set(out) - set(a + b):
+        raise ValueError(f"einsum {equation!r}: the output's subscripts {out!r} must be distinct letters of the inputs")
+    if set(a) - set(b + out) or set(b) - set(a + out):
+        raise ValueError(f"einsum {equation!r}: a letter of one operand must also be in the other or in the output")
+    return a, b, out
+
+
+def contract(x: np.ndarray, y: np.ndarray, a: str, b: str, out: str) -> np.ndarray:
+    """einsum(f"{a},{b}->{out}", x, y) as one batched matrix product, for subscripts einsum_subscripts passed:
+    (shared letters kept, x's own, the summed ones) @ (shared kept, summed, y's own), then the output's order.
+    Why: numpy's einsum runs a product with batch letters (attention's scores) in its own loops, some 50
+    times slower than the BLAS behind matmul."""
+    size = dict(zip(a, x.shape)) | dict(zip(b, y.shape))
+    kept = [c for c in a if c in b and c in out]
+    summed, own_x, own_y = [c for c in a if c in b and c not in out], [c for c in a if c not in b], \
+        [c for c in b if c not in a]
+    count = lambda letters: int(np.prod([size[c] for c in letters]))  # noqa: E731
+    x = x.transpose([a.index(c) for c in kept + own_x + summed]).reshape(count(kept), count(own_x), count(summed))
+    y = y.transpose([b.index(c) for c in kept + summed + own_y]).reshape(count(kept), count(summed), count(own_y))
+    order = kept + own_x + own_y
+    z = (x @ y).reshape([size[c] for c in order])
+    return z.transpose([order.index(c) for c in out])
+
+
+@register()
+class Einsum(Function):
+    """z = einsum("a,b->o", x, y);  dx = einsum("o,b->a", g, y), dy = einsum("a,o->b", x, g)"""
+    # One op for every product the attention layers take (projections onto heads, scores over any axes)
+    arity = 2
+
+    def forward(self, x, y, equation: str):
+        self.a, self.b, self.out = einsum_subscripts(equation, x, y)
+        self.x, self.y = x, y
+        return contract(x, y, self.a, self.b, self.out)
+
+    def backward(self, g):
+        return contract(g, self.y, self.out, self.b, self.a), contract(self.x, g, self.a, self.out, self.b)
+
+
+LARGE_NEGATIVE = -1e9  # what Keras's Softmax puts in place of a masked score (float16 aside)
+
+
+def check_softmax_mask(mask: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """A mask as bool (True: keep; numbers: > 0.5, as Keras), after proving it broadcasts to the scores' shape
+    with no axis of its own: each of its sizes 1 or the scores'."""
+    mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    if mask.ndim > len(shape) or any(m not in (1, n) for m, n in zip(mask.shape[::-1], shape[::-1])):
+        raise ValueError(f"a softmax mask must broadcast to the scores' shape {shape} (each size 1 or equal, no "
+                         f"more axes), got a mask of shape {mask.shape}")
+    return mask if mask.dtype == bool else mask > 0.5
+
+
+@register()
+class MaskedSoftmax(Function):
+    """z = mask * softmax(where(mask, x, -1e9)) over axis;  dx = z * (g - sum(g * z) over axis)"""
+    # Keras's Softmax layer with a mask: a fully masked row gives zeros (never NaN, never uniform weights),
+    # and no gradient reaches a masked score. One op: composed, where/exp/sum/div keep four arrays alive.
+    def forward(self, x, mask, axis=-1):
+        keep = np.broadcast_to(check_softmax_mask(mask, x.shape), x.shape)
+        shifted = np.where(keep, x, np.asarray(LARGE_NEGATIVE, x.dtype))
+        e = np.exp(shifted - shifted.max(axis=axis, keepdims=True))
+        self.out, self.axis = np.where(keep, e / e.sum(axis=axis, keepdims=True), np.zeros((), x.dtype)), axis
+        return self.out
+
+    def backward(self, g):
+        return (self.out * (g - (g * self.out).sum(axis=self.axis, keepdims=True)),)
+
+
 def whole_numbers(indices: np.ndarray) -> np.ndarray:
     """Float ids as int64, as Keras casts them (a float Input feeds an Embedding in keras.io's Transformer
     example), after proving each value is a whole number: a cast would truncate 1.5 silently."""

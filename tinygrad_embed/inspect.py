@@ -5,6 +5,7 @@ arrays and changes nothing in them.
     nearest_words(table, tokenizer.word_index, "great")      # [(word, cosine similarity), ...]
     gradient_through_time(model, x, y)                       # (batch, steps): |d loss / d embedding output|
     gate_saturation(model, x)                                # per step: how many LSTM gates sit near 0 or 1
+    attention_scores(model, x, layer="multi_head_attention")  # what each query step attends to
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .layers import LSTM, Embedding, Layer
+from .layers import LSTM, Attention, Embedding, Layer, MultiHeadAttention
 from .layers.weight_paths import named_weights  # noqa: F401 (inspect.named_weights, as documented)
 from .functions import validate_indices
 from .tensor import Tensor, no_grad
@@ -199,3 +200,40 @@ def _lstm_gates(lstm: LSTM, x: np.ndarray, mask: np.ndarray) -> Iterator[dict[st
         keep = mask[:, t:t + 1]
         h, c = np.where(keep, o * act(lstm.activation, c_new), h), np.where(keep, c_new, c)
         yield {"input": i, "forget": f, "output": o}
+
+
+# ---- attention ------------------------------------------------------------------------------------
+def _attention_layer(model: Any, layer: Any) -> Layer:
+    """`layer` itself, the model's layer of that name, or (None) the model's first attention layer."""
+    kinds = (MultiHeadAttention, Attention)  # AdditiveAttention is an Attention
+    found = layer
+    if layer is None:
+        found = model if isinstance(model, kinds) else next(
+            (known for known in getattr(model, "layers", []) if isinstance(known, kinds)), None)
+    elif isinstance(layer, str):
+        found = next((known for known in getattr(model, "layers", []) if known.name == layer), None)
+    if not isinstance(found, kinds):
+        names = [f"{known.name} ({type(known).__name__})" for known in getattr(model, "layers", [])]
+        raise ValueError(f"attention_scores needs an attention layer (MultiHeadAttention, Attention, "
+                         f"AdditiveAttention); layer={layer!r} names none among {names or 'no layers'}")
+    return found
+
+
+def attention_scores(model: Any, x: Any, layer: Any = None) -> np.ndarray:
+    """The attention scores one attention layer gives while the model runs on the batch x, in inference
+    mode: MultiHeadAttention's (batch, num_heads, T, S) (more axes with attention_axes), Attention's and
+    AdditiveAttention's (batch, Tq, Tv); each query row sums to 1 over what it may attend to (0 for a row
+    masked throughout in MultiHeadAttention). `layer`: the layer itself, its name, or None for the
+    model's first attention layer. The model is left as it was."""
+    target, seen = _attention_layer(model, layer), []
+
+    def record(call, inputs, return_attention_scores=False, **kwargs):
+        output, scores = call(inputs, return_attention_scores=True, **kwargs)
+        seen.append(scores.data)
+        return (output, scores) if return_attention_scores else output
+    with no_grad(), _intercepted(target, record):
+        model(x, training=False)
+    if len(seen) != 1:
+        raise ValueError(f"{type(target).__name__} {target.name!r} ran {len(seen)} times in one call of the model; "
+                         "attention_scores needs it to run exactly once")
+    return seen[0]

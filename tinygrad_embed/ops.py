@@ -244,6 +244,14 @@ def matmul(x1: TensorLike, x2: TensorLike) -> Tensor:
     return out.reshape(out.shape[:-2] + ((rows,) if a.ndim > 1 else ()) + ((columns,) if b.ndim > 1 else ()))
 
 
+def einsum(subscripts: str, *operands: TensorLike) -> Tensor:
+    """Keras's einsum for two operands and an explicit output ("bqd,bkd->bqk"): the Einsum op, whose
+    gradient is an einsum too. One operand, three or more, "..." and a repeated letter are refused."""
+    if len(operands) != 2:
+        raise ValueError(f"einsum here takes exactly two operands, got {len(operands)} for {subscripts!r}")
+    return _OPS["Einsum"].apply(*(convert_to_tensor(x) for x in operands), subscripts)
+
+
 def dot(x1: TensorLike, x2: TensorLike) -> Tensor:
     """numpy's dot: a product by a scalar; otherwise the sum over x1's last axis and x2's second-to-last
     (its only, when 1-D). (Keras's torch backend uses matmul instead, which differs for 3-D and up x2.)"""

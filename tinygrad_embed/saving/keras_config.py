@@ -22,7 +22,7 @@ KERAS_LAYERS = ("InputLayer", "Embedding", "Dense", "LSTM", "GRU", "SimpleRNN", 
                 "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling1D", "Flatten",
                 "Activation", "Reshape", "Dropout", "SpatialDropout1D", "RepeatVector", "TimeDistributed", "Masking", "Add",
                 "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "BatchNormalization",
-                "LayerNormalization")
+                "LayerNormalization", "Attention", "AdditiveAttention")
 OURS_ONLY = ("fused", "input_length", "batch_input_shape")  # Keras 3 has no such argument (the InputLayer holds the shape)
 NOT_IN_KERAS_CONFIG = {"SpatialDropout1D": ("trainable",)}  # Keras's constructor refuses it (the layer has no weights)
 ANY = object()

@@ -35,6 +35,7 @@ from ..helpers import snake_case
 from ..layers.base import Layer, initializers_skipped
 from ..layers.bidirectional import Bidirectional
 from ..layers.input_layer import InputLayer
+from ..layers.multi_head_attention import MultiHeadAttention
 from ..layers.recurrent import _Recurrent
 from ..layers.time_distributed import TimeDistributed
 from . import archive as npz
@@ -126,6 +127,8 @@ def _layer_groups(layer: Layer, path: str) -> list[tuple[str, str, list]]:
     if isinstance(layer, Bidirectional):
         return (_layer_groups(layer.forward_layer, f"{path}/forward_layer")
                 + _layer_groups(layer.backward_layer, f"{path}/backward_layer"))
+    if isinstance(layer, MultiHeadAttention):  # Keras keeps each projection in a group of its own
+        return [(f"{path}/{name}/vars", dense.name, dense.weights) for name, dense in layer.keras_sublayers()]
     if isinstance(layer, _Recurrent):  # Keras's RNN layers keep their weights in their cell
         return [(f"{path}/cell/vars", f"{snake_case(type(layer).__name__)}_cell", layer.weights)]
     return [(f"{path}/vars", layer.name, layer.weights)] if layer.weights else []
