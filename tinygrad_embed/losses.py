@@ -110,7 +110,7 @@ def check_distributions(y: np.ndarray, axis: int = -1, what: str = "y_true") -> 
     if negative.any():
         raise ValueError(f"categorical_crossentropy: {what} holds {y[negative][0]} at position {_position(negative)}"
                          "; targets are probabilities, never negative")
-    sums = y.sum(axis=axis)
+    sums = y.sum(axis=axis, dtype=np.float64)  # float16 targets would round their own sums
     off = ~(np.abs(sums - 1) <= DISTRIBUTION_TOLERANCE) & (sums != 0)  # NaN sums are off too
     if off.any():
         raise ValueError(f"categorical_crossentropy: each row of {what} along axis {axis} is a distribution over "
@@ -122,7 +122,7 @@ def check_targets(loss: Loss | None, y_true: np.ndarray) -> None:
     """A whole data set's targets against what `loss` assumes of them, before training: categorical
     cross-entropy's rows are distributions (check_distributions). Every loss checks its batches too."""
     if isinstance(loss, LossFunctionWrapper) and loss.fn is categorical_crossentropy:
-        check_distributions(np.asarray(y_true, dtype=np.float64), loss.fn_kwargs.get("axis", -1), "y")
+        check_distributions(np.asarray(y_true), loss.fn_kwargs.get("axis", -1), "y")
 
 
 def class_indices(y_true: Any, y_pred_shape: tuple[int, ...], name: str) -> np.ndarray:
