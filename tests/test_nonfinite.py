@@ -159,3 +159,25 @@ def test_a_float32_recurrence_with_a_nan_weight_gives_a_nan_loss_and_fit_stops(r
     history = model.fit(x, y, batch_size=4, epochs=3, verbose=0, callbacks=[TerminateOnNaN()])
     assert np.isnan(history.history["loss"][-1]) and len(history.history["loss"]) == 1
     assert model.stop_training
+
+
+def test_the_kernels_float32_tanh_is_accurate_and_exactly_one_past_its_limit():
+    """tanh as a compiled kernel computes it (its fastmath flags change the rounding): within 4e-7 of the true
+    tanh; at the limit (the kink) the formula's last value, below 1, then exactly +-1 beyond; NaN for NaN."""
+    limit = float(kernels._TANH_LIMIT)
+    edges = np.nextafter(np.float32([limit, -limit]), np.float32([np.inf, -np.inf]))  # just past the limit
+    x = np.concatenate([np.linspace(-12, 12, 400_001), edges, [limit, -limit, 1e30, -1e30, np.inf, -np.inf, np.nan]]
+                       ).astype(np.float32)
+    x = np.sort(x)  # NaN last
+    out = np.empty((1, x.size), np.float32)
+    no_recurrence = np.zeros((1, x.size), np.float32)  # h_t = tanh(pre + 0)
+    kernels.simple_rnn_step_forward(out, x[None].copy(), no_recurrence, no_recurrence, np.array([0]))
+    tanh = out[0]
+    assert np.abs(tanh[:-1] - np.tanh(x[:-1].astype(np.float64))).max() < 4e-7
+    above = np.nextafter(np.float32(limit), np.float32(np.inf))
+    for side in (1, -1):  # at the switch: the formula's last value, below 1, then exactly +-1
+        at, beyond = (tanh[np.flatnonzero(x == side * v)[0]] for v in (np.float32(limit), above))
+        assert side * at < 1 and side * beyond == 1
+    beyond = np.abs(x) > limit
+    np.testing.assert_array_equal(tanh[beyond], np.sign(x[beyond]))
+    assert np.isnan(tanh[-1])
