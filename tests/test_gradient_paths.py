@@ -152,8 +152,9 @@ def test_every_loss_argument_changes_values_as_keras_and_gradchecks(cls, data):
     plain numpy, and its gradient against central differences with a random upstream gradient."""
     kwargs, y, x, predict, reference = data.draw(loss_case(cls))
     values = reference(y, x)
-    weight = data.draw(st.sampled_from([None, "per value"]))
-    weight = None if weight is None else np.random.default_rng(values.size).random(values.shape) + 0.1
+    weight = data.draw(st.sampled_from([None, "per value", "per sample"]))  # per sample: (batch, 1, ...), broadcast
+    shape = values.shape if weight == "per value" else values.shape[:1] + (1,) * (values.ndim - 1)
+    weight = None if weight is None else np.random.default_rng(values.size).random(shape) + 0.1
     reduction = data.draw(st.sampled_from(losses.REDUCTIONS))
     loss = cls(reduction=reduction, **kwargs)
     kept = None if kwargs.get("ignore_class") is None else y != kwargs["ignore_class"]
