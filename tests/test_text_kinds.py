@@ -104,6 +104,25 @@ def test_a_model_starting_with_the_layer_refuses_none_before_training():
         model.predict(np.array(["good", "film", math.nan], dtype=object), verbose=0)
 
 
+@pytest.mark.parametrize("bad, index", [(math.nan, 1), (1.5, 2), (True, 0), (None, 1)])
+def test_fit_and_predict_on_a_python_list_refuse_numbers_among_the_texts(bad, index):
+    """A list goes to fit as given, so numpy never writes NaN as the word "nan" (nor 1.5 as "1.5")."""
+    layer = TextVectorization(output_sequence_length=3)
+    layer.adapt(["good film", "bad film"])
+    model = Sequential([layer, Embedding(layer.vocabulary_size(), 2), GlobalAveragePooling1D(), Dense(1)])
+    model.compile(loss="mse", optimizer="sgd")
+    texts = ["good film", "bad", "film"]
+    texts[index] = bad
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(TypeError, match=f"of type {type(bad).__name__} at index {index}"):
+        model.fit(texts, [0.0, 1.0, 0.0], epochs=1, verbose=0)
+    with pytest.raises(TypeError, match=f"of type {type(bad).__name__} at index {index}"):
+        model.predict(texts, verbose=0)
+    for a, b in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert model.predict(["good film", "bad", "film"], verbose=0).shape == (3, 1)
+
+
 @given(st.lists(st.binary(max_size=6), min_size=1, max_size=8))
 def test_bytes_that_are_not_utf8_stay_distinct_words(words):
     """Two different byte strings are two different words, whatever their bytes, in adapt and in call."""

@@ -45,6 +45,7 @@ def scatter_add_numpy(out, indices, rows):
 # these fastmath flags leave out nnan and ninf so that a NaN in training still shows up.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 _TANH_LIMIT = np.float32(7.90531110763549805)  # tanh rounds to +-1 in float32 beyond this
+_ONE = np.float32(1)
 # Odd numerator and even denominator coefficients, lowest power first: the minimax rational fit that
 # Eigen uses for its float32 tanh.
 _P = [np.float32(c) for c in (4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05,
@@ -58,11 +59,14 @@ Q0, Q2, Q4, Q6 = _Q
 
 @numba.njit(inline="always", fastmath=FASTMATH, error_model="numpy")
 def tanh_float32(x):
-    x = x if x < _TANH_LIMIT else _TANH_LIMIT
-    x = x if x > -_TANH_LIMIT else -_TANH_LIMIT
     x2 = x * x
     p = ((((((P13 * x2 + P11) * x2 + P9) * x2 + P7) * x2 + P5) * x2 + P3) * x2 + P1) * x
-    return p / (((Q6 * x2 + Q4) * x2 + Q2) * x2 + Q0)
+    tanh = p / (((Q6 * x2 + Q4) * x2 + Q2) * x2 + Q0)
+    # Beyond the limit, exactly +-1 as numpy's tanh gives (the rational function, rounded with FMA, stops
+    # 2.4e-7 short of 1, and at large |x| overflows to inf / inf), so that inf * (1 - tanh^2) is NaN as in
+    # float64. NaN fails both comparisons and keeps the arithmetic's NaN (docs/nothing-silent.md).
+    tanh = _ONE if x > _TANH_LIMIT else tanh
+    return -_ONE if x < -_TANH_LIMIT else tanh
 
 
 def gate_tanh(x):

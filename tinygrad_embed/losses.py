@@ -88,6 +88,7 @@ def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False
     """-sum(y log p) over `axis` (the classes), for one-hot or soft labels; p is normalised to sum to
     1 and clipped as Keras does, or computed by log_softmax from logits."""
     y, p = _targets_and_predictions(y_true, y_pred, "categorical_crossentropy")
+    check_distributions(y.data, axis)
     if label_smoothing:
         y = _smoothed(y, label_smoothing, y.shape[axis], "categorical_crossentropy")
     if from_logits:
@@ -95,6 +96,33 @@ def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False
     else:
         log_p = (p / p.sum(axis=axis, keepdims=True)).clip(EPSILON, 1 - EPSILON).log()
     return -(y * log_p).sum(axis=axis)
+
+
+DISTRIBUTION_TOLERANCE = 1e-3  # how far from 1 a row of soft targets may sum: rounding, not a mistake
+
+
+def check_distributions(y: np.ndarray, axis: int = -1, what: str = "y_true") -> None:
+    """categorical_crossentropy's targets: along `axis`, each row a distribution (one-hot or soft), or all
+    zeros (no target: a padded step, whose loss is 0). Keras's formula assumes it and computes anything;
+    a negative target or a row summing to 2 gives a loss that means nothing, so they are refused here,
+    naming the value and where it is (docs/nothing-silent.md)."""
+    negative = y < 0
+    if negative.any():
+        raise ValueError(f"categorical_crossentropy: {what} holds {y[negative][0]} at position {_position(negative)}"
+                         "; targets are probabilities, never negative")
+    sums = y.sum(axis=axis, dtype=np.float64)  # float16 targets would round their own sums
+    off = ~(np.abs(sums - 1) <= DISTRIBUTION_TOLERANCE) & (sums != 0)  # NaN sums are off too
+    if off.any():
+        raise ValueError(f"categorical_crossentropy: each row of {what} along axis {axis} is a distribution over "
+                         f"the classes, summing to 1, but the row at position {_position(off)} sums to "
+                         f"{sums[off][0]:.6g} (integer class labels take sparse_categorical_crossentropy)")
+
+
+def check_targets(loss: Loss | None, y_true: np.ndarray) -> None:
+    """A whole data set's targets against what `loss` assumes of them, before training: categorical
+    cross-entropy's rows are distributions (check_distributions). Every loss checks its batches too."""
+    if isinstance(loss, LossFunctionWrapper) and loss.fn is categorical_crossentropy:
+        check_distributions(np.asarray(y_true), loss.fn_kwargs.get("axis", -1), "y")
 
 
 def class_indices(y_true: Any, y_pred_shape: tuple[int, ...], name: str) -> np.ndarray:

@@ -86,16 +86,17 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
 
 
 class GlobalAveragePooling1D(_GlobalPooling1D):
-    """The mean over all steps, per channel; with a mask, over the unmasked steps only (a sample with
-    every step masked gives NaN, 0 / 0, as in Keras). The mask stops here."""
+    """The mean over all steps, per channel; with a mask, over the unmasked steps only. The mask stops here.
+    A sample with every step masked (a review that is all padding) gives zeros, where Keras gives NaN, 0 / 0
+    (docs/nothing-silent.md, "Masked-out sequences")."""
 
     def call(self, inputs: Tensor, mask: Any = None) -> Tensor:
         self.check_rank(inputs)
         if mask is None:
             return inputs.mean(axis=1, keepdims=self.keepdims)
         weights = np.asarray(mask.data if isinstance(mask, Tensor) else mask, inputs.dtype)[:, :, None]
-        with np.errstate(invalid="ignore"):  # 0 / 0 for a sample with no step left
-            return (inputs * weights).sum(axis=1, keepdims=self.keepdims) / weights.sum(axis=1, keepdims=self.keepdims)
+        counts = np.maximum(weights.sum(axis=1, keepdims=self.keepdims), 1)  # no step left: the sum, 0, over 1
+        return (inputs * weights).sum(axis=1, keepdims=self.keepdims) / counts
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> None:
         return None

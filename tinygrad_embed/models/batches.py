@@ -134,16 +134,17 @@ def one_or_list(arrays: list[Any]) -> Any:
 def checked_samples(model: Any, x: Any, y: Any = None, sample_weight: Any = None, need_y: bool = True) -> _Samples:
     """Every check on the data, for every entry point, before anything runs on it."""
     x = _arrays(x, "x", layer_names(model, "inputs"), model, getattr(model, "_given", {}).get("input"))
-    if getattr(model, "inputs", None):
-        x = _input_ranks(x, model.inputs)
+    x = _input_ranks(x, model.inputs) if getattr(model, "inputs", None) else x
     model._check_inputs(one_or_list(x))
     if not need_y:
         return _Samples(x)
     outputs = layer_names(model, "outputs")
-    y = _arrays(y, "y", outputs, structure=getattr(model, "_given", {}).get("output"))
+    y = _arrays(y, "y", outputs, model, getattr(model, "_given", {}).get("output"))
     if len(y[0]) != len(x[0]):
         raise ValueError(f"x and y hold different numbers of samples: {len(x[0])} and {len(y[0])}")
-    return _Samples(x, y, None if sample_weight is None else _weights(sample_weight, outputs, len(x[0])))
+    if model._objectives is not None and any(a.ndim > 1 for a in y):  # targets a loss may assume things of
+        model._objectives.check_targets(y, outputs)
+    return _Samples(x, y, None if sample_weight is None else _weights(sample_weight, outputs, len(x[0]), model))
 
 
 def _is_batch_list(data: Any) -> bool:
@@ -176,7 +177,8 @@ def _arrays(data: Any, what: str, names: list, model: Any = None, structure: Any
         raise ValueError(f"{what} is missing: give an array of samples")
     if isinstance(data, dict) or len(names) > 1:
         return _several(data, what, names, model, structure)
-    return [_checked(np.asarray(data), what, model)]
+    texts = isinstance(data, list) and model is not None and model._takes_text()  # numpy writes 1.5 as "1.5"
+    return [_checked(np.array(data, dtype=object) if texts else np.asarray(data), what, model)]
 
 
 def _several(data: Any, what: str, names: list[str | None], model: Any, structure: Any) -> list[np.ndarray]:
@@ -213,11 +215,34 @@ def _checked(array: np.ndarray, what: str, model: Any) -> np.ndarray:
     """The array, if it holds samples of numbers (or texts, for a model that reads text)."""
     if array.ndim == 0 or len(array) == 0:
         raise ValueError(f"{what} must hold at least one sample, got shape {array.shape}")
-    if array.dtype.kind not in "biuf" and not (array.dtype.kind in "OSU" and model is not None and model._takes_text()):
+    if array.dtype.kind not in "biuf" and not (array.dtype.kind in "OSU" and what == "x" and model._takes_text()):
         _not_numbers(array, what)
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise ValueError(f"{what} contains NaN or inf, first at sample {int(np.argwhere(~np.isfinite(array))[0][0])}")
+    return _in_range(array, what, model) if array.dtype.kind == "f" else array
+
+
+def _in_range(array: np.ndarray, what: str, model: Any) -> np.ndarray:
+    """The float array, unless it holds NaN or inf, or a number the model's float type cannot hold: finite in
+    float64, it would become inf in float32 (docs/nothing-silent.md, "NaN and overflow")."""
+    dtype = _float_type(model)
+    bad = ~(np.abs(array) <= np.finfo(dtype).max)  # NaN fails the comparison too
+    if bad.any():
+        position = tuple(int(i) for i in np.argwhere(bad)[0])
+        value = array[position]
+        if np.isnan(value) or np.isinf(value):
+            raise ValueError(f"{what} contains {'NaN' if np.isnan(value) else value} at position {position} "
+                             f"(sample {position[0]})")
+        raise ValueError(f"{what} holds {float(value)!r} at position {position} (sample {position[0]}), beyond {dtype}'s "
+                         f"range (+-{np.finfo(dtype).max:.4g}): the model computes in {dtype}, where it would be "
+                         "inf. Scale the data, or give every layer dtype='float64'")
     return array
+
+
+def _float_type(model: Any) -> np.dtype:
+    """The float type a model computes in: float64 when each of its layers of a float dtype is float64 (and it
+    has one), else float32, Keras's default."""
+    dtypes = {np.dtype(layer.dtype) for layer in getattr(model, "layers", None) or []
+              if getattr(layer, "dtype", None) is not None and np.dtype(layer.dtype).kind == "f"}
+    return np.dtype(np.float64) if dtypes == {np.dtype(np.float64)} else np.dtype(np.float32)
 
 
 def _not_numbers(array: np.ndarray, what: str) -> None:
@@ -238,11 +263,11 @@ def _input_ranks(x: list[np.ndarray], inputs: list[Any]) -> list[np.ndarray]:
     return x
 
 
-def _weights(sample_weight: Any, outputs: list[str | None], samples: int) -> list[np.ndarray]:
+def _weights(sample_weight: Any, outputs: list[str | None], samples: int, model: Any) -> list[np.ndarray]:
     """sample_weight as one array per output (one array given for several outputs weighs each, as Keras)."""
     if len(outputs) > 1 and not isinstance(sample_weight, (list, tuple, dict)):
         sample_weight = [sample_weight] * len(outputs)
-    weights = _arrays(sample_weight, "sample_weight", outputs)
+    weights = _arrays(sample_weight, "sample_weight", outputs, model)
     if len(weights[0]) != samples:
         raise ValueError(f"sample_weight holds {len(weights[0])} weights but x holds {samples} samples: "
                          "give one weight per sample")
@@ -273,13 +298,24 @@ def _class_weights(y: np.ndarray, class_weight: dict, every_class_seen: bool) ->
     if labels.ndim != 1:
         raise ValueError(f"class_weight needs one class per sample, but y of shape {y.shape} holds several")
     labels = np.round(labels).astype(np.int64)
-    for key in class_weight:
+    for key, weight in class_weight.items():
         if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
             raise TypeError(f"class_weight's keys are class indices (integers), got {key!r}")
+        _check_class_weight(key, weight)
         if every_class_seen and key not in labels:
             raise ValueError(f"class_weight names class {key}, which the targets never take "
                              f"(their classes: {sorted(set(labels.tolist()))})")
     return np.array([class_weight.get(int(label), 1.0) for label in labels], dtype=np.float32)
+
+
+def _check_class_weight(key: int, weight: Any) -> None:
+    """A class's weight is a real number, finite in float32, the type the weights are kept in: a NaN or infinite
+    weight would make every loss of that class NaN or inf (Keras takes it silently; docs/nothing-silent.md)."""
+    if isinstance(weight, bool) or not isinstance(weight, (int, float, np.integer, np.floating)):
+        raise TypeError(f"class_weight[{key}] is {weight!r}: a class's weight is a number")
+    if not abs(float(weight)) <= float(np.finfo(np.float32).max):
+        raise ValueError(f"class_weight[{key}] is {float(weight)!r}: a class's weight must be a finite number "
+                         f"(within float32's range, +-{np.finfo(np.float32).max:.4g})")
 
 
 # ---- the stream side -----------------------------------------------------------------------------------

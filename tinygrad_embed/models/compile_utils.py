@@ -32,6 +32,14 @@ class _Objectives:
         self.entries = _metric_entries(metrics, weighted_metrics, names, used)
         self.built = True
 
+    def check_targets(self, ys: list[np.ndarray], names: list[str | None]) -> None:
+        """Each output's targets, the whole data set, against what its loss assumes of them (losses.check_targets),
+        so that fit refuses them before its first step and names the sample."""
+        if isinstance(self.spec[0], dict) and None in names:
+            return  # outputs not yet named (an unbuilt model): the loss checks each batch instead
+        for y, loss in zip(ys, _per_output(self.spec[0], names, "loss")):
+            losses.check_targets(loss, y)
+
     def loss(self, ys: list[np.ndarray], predictions: list[Tensor], weights: list[np.ndarray] | None) -> Tensor:
         """A batch's loss, for the gradient, added to the running mean (each batch weighted by its size)."""
         if len(self.losses) > 1 or self.loss_weights[0] is not None:
