@@ -32,8 +32,9 @@ from ..layers.base import Layer, initializers_skipped
 from ..layers.bidirectional import Bidirectional
 from ..layers.input_layer import InputLayer
 from ..layers.recurrent import _Recurrent
+from ..layers.rnn import RNN, StackedRNNCells
 from ..layers.time_distributed import TimeDistributed
-from . import native
+from . import keras_assets, native
 from .keras_config import from_keras_config, to_keras_config
 
 EXTRA = "pip install 'tinygrad_embed[keras-files]'"
@@ -57,9 +58,9 @@ def save_keras(model: Any, filepath: str, include_optimizer: bool = True) -> Non
     weights = io.BytesIO()
     _write_h5(model, weights, include_optimizer)
     metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
-    _write_atomically(filepath, lambda file: _zip(file, {"metadata.json": json.dumps(metadata),
-                                                         "config.json": json.dumps(config),
-                                                         "model.weights.h5": weights.getvalue()}))
+    members = {"metadata.json": json.dumps(metadata), "config.json": json.dumps(config),
+               "model.weights.h5": weights.getvalue(), **keras_assets.assets(layer_paths(model))}
+    _write_atomically(filepath, lambda file: _zip(file, members))
 
 
 def save_weights_h5(model: Any, filepath: str) -> None:
@@ -98,6 +99,11 @@ def _write_h5(model: Any, file: Any, include_optimizer: bool) -> None:
             group.attrs["name"] = name
             for index, weight in enumerate(weights):
                 group[str(index)] = weight.data
+        for path, name, arrays in keras_assets.variables(layer_paths(model)):  # TextVectorization's, by key
+            group = h5.require_group(path)
+            group.attrs["name"] = name
+            for key, array in arrays.items():
+                group[key] = array
         if include_optimizer and model.optimizer is not None and model.optimizer._slots:
             state = keras_optimizer_state(model.optimizer)
             if state is not None:
@@ -109,14 +115,20 @@ def _write_h5(model: Any, file: Any, include_optimizer: bool) -> None:
 
 def weight_groups(model: Any) -> list[tuple[str, str, list]]:
     """(h5 group path, the name Keras records on it, the weights it holds) for every layer, in Keras's order."""
-    groups, used = [], {}
+    return [group for layer, path in layer_paths(model) for group in _layer_groups(layer, path)]
+
+
+def layer_paths(model: Any) -> list[tuple[Layer, str]]:
+    """Each layer but the inputs with its place in Keras's layout: `layers/` and its class in snake case,
+    numbered among the layers of its class (`layers/dense`, `layers/dense_1`, ...)."""
+    paths, used = [], {}
     for layer in model.layers:
         if isinstance(layer, InputLayer):
             continue
         base = snake_case(type(layer).__name__)
         used[base] = used.get(base, -1) + 1
-        groups += _layer_groups(layer, f"layers/{base}" + (f"_{used[base]}" if used[base] else ""))
-    return groups
+        paths.append((layer, f"layers/{base}" + (f"_{used[base]}" if used[base] else "")))
+    return paths
 
 
 def _layer_groups(layer: Layer, path: str) -> list[tuple[str, str, list]]:
@@ -130,6 +142,15 @@ def _layer_groups(layer: Layer, path: str) -> list[tuple[str, str, list]]:
                 + _layer_groups(layer.backward_layer, f"{path}/backward_layer"))
     if isinstance(layer, _Recurrent):  # Keras's RNN layers keep their weights in their cell
         return [(f"{path}/cell/vars", f"{snake_case(type(layer).__name__)}_cell", layer.weights)]
+    if isinstance(layer, RNN):
+        return _layer_groups(layer.cell, f"{path}/cell")
+    if isinstance(layer, StackedRNNCells):  # each cell by its class, numbered as Keras numbers a list's layers
+        groups, used = [], {}
+        for cell in layer.cells:
+            base = snake_case(type(cell).__name__)
+            used[base] = used.get(base, -1) + 1
+            groups += _layer_groups(cell, f"{path}/cells/{base}" + (f"_{used[base]}" if used[base] else ""))
+        return groups
     return [(f"{path}/vars", layer.name, layer.weights)] if layer.weights else []
 
 
@@ -163,8 +184,10 @@ def _optimizer_state_from_keras(optimizer: Any, arrays: list[np.ndarray]) -> dic
 
 
 # ---- reading --------------------------------------------------------------------------------------
-def load_keras(filepath: str) -> Any:
-    """keras.models.load_model's twin: the model, its weights and, when compiled, its optimizer's state."""
+def load_keras(filepath: str, custom_objects: dict[str, Any] | None = None, compile: bool = True,
+               safe_mode: bool = True) -> Any:
+    """keras.models.load_model's twin: the model, its weights and, when compiled (and compile=True), its
+    optimizer's state. custom_objects: classes by the names the file gives them (object_registration.py)."""
     h5py = _h5py()
     path = _existing(filepath)
     try:
@@ -179,13 +202,37 @@ def load_keras(filepath: str) -> Any:
                 raise ValueError(f"{path!r}: its config.json declares {names['config.json'].file_size} bytes, "
                                  f"more than the {MAX_CONFIG_BYTES} a model's architecture can need")
             config = json.loads(archive.read("config.json"))
-            model = _model_from_keras_config(path, config)
+            if not compile:
+                config.pop("compile_config", None)
+            model = _model_from_keras_config(path, config, custom_objects, safe_mode)
             # Read whole, so that zipfile checks its CRC: a damaged byte is caught here, before HDF5 parses it.
             with h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as h5:
                 _read_h5(model, h5, path)
+                keras_assets.restore(layer_paths(model), lambda name: _member(archive, names, name, path), h5, _read,
+                                     path)
     except (zipfile.BadZipFile, EOFError, OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path!r} is not a readable Keras archive (truncated or corrupt): {error}") from None
     return model
+
+
+def load_weights_keras(model: Any, filepath: str) -> None:
+    """model.load_weights("m.keras"), as Keras: the archive's weights and vocabularies into a model built in code."""
+    h5py = _h5py()
+    path = _existing(filepath)
+    if not model.built:
+        model.build()
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = {info.filename: info for info in archive.infolist()}
+            weights = _member(archive, names, "model.weights.h5", path)
+            if weights is None:
+                raise ValueError(f"{path!r} is not a Keras 3 archive: it has no 'model.weights.h5'")
+            with h5py.File(io.BytesIO(weights), "r") as h5:
+                _read_h5(model, h5, path)
+                keras_assets.restore(layer_paths(model), lambda name: _member(archive, names, name, path), h5, _read,
+                                     path)
+    except (zipfile.BadZipFile, EOFError, OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path!r} is not a readable Keras archive (truncated or corrupt): {error}") from None
 
 
 def load_weights_h5(model: Any, filepath: str) -> None:
@@ -217,9 +264,18 @@ def _check_member_size(path: str, info: zipfile.ZipInfo) -> None:
                          f"{info.compress_size} compressed: refused as a zip bomb")
 
 
-def _model_from_keras_config(path: str, config: Any) -> Any:
+def _member(archive: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo], name: str, path: str) -> bytes | None:
+    """An archive member's bytes (its size checked first), or None if the archive has no such member."""
+    if name not in names:
+        return None
+    _check_member_size(path, names[name])
+    return archive.read(name)
+
+
+def _model_from_keras_config(path: str, config: Any, custom_objects: dict[str, Any] | None = None,
+                             safe_mode: bool = True) -> Any:
     try:
-        ours = from_keras_config(config)
+        ours = from_keras_config(config, custom_objects, safe_mode)
         with initializers_skipped():  # weights start as untouched zeros: the file's arrays replace them
             return native.model_from_config(ours)
     except (KeyError, TypeError, IndexError, AttributeError, ValueError, MemoryError) as error:
@@ -228,7 +284,7 @@ def _model_from_keras_config(path: str, config: Any) -> Any:
 
 def _read_h5(model: Any, h5: Any, path: str) -> None:
     """Every layer's arrays, checked against the architecture's shapes before any is read; then the optimizer's."""
-    datasets = []
+    datasets = {}  # id(weight) -> its dataset: set in the model's order of weights, whatever the groups' order
     for group_path, _, weights in weight_groups(model):
         found = _vars(h5, group_path, path)
         if len(found) != len(weights):
@@ -238,8 +294,8 @@ def _read_h5(model: Any, h5: Any, path: str) -> None:
             if dataset.shape != weight.shape:
                 raise ValueError(f"{path!r}: {dataset.name!r} has shape {dataset.shape}, but the model's weight "
                                  f"there has shape {weight.shape}")
-        datasets += found
-    arrays = {f"weight/{i:04d}": _read(dataset, path) for i, dataset in enumerate(datasets)}
+        datasets.update({id(weight): dataset for weight, dataset in zip(weights, found)})
+    arrays = {f"weight/{i:04d}": _read(datasets[id(w)], path) for i, w in enumerate(model.weights) if id(w) in datasets}
     if model.optimizer is not None and "optimizer" in h5:
         arrays.update(_optimizer_arrays(model, h5, path))
     native.restore(model, arrays, path)

@@ -39,6 +39,8 @@ def load_weights(model: Any, filepath: str) -> None:
     """The weights that save_weights (or save) wrote, into a model of the same architecture."""
     if _keras_file(filepath) == "weights.h5":
         return keras_files.load_weights_h5(model, filepath)
+    if _keras_file(filepath) == "keras":  # as Keras: a .keras archive's weights (and vocabularies), not its config
+        return keras_files.load_weights_keras(model, filepath)
     arrays = archive.read_archive(filepath)
     if not model.built:
         try:
@@ -48,10 +50,13 @@ def load_weights(model: Any, filepath: str) -> None:
     native.set_weight_arrays(model, arrays, filepath)
 
 
-def load_model(filepath: str) -> Any:
-    """The model that save wrote: same layers and graph, weights, compile settings, optimizer state."""
+def load_model(filepath: str, custom_objects: dict[str, Any] | None = None, compile: bool = True,
+               safe_mode: bool = True) -> Any:
+    """The model that save wrote: same layers and graph, weights, compile settings, optimizer state.
+    Keras's arguments: custom_objects, the user's classes by the names a .keras file gives them; compile=False
+    leaves the model uncompiled; safe_mode is accepted, and a file's code is never run either way."""
     if _keras_file(filepath) == "keras":
-        return keras_files.load_keras(filepath)
+        return keras_files.load_keras(filepath, custom_objects, compile, safe_mode)
     arrays = archive.read_archive(filepath)
     if "config" not in arrays:
         raise ValueError(f"{filepath!r} holds weights only (no architecture): build the model and call load_weights")

@@ -1,0 +1,87 @@
+"""TextVectorization in a .keras archive, as Keras 3 keeps it: not in config.json (its `vocabulary` and
+`idf_weights` there are None once adapt() learned them) but as assets and variables. Keras writes the
+vocabulary, one token a line, to `assets/layers/<layer>/vocabulary.txt`, and again for the StringLookup
+inside it (`assets/layers/<layer>/_lookup_layer/vocabulary.txt`); in tf_idf mode the idf weights go to
+the HDF5 file at `layers/<layer>/vars/idf_weights` and `layers/<layer>/_lookup_layer/vars/idf_weights`.
+keras_files.py calls in here when it writes and reads an archive; the paths come from its layer_paths.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..layers.text_vectorization import TextVectorization
+
+LOOKUP = "_lookup_layer"  # Keras's attribute name for the StringLookup inside, which it saves too
+VOCABULARY = "vocabulary.txt"
+
+
+def keras_config(layer: TextVectorization) -> dict[str, Any]:
+    """TextVectorization's config as Keras writes it for an adapted layer: every argument, the vocabulary
+    left to the assets."""
+    for what in ("standardize", "split"):
+        if callable(getattr(layer, what)):
+            raise ValueError(f"layer {layer.name!r} has a {what} function of its own ({getattr(layer, what)!r:.60}): "
+                             "a .keras file here holds only the named ones; save the weights (.weights.h5) instead")
+    return {"name": layer.name, "trainable": layer.trainable, "dtype": str(layer.dtype), "max_tokens": layer.max_tokens,
+            "standardize": layer.standardize, "split": layer.split,
+            "ngrams": _ngrams_argument(layer.ngrams),
+            "output_mode": layer.output_mode, "output_sequence_length": layer.output_sequence_length,
+            "pad_to_max_tokens": layer.pad_to_max_tokens, "sparse": False, "ragged": False, "vocabulary": None,
+            "idf_weights": None, "encoding": "utf-8", "vocabulary_size": layer.vocabulary_size()}
+
+
+def _ngrams_argument(widths: tuple[int, ...] | None) -> Any:
+    """The ngrams argument that gives these widths: n for 1..n (Keras's shorthand), else the list."""
+    if widths is None:
+        return None
+    return len(widths) if widths == tuple(range(1, len(widths) + 1)) else list(widths)
+
+
+def assets(layer_paths: list[tuple[Any, str]]) -> dict[str, bytes]:
+    """The archive members Keras writes for the model's TextVectorization layers."""
+    members = {}
+    for layer, path in layer_paths:
+        if isinstance(layer, TextVectorization):
+            text = "\n".join(layer.get_vocabulary()).encode("utf-8")
+            for where in (path, f"{path}/{LOOKUP}"):
+                members[f"assets/{where}/{VOCABULARY}"] = text
+    return members
+
+
+def variables(layer_paths: list[tuple[Any, str]]) -> list[tuple[str, str, dict[str, np.ndarray]]]:
+    """(h5 group, its name attribute, {dataset: array}) for each TextVectorization: Keras's empty groups,
+    and the idf weights in tf_idf mode."""
+    groups = []
+    for layer, path in layer_paths:
+        if isinstance(layer, TextVectorization):
+            arrays = {} if layer._idf is None else {"idf_weights": np.asarray(layer._idf, np.float32)}
+            groups += [(f"{path}/vars", layer.name, arrays), (f"{path}/{LOOKUP}/vars", "string_lookup", arrays)]
+    return groups
+
+
+def restore(layer_paths: list[tuple[Any, str]], read_member: Any, h5: Any, read_array: Any, path: str) -> None:
+    """Each TextVectorization's vocabulary (and idf weights) from the archive, as Keras's load_assets:
+    lines of vocabulary.txt, trailing empty lines dropped. A layer whose config held its vocabulary has it."""
+    for layer, where in layer_paths:
+        if not isinstance(layer, TextVectorization) or layer.get_vocabulary():
+            continue
+        text = read_member(f"assets/{where}/{VOCABULARY}")
+        if text is None:
+            raise ValueError(f"{path!r}: layer {layer.name!r} (TextVectorization) has no vocabulary: neither its "
+                             f"config nor the archive's assets/{where}/{VOCABULARY} holds one")
+        lines = text.decode("utf-8").splitlines()
+        while lines and lines[-1] == "":
+            lines.pop()
+        idf = None
+        if layer.output_mode == "tf_idf":
+            dataset = h5.get(f"{where}/vars/idf_weights")
+            if dataset is None:
+                raise ValueError(f"{path!r}: layer {layer.name!r} is in tf_idf mode, but the file has no "
+                                 f"{where}/vars/idf_weights")
+            idf = read_array(dataset, path)
+            if idf.shape != (len(lines),):
+                raise ValueError(f"{path!r}: {where}/vars/idf_weights has shape {idf.shape}, but the vocabulary "
+                                 f"has {len(lines)} tokens")
+        layer.set_vocabulary(lines, idf)
