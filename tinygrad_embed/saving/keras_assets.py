@@ -61,27 +61,46 @@ def variables(layer_paths: list[tuple[Any, str]]) -> list[tuple[str, str, dict[s
     return groups
 
 
+def fill_config(config: dict[str, Any], read_member: Any, h5: Any, read_array: Any, path: str) -> None:
+    """Put each TextVectorization's vocabulary (and idf weights) from the archive into its config entry, as
+    if given to its constructor, before the model is built: the layers after it build on its output size.
+    Keras's layer list is model.layers' order, so the n-th TextVectorization is layers/text_vectorization_n."""
+    entries = [e for e in config.get("config", {}).get("layers", []) if e.get("class_name") == "TextVectorization"]
+    for number, entry in enumerate(entries):
+        settings = entry.get("config", {})
+        if settings.get("vocabulary") is None:
+            where = "layers/text_vectorization" + (f"_{number}" if number else "")
+            lines, idf = _stored(where, settings.get("output_mode") == "tf_idf", read_member, h5, read_array, path)
+            settings.update(vocabulary=lines, idf_weights=None if idf is None else idf.tolist())
+
+
+def _stored(where: str, tf_idf: bool, read_member: Any, h5: Any, read_array: Any, path: str) -> tuple[list, Any]:
+    """The vocabulary's lines at assets/<where>/vocabulary.txt (trailing empty lines dropped, as Keras's
+    load_assets) and, in tf_idf mode, the idf weights at <where>/vars/idf_weights."""
+    text = read_member(f"assets/{where}/{VOCABULARY}")
+    if text is None:
+        raise ValueError(f"{path!r}: the TextVectorization at {where!r} has no vocabulary: neither its config nor "
+                         f"the archive's assets/{where}/{VOCABULARY} holds one")
+    lines = text.decode("utf-8").splitlines()
+    while lines and lines[-1] == "":
+        lines.pop()
+    if not tf_idf:
+        return lines, None
+    dataset = h5.get(f"{where}/vars/idf_weights")
+    if dataset is None:
+        raise ValueError(f"{path!r}: the TextVectorization at {where!r} is in tf_idf mode, but the file has no "
+                         f"{where}/vars/idf_weights")
+    idf = read_array(dataset, path)
+    if idf.shape != (len(lines),):
+        raise ValueError(f"{path!r}: {where}/vars/idf_weights has shape {idf.shape}, but the vocabulary has "
+                         f"{len(lines)} tokens")
+    return lines, idf
+
+
 def restore(layer_paths: list[tuple[Any, str]], read_member: Any, h5: Any, read_array: Any, path: str) -> None:
     """Each TextVectorization's vocabulary (and idf weights) from the archive, as Keras's load_assets:
-    lines of vocabulary.txt, trailing empty lines dropped. A layer whose config held its vocabulary has it."""
+    for model.load_weights("m.keras") into a model built in code whose layer has no vocabulary yet."""
     for layer, where in layer_paths:
         if not isinstance(layer, TextVectorization) or layer.get_vocabulary():
             continue
-        text = read_member(f"assets/{where}/{VOCABULARY}")
-        if text is None:
-            raise ValueError(f"{path!r}: layer {layer.name!r} (TextVectorization) has no vocabulary: neither its "
-                             f"config nor the archive's assets/{where}/{VOCABULARY} holds one")
-        lines = text.decode("utf-8").splitlines()
-        while lines and lines[-1] == "":
-            lines.pop()
-        idf = None
-        if layer.output_mode == "tf_idf":
-            dataset = h5.get(f"{where}/vars/idf_weights")
-            if dataset is None:
-                raise ValueError(f"{path!r}: layer {layer.name!r} is in tf_idf mode, but the file has no "
-                                 f"{where}/vars/idf_weights")
-            idf = read_array(dataset, path)
-            if idf.shape != (len(lines),):
-                raise ValueError(f"{path!r}: {where}/vars/idf_weights has shape {idf.shape}, but the vocabulary "
-                                 f"has {len(lines)} tokens")
-        layer.set_vocabulary(lines, idf)
+        layer.set_vocabulary(*_stored(where, layer.output_mode == "tf_idf", read_member, h5, read_array, path))

@@ -62,7 +62,8 @@ def to_keras_config(model: Any) -> dict[str, Any]:
             raise ValueError(f"model {model.name!r} has no input shape yet: build it (or call it on data) before saving")
         shape = list(model.input_shape)
         first = {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
-                 "config": {"batch_shape": shape, "dtype": str(model.input_dtype), "sparse": False, "ragged": False,
+                 "config": {"batch_shape": shape, "dtype": _dtype_to_keras(model.input_dtype), "sparse": False,
+                            "ragged": False,
                             "name": f"{model.name}_input"}}
         inner = {"name": model.name, "trainable": model.trainable, "dtype": "float32",
                  "layers": [first] + [_layer_to_keras(layer) for layer in model.layers], "build_input_shape": shape}
@@ -85,7 +86,7 @@ def _functional_to_keras(model: Any) -> dict[str, Any]:
         return [tensor.node.layer.name, number[id(tensor.node)], tensor.index]
 
     def reference(tensor: KerasTensor) -> dict[str, Any]:
-        return {"class_name": "__keras_tensor__", "config": {"shape": list(tensor.shape), "dtype": str(tensor.dtype),
+        return {"class_name": "__keras_tensor__", "config": {"shape": list(tensor.shape), "dtype": _dtype_to_keras(tensor.dtype),
                                                              "keras_history": history(tensor)}}
 
     def call(node: Any) -> dict[str, Any]:
@@ -129,6 +130,8 @@ def _layer_to_keras(layer: Layer) -> dict[str, Any]:
     else:
         dropped = OURS_ONLY + NOT_IN_KERAS_CONFIG.get(name, ())
         config = {key: _value_to_keras(value) for key, value in layer.get_config().items() if key not in dropped}
+    if isinstance(layer, InputLayer):
+        config["dtype"] = _dtype_to_keras(config.get("dtype"))
     if isinstance(layer, Bidirectional):  # the halves, each as Keras serializes a layer
         config["layer"], config["backward_layer"] = (_layer_to_keras(layer.forward_layer),
                                                      _layer_to_keras(layer.backward_layer))
@@ -139,6 +142,11 @@ def _layer_to_keras(layer: Layer) -> dict[str, Any]:
     if isinstance(layer, StackedRNNCells):
         config["cells"] = [_layer_to_keras(cell) for cell in layer.cells]
     return {"module": "keras.layers", "class_name": name, "config": config, "registered_name": None}
+
+
+def _dtype_to_keras(dtype: Any) -> Any:
+    """An input's dtype by Keras's name: text (numpy's object or str) is Keras's "string"."""
+    return "string" if dtype is not None and np.dtype(dtype).kind in "OSU" else None if dtype is None else str(dtype)
 
 
 def _value_to_keras(value: Any) -> Any:

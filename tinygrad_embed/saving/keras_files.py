@@ -184,7 +184,7 @@ def _optimizer_state_from_keras(optimizer: Any, arrays: list[np.ndarray]) -> dic
 
 
 # ---- reading --------------------------------------------------------------------------------------
-def load_keras(filepath: str, custom_objects: dict[str, Any] | None = None, compile: bool = True,
+def load_keras(filepath: str, custom_objects: dict[str, Any] | None = None, compile: bool = True,  # noqa: A002 (Keras's name)
                safe_mode: bool = True) -> Any:
     """keras.models.load_model's twin: the model, its weights and, when compiled (and compile=True), its
     optimizer's state. custom_objects: classes by the names the file gives them (object_registration.py)."""
@@ -204,12 +204,12 @@ def load_keras(filepath: str, custom_objects: dict[str, Any] | None = None, comp
             config = json.loads(archive.read("config.json"))
             if not compile:
                 config.pop("compile_config", None)
-            model = _model_from_keras_config(path, config, custom_objects, safe_mode)
             # Read whole, so that zipfile checks its CRC: a damaged byte is caught here, before HDF5 parses it.
             with h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as h5:
+                # vocabularies first: a TextVectorization's output size, which later layers build on, is its own
+                keras_assets.fill_config(config, lambda name: _member(archive, names, name, path), h5, _read, path)
+                model = _model_from_keras_config(path, config, custom_objects, safe_mode)
                 _read_h5(model, h5, path)
-                keras_assets.restore(layer_paths(model), lambda name: _member(archive, names, name, path), h5, _read,
-                                     path)
     except (zipfile.BadZipFile, EOFError, OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path!r} is not a readable Keras archive (truncated or corrupt): {error}") from None
     return model

@@ -50,7 +50,7 @@ def load_weights(model: Any, filepath: str) -> None:
     native.set_weight_arrays(model, arrays, filepath)
 
 
-def load_model(filepath: str, custom_objects: dict[str, Any] | None = None, compile: bool = True,
+def load_model(filepath: str, custom_objects: dict[str, Any] | None = None, compile: bool = True,  # noqa: A002 (Keras's name)
                safe_mode: bool = True) -> Any:
     """The model that save wrote: same layers and graph, weights, compile settings, optimizer state.
     Keras's arguments: custom_objects, the user's classes by the names a .keras file gives them; compile=False
