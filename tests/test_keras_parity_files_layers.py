@@ -1,0 +1,139 @@
+"""The layers beyond the first ones in .keras files, read and written by real Keras 3 (needs the `parity`
+extra; Keras on its torch backend): graphs with keras.ops between layers and masks from Masking, RNN with
+cells, BatchNormalization's moving statistics, Lambda, custom layers registered under the same name on both
+sides. TextVectorization needs TensorFlow in Keras: tests/test_keras_parity_files_text.py."""
+import numpy as np
+import pytest
+
+from parity import require  # before keras: it sets KERAS_BACKEND
+
+keras = require("keras")
+require("torch")
+require("h5py")
+
+import tinygrad_embed  # noqa: E402
+from tinygrad_embed.models import load_model  # noqa: E402
+from tinygrad_embed.saving import register_keras_serializable  # noqa: E402
+
+
+def data(seed, shape=(4, 5, 3)):
+    x = np.random.default_rng(seed).normal(size=shape).astype(np.float32)
+    x[0, 3:], x[1, :2] = 0.0, 0.0  # padded steps, which Masking masks
+    return x
+
+
+def same(ours, theirs, x):
+    np.testing.assert_allclose(ours.predict(x), keras.ops.convert_to_numpy(theirs.predict(x, verbose=0)), atol=1e-5)
+
+
+def masking_graph(api):
+    x = api.Input((5, 3))
+    h = api.layers.LSTM(4, return_sequences=True)(api.layers.Masking(0.0)(x))
+    return api.Model(x, api.layers.Dense(2)(api.layers.GRU(3)(h)))
+
+
+def test_a_masking_graph_keras_wrote_with_its_mask_ops_loads_and_predicts_the_same(tmp_path):
+    theirs = masking_graph(keras)
+    theirs.save(tmp_path / "m.keras")
+    same(load_model(tmp_path / "m.keras"), theirs, data(0))
+
+
+def ops_graph(api):
+    x = api.Input((5, 3))
+    h = api.layers.Dense(4)(x)
+    pooled = api.ops.mean(h, axis=1)
+    scaled = api.ops.multiply(api.ops.tanh(pooled), 2.0)
+    both = api.ops.concatenate([scaled, api.ops.max(h, axis=1)], axis=-1)
+    return api.Model(x, api.layers.Dense(1)(both))
+
+
+def test_keras_ops_between_layers_load_as_nodes_and_go_back_to_keras(tmp_path):
+    theirs = ops_graph(keras)
+    theirs.save(tmp_path / "m.keras")
+    ours = load_model(tmp_path / "m.keras")
+    same(ours, theirs, data(1))
+    ours.save(tmp_path / "back.keras")
+    same(ours, keras.models.load_model(tmp_path / "back.keras"), data(2))
+
+
+def test_an_op_this_project_lacks_is_refused_by_name(tmp_path):
+    x = keras.Input((5, 3))
+    keras.Model(x, keras.layers.Dense(1)(keras.ops.cumsum(x, axis=1))).save(tmp_path / "m.keras")
+    with pytest.raises(ValueError, match=r"keras\.ops\.cumsum \(Cumsum\).*ops do not have"):
+        load_model(tmp_path / "m.keras")
+
+
+def rnn_graph(api):
+    x = api.Input((5, 3))
+    h = api.layers.RNN([api.layers.LSTMCell(4), api.layers.GRUCell(2)], return_sequences=True)(x)
+    h = api.layers.BatchNormalization()(api.layers.RNN(api.layers.SimpleRNNCell(3))(h))
+    return api.Model(x, api.layers.LayerNormalization()(h))
+
+
+@pytest.mark.parametrize("direction", ["keras to here", "here to keras"])
+def test_rnn_cells_and_trained_normalization_statistics_cross_both_ways(tmp_path, direction):
+    source = rnn_graph(keras if direction == "keras to here" else tinygrad_embed)
+    source.compile("adam", "mse")
+    source.fit(data(3), np.ones((4, 3), np.float32), epochs=2, verbose=0)  # moving mean and variance move
+    source.save(tmp_path / "m.keras")
+    if direction == "keras to here":
+        same(load_model(tmp_path / "m.keras"), source, data(4))
+    else:
+        same(source, keras.models.load_model(tmp_path / "m.keras"), data(4))
+
+
+def test_a_lambda_saved_here_loads_in_keras_with_safe_mode_off(tmp_path):
+    x = tinygrad_embed.layers.Input((3,))
+    ours = tinygrad_embed.models.Model(x, tinygrad_embed.layers.Dense(2)(
+        tinygrad_embed.layers.Lambda(lambda t: t * 2.0 + 1.0)(x)))
+    ours.save(tmp_path / "m.keras")
+    with pytest.raises(ValueError, match="safe_mode"):  # Keras refuses it where this project does
+        keras.models.load_model(tmp_path / "m.keras")
+    same(ours, keras.models.load_model(tmp_path / "m.keras", safe_mode=False), data(5, (4, 3)))
+
+
+def test_a_lambda_keras_wrote_is_refused_here_and_its_weights_load_into_a_twin(tmp_path):
+    def build(api):
+        x = api.Input((3,))
+        return api.Model(x, api.layers.Dense(2)(api.layers.Lambda(lambda t: t * 2.0)(x)))
+    theirs = build(keras)
+    theirs.save(tmp_path / "m.keras")
+    with pytest.raises(ValueError, match=r"is a Lambda.*build it in code"):
+        load_model(tmp_path / "m.keras")
+    twin = build(tinygrad_embed)
+    twin.load_weights(tmp_path / "m.keras")
+    same(twin, theirs, data(6, (4, 3)))
+
+
+def scale_class(api, register):
+    @register(package="tutorial", name="Scale")
+    class Scale(api.layers.Layer):
+        def __init__(self, start=1.0, **kwargs):
+            super().__init__(**kwargs)
+            self.start = start
+
+        def build(self, input_shape):
+            self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="scale")
+
+        def call(self, inputs):
+            return inputs * self.scale * self.start
+
+        def get_config(self):
+            return {**super().get_config(), "start": self.start}
+    return Scale
+
+
+def test_a_custom_layer_registered_on_both_sides_round_trips(tmp_path):
+    theirs_class = scale_class(keras, keras.saving.register_keras_serializable)
+    ours_class = scale_class(tinygrad_embed, register_keras_serializable)
+    ours = tinygrad_embed.models.Sequential([tinygrad_embed.layers.Input((3,)), ours_class(start=3.0),
+                                              tinygrad_embed.layers.Dense(2)])
+    ours.layers[0].scale.data[...] = [0.5, 1.0, 2.0]
+    ours.save(tmp_path / "m.keras")
+    theirs = keras.models.load_model(tmp_path / "m.keras")
+    assert isinstance(theirs.layers[0], theirs_class)
+    same(ours, theirs, data(7, (4, 3)))
+    theirs.save(tmp_path / "back.keras")
+    back = load_model(tmp_path / "back.keras")
+    assert isinstance(back.layers[0], ours_class) and back.layers[0].start == 3.0
+    same(back, theirs, data(8, (4, 3)))
