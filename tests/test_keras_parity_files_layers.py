@@ -137,3 +137,24 @@ def test_a_custom_layer_registered_on_both_sides_round_trips(tmp_path):
     back = load_model(tmp_path / "back.keras")
     assert isinstance(back.layers[0], ours_class) and back.layers[0].start == 3.0
     same(back, theirs, data(8, (4, 3)))
+
+
+def nested(api):
+    """keras.io's end-to-end pattern without the strings: a trained functional model called inside another,
+    and a Sequential after it."""
+    ids = api.Input((None,), dtype="int64")
+    inner = api.Model(ids, api.layers.Dense(1, activation="sigmoid", name="predictions")(
+        api.layers.GlobalMaxPooling1D()(api.layers.Embedding(20, 4)(ids))))
+    outer_ids = api.Input((6,), dtype="int64")
+    return api.Model(outer_ids, api.Sequential([api.layers.Dense(2)])(inner(outer_ids)))
+
+
+@pytest.mark.parametrize("direction", ["keras to here", "here to keras"])
+def test_models_inside_a_model_cross_both_ways(tmp_path, direction):
+    source = nested(keras if direction == "keras to here" else tinygrad_embed)
+    source.save(tmp_path / "m.keras")
+    ids = np.random.default_rng(9).integers(0, 20, (4, 6))
+    if direction == "keras to here":
+        same(load_model(tmp_path / "m.keras"), source, ids)
+    else:
+        same(source, keras.models.load_model(tmp_path / "m.keras"), ids)

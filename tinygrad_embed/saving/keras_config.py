@@ -21,6 +21,7 @@ from ..layers.symbolic import KerasTensor, flatten
 from ..layers.text_vectorization import TextVectorization
 from ..layers.time_distributed import TimeDistributed
 from . import keras_assets, keras_objects
+from .native import _is_model
 from .keras_ops import KerasOperation, is_op_entry, mask_ops, operation_from_keras
 
 KERAS_LAYERS = ("InputLayer", "Embedding", "Dense", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "Conv1D",
@@ -116,6 +117,8 @@ def _layer_to_keras(layer: Layer) -> dict[str, Any]:
     cls, name = type(layer), type(layer).__name__
     if isinstance(layer, KerasOperation):
         return layer.keras_entry()
+    if _is_model(cls):  # a model used as a layer: its whole config (Keras keeps its compile_config; not here)
+        return {**to_keras_config(layer), "compile_config": None}
     if not cls.__module__.startswith("tinygrad_embed."):  # a user's class: Keras's entry for a custom object
         config = {key: _value_to_keras(value) for key, value in layer.get_config().items() if key not in OURS_ONLY}
         return keras_objects.custom_entry(cls, config)
@@ -247,9 +250,10 @@ def _functional_from_keras(inner: dict[str, Any], lookup: Any) -> dict[str, Any]
             done.add((name, number))
         waiting = [w for w in waiting if w not in done]
     single_input, single_output = isinstance(inner["input_layers"][0], str), isinstance(inner["output_layers"][0], str)
-    return {"class_name": "Functional", "name": inner["name"], "layers": layers,
-            "calls": calls, "inputs": [inner["input_layers"]] if single_input else inner["input_layers"],
-            "outputs": [inner["output_layers"]] if single_output else inner["output_layers"],
+    inputs = [inner["input_layers"]] if single_input else inner["input_layers"]
+    outputs = [inner["output_layers"]] if single_output else inner["output_layers"]
+    return {"class_name": "Functional", "name": inner["name"], "layers": layers, "calls": calls,
+            "inputs": inputs, "outputs": outputs,
             "single_input": single_input, "single_output": single_output}
 
 
@@ -277,11 +281,15 @@ def _node_inputs(node: dict[str, Any], masks: set[str]) -> tuple[bool, list[list
 
 
 def _layer_from_keras(entry: dict[str, Any], lookup: Any, nested: bool = False) -> dict[str, Any]:
-    name, custom = entry["class_name"], lookup.layer_class(entry)
+    name = entry["class_name"]
+    if name in ("Sequential", "Functional", "Model") and str(entry.get("module") or "keras").startswith("keras"):
+        inner = from_keras_config({**entry, "compile_config": None}, lookup.custom_objects, lookup.safe_mode)
+        return {"class_name": "Sequential" if name == "Sequential" else "Model", "config": inner}
+    custom = lookup.layer_class(entry)
     if custom is not None:  # the user's class: its own config, as its from_config takes it (dtype by name)
         config = {k: (v["config"]["name"] if k == "dtype" and isinstance(v, dict) else v)
                   for k, v in entry["config"].items()}
-        return {"class_name": custom.__name__, "config": config}
+        return {"class_name": custom.__name__, "class": custom, "config": config}
     if not is_keras_layer(name) or entry.get("registered_name") not in (None, name):
         raise ValueError(f"unknown layer class {name!r} (registered as {entry.get('registered_name')!r}): a Keras file "
                          f"here may hold Keras's built-in layers {', '.join(KERAS_LAYERS)} and registered custom "

@@ -125,16 +125,15 @@ def layer_paths(model: Any) -> list[tuple[Layer, str]]:
     for layer in model.layers:
         if isinstance(layer, InputLayer):
             continue
-        base = snake_case(type(layer).__name__)
+        base = "functional" if type(layer).__name__ == "Model" else snake_case(type(layer).__name__)  # Keras's class
         used[base] = used.get(base, -1) + 1
         paths.append((layer, f"layers/{base}" + (f"_{used[base]}" if used[base] else "")))
     return paths
 
 
 def _layer_groups(layer: Layer, path: str) -> list[tuple[str, str, list]]:
-    if hasattr(layer, "layers"):
-        raise NotImplementedError(f"model {layer.name!r} is a layer of another model, which Keras's layout nests "
-                                  "in a way this project does not write yet")
+    if hasattr(layer, "layers"):  # a model used as a layer: its layers under its own layers/, as Keras nests them
+        return [group for inner, where in layer_paths(layer) for group in _layer_groups(inner, f"{path}/{where}")]
     if isinstance(layer, TimeDistributed):  # Keras keeps the wrapped layer's weights under "layer"
         return _layer_groups(layer.layer, f"{path}/layer")
     if isinstance(layer, Bidirectional):
