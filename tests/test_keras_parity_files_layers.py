@@ -139,19 +139,21 @@ def test_a_custom_layer_registered_on_both_sides_round_trips(tmp_path):
     same(back, theirs, data(8, (4, 3)))
 
 
-def nested(api):
-    """keras.io's end-to-end pattern without the strings: a trained functional model called inside another,
-    and a Sequential after it."""
+def nested(api, tail):
+    """keras.io's end-to-end pattern without the strings: a trained functional model called inside another
+    (its output the model's, where Keras numbers its call differently), or with a Sequential after it."""
     ids = api.Input((None,), dtype="int64")
     inner = api.Model(ids, api.layers.Dense(1, activation="sigmoid", name="predictions")(
         api.layers.GlobalMaxPooling1D()(api.layers.Embedding(20, 4)(ids))))
     outer_ids = api.Input((6,), dtype="int64")
-    return api.Model(outer_ids, api.Sequential([api.layers.Dense(2)])(inner(outer_ids)))
+    out = inner(outer_ids)
+    return api.Model(outer_ids, api.Sequential([api.layers.Dense(2)])(out) if tail else out)
 
 
+@pytest.mark.parametrize("tail", [False, True])
 @pytest.mark.parametrize("direction", ["keras to here", "here to keras"])
-def test_models_inside_a_model_cross_both_ways(tmp_path, direction):
-    source = nested(keras if direction == "keras to here" else tinygrad_embed)
+def test_models_inside_a_model_cross_both_ways(tmp_path, direction, tail):
+    source = nested(keras if direction == "keras to here" else tinygrad_embed, tail)
     source.save(tmp_path / "m.keras")
     ids = np.random.default_rng(9).integers(0, 20, (4, 6))
     if direction == "keras to here":

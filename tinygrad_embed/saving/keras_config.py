@@ -107,7 +107,12 @@ def _functional_to_keras(model: Any) -> dict[str, Any]:
     layers = [{**_layer_to_keras(layer), "name": layer.name,
                "inbound_nodes": [call(n) for n in model._nodes if n.layer is layer and not isinstance(layer, InputLayer)]}
               for layer in model.layers]
-    inputs, outputs = [history(t) for t in model.inputs], [history(t) for t in model.outputs]
+    def graph_end(tensor: KerasTensor) -> list:  # Keras counts a functional model's own graph as its node 0 here
+        layer, call_number, index = history(tensor)
+        return [layer, call_number + int(_is_model(type(tensor.node.layer)) and hasattr(tensor.node.layer, "inputs")
+                                         and not hasattr(tensor.node.layer, "symbolic_outputs")), index]
+
+    inputs, outputs = [graph_end(t) for t in model.inputs], [graph_end(t) for t in model.outputs]
     return {"name": model.name, "trainable": model.trainable, "layers": layers,
             "input_layers": inputs[0] if model._single_input else inputs,
             "output_layers": outputs[0] if model._single_output else outputs}
@@ -250,8 +255,12 @@ def _functional_from_keras(inner: dict[str, Any], lookup: Any) -> dict[str, Any]
             done.add((name, number))
         waiting = [w for w in waiting if w not in done]
     single_input, single_output = isinstance(inner["input_layers"][0], str), isinstance(inner["output_layers"][0], str)
+    # In input_layers and output_layers (not in the calls' arguments), Keras counts a nested functional model's
+    # own graph as its call 0, so that its first call is 1 there
+    functional = {e["name"] for e in entries if e["class_name"] in ("Functional", "Model")}
     inputs = [inner["input_layers"]] if single_input else inner["input_layers"]
     outputs = [inner["output_layers"]] if single_output else inner["output_layers"]
+    inputs, outputs = ([[h[0], h[1] - (h[0] in functional), *h[2:]] for h in ends] for ends in (inputs, outputs))
     return {"class_name": "Functional", "name": inner["name"], "layers": layers, "calls": calls,
             "inputs": inputs, "outputs": outputs,
             "single_input": single_input, "single_output": single_output}
