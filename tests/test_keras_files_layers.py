@@ -145,7 +145,7 @@ def test_a_registered_custom_layer_round_trips_by_its_registered_name(tmp_path):
     model.layers[0].scale.data[...] = [1.0, 2.0, 3.0]
     model.save(tmp_path / "m.keras")
     entry = json.loads(members(tmp_path / "m.keras")["config.json"])["config"]["layers"][1]
-    assert (entry["module"], entry["class_name"], entry["registered_name"]) == (__name__, "Scale", "tests>Scale")
+    assert (entry["module"], entry["class_name"], entry["registered_name"]) == (None, "Scale", "tests>Scale")  # as Keras
     x = np.ones((2, 3), np.float32)
     restored = load_model(tmp_path / "m.keras")
     assert isinstance(restored.layers[0], Scale) and restored.layers[0].start == 2.0
@@ -194,3 +194,28 @@ def test_fit_goes_on_from_a_loaded_file_as_without_the_save(tmp_path):
     for key in ("loss", "accuracy"):
         np.testing.assert_allclose(later.history[key], history.history[key][1:], rtol=1e-5)
     np.testing.assert_allclose(resumed.predict(ids), straight.predict(ids), rtol=1e-5)
+
+
+@register_keras_serializable(package="tests")
+class Heads(layers.Layer):
+    """Sublayers as attributes and in a list, the way Keras's walk finds them."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.first, self._last = layers.Dense(3), layers.Dense(2)
+        self.middle = [layers.Dense(4), layers.Dense(3)]
+
+    def call(self, inputs):
+        return self._last(self.middle[1](self.middle[0](self.first(inputs))))
+
+
+def test_a_custom_layers_sublayers_are_where_keras_walks_them(tmp_path):
+    model = Sequential([layers.Input((5,)), Heads()])
+    x = np.random.default_rng(1).normal(size=(2, 5)).astype(np.float32)
+    model.save(tmp_path / "m.keras")
+    with h5_of(tmp_path / "m.keras") as h5:
+        groups = []
+        h5.visititems(lambda name, obj: groups.append(name) if name.endswith("/vars") else None)
+    assert groups == ["layers/heads/_last/vars", "layers/heads/first/vars", "layers/heads/middle/dense/vars",
+                      "layers/heads/middle/dense_1/vars"]
+    np.testing.assert_allclose(load_model(tmp_path / "m.keras").predict(x), model.predict(x), rtol=1e-6)

@@ -160,3 +160,38 @@ def test_models_inside_a_model_cross_both_ways(tmp_path, direction, tail):
         same(load_model(tmp_path / "m.keras"), source, ids)
     else:
         same(source, keras.models.load_model(tmp_path / "m.keras"), ids)
+
+
+def token_and_position(api, register):
+    """keras.io's "Text classification with Transformer" embedding layer: sublayers held as attributes."""
+    @register(package="tutorial", name="TokenAndPositionEmbedding")
+    class TokenAndPositionEmbedding(api.layers.Layer):
+        def __init__(self, maxlen, vocab_size, embed_dim, **kwargs):
+            super().__init__(**kwargs)
+            self.token_emb = api.layers.Embedding(input_dim=vocab_size, output_dim=embed_dim)
+            self.pos_emb = api.layers.Embedding(input_dim=maxlen, output_dim=embed_dim)
+            self._mix = api.layers.Dense(3)  # a private attribute: Keras visits those last
+            self.maxlen, self.vocab_size, self.embed_dim = maxlen, vocab_size, embed_dim
+
+        def call(self, x):
+            positions = self.pos_emb(api.ops.arange(0, self.maxlen, 1))
+            return self._mix(self.token_emb(x) + positions)
+
+        def get_config(self):
+            return {**super().get_config(), "maxlen": self.maxlen, "vocab_size": self.vocab_size,
+                    "embed_dim": self.embed_dim}
+    return TokenAndPositionEmbedding
+
+
+@pytest.mark.parametrize("direction", ["keras to here", "here to keras"])
+def test_a_tutorial_layer_with_sublayers_keeps_keras_layout_both_ways(tmp_path, direction):
+    theirs_class = token_and_position(keras, keras.saving.register_keras_serializable)
+    ours_class = token_and_position(tinygrad_embed, register_keras_serializable)
+    api, cls = (keras, theirs_class) if direction == "keras to here" else (tinygrad_embed, ours_class)
+    source = api.Sequential([api.Input((4,), dtype="int32"), cls(4, 10, 3), api.layers.GlobalAveragePooling1D()])
+    source.save(tmp_path / "m.keras")
+    ids = np.random.default_rng(10).integers(0, 10, (3, 4))
+    if direction == "keras to here":
+        same(load_model(tmp_path / "m.keras"), source, ids)
+    else:
+        same(source, keras.models.load_model(tmp_path / "m.keras"), ids)

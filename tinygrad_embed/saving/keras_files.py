@@ -139,6 +139,8 @@ def _layer_groups(layer: Layer, path: str) -> list[tuple[str, str, list]]:
     if isinstance(layer, Bidirectional):
         return (_layer_groups(layer.forward_layer, f"{path}/forward_layer")
                 + _layer_groups(layer.backward_layer, f"{path}/backward_layer"))
+    if not type(layer).__module__.startswith("tinygrad_embed."):
+        return _custom_groups(layer, path)
     if isinstance(layer, _Recurrent):  # Keras's RNN layers keep their weights in their cell
         return [(f"{path}/cell/vars", f"{snake_case(type(layer).__name__)}_cell", layer.weights)]
     if isinstance(layer, RNN):
@@ -151,6 +153,29 @@ def _layer_groups(layer: Layer, path: str) -> list[tuple[str, str, list]]:
             groups += _layer_groups(cell, f"{path}/cells/{base}" + (f"_{used[base]}" if used[base] else ""))
         return groups
     return [(f"{path}/vars", layer.name, layer.weights)] if layer.weights else []
+
+
+OURS = {"_layers", "_constructor_arguments", "_inbound_nodes"}  # a Layer's own bookkeeping, not its sublayers
+
+
+def _custom_groups(layer: Layer, path: str) -> list[tuple[str, str, list]]:
+    """A user's layer as Keras walks it: its own weights in vars, then each sublayer it holds as an attribute
+    (or in a list) under that attribute's name, names in sorted order and private ones last, as Keras's."""
+    groups = [(f"{path}/vars", layer.name, layer._weights)] if layer._weights else []
+    for attribute in sorted(vars(layer), key=lambda name: f"~{name}" if name.startswith("_") else name):
+        value = vars(layer)[attribute]
+        if attribute in OURS:
+            continue
+        if isinstance(value, Layer):
+            groups += _layer_groups(value, f"{path}/{attribute}")
+        elif isinstance(value, (list, tuple)) and any(isinstance(item, Layer) for item in value):
+            used: dict[str, int] = {}
+            for item in value:
+                if isinstance(item, Layer):
+                    base = snake_case(type(item).__name__)
+                    used[base] = used.get(base, -1) + 1
+                    groups += _layer_groups(item, f"{path}/{attribute}/{base}" + (f"_{used[base]}" if used[base] else ""))
+    return groups
 
 
 # ---- the optimizer's state: Keras's order ---------------------------------------------------------
@@ -298,6 +323,11 @@ def _read_h5(model: Any, h5: Any, path: str) -> None:
     if model.optimizer is not None and "optimizer" in h5:
         arrays.update(_optimizer_arrays(model, h5, path))
     native.restore(model, arrays, path)
+    listed = {id(w) for w in model.weights}
+    for _, _, weights in weight_groups(model):  # a custom layer's sublayers kept in a list: not in model.weights
+        for weight in weights:
+            if id(weight) not in listed:
+                weight.data[...] = _read(datasets[id(weight)], path)
 
 
 def _optimizer_arrays(model: Any, h5: Any, path: str) -> dict[str, np.ndarray]:

@@ -19,8 +19,9 @@ from .object_registration import get_registered_name, get_registered_object
 
 def custom_entry(cls: type, config: dict[str, Any]) -> dict[str, Any]:
     """Keras's entry for an object of a user's class: its module and name, and the name it is registered as."""
-    return {"module": cls.__module__, "class_name": cls.__name__, "config": config,
-            "registered_name": get_registered_name(cls)}
+    registered = get_registered_name(cls)  # Keras writes no module for a registered class
+    return {"module": None if registered != cls.__name__ else cls.__module__, "class_name": cls.__name__,
+            "config": config, "registered_name": registered}
 
 
 def function_to_keras(function: Any) -> dict[str, Any]:
@@ -63,7 +64,9 @@ class Lookup:
         found = get_registered_object(registered or name, self.custom_objects)
         if found is None and entry.get("class_name") == "function":  # functions: by their name (Keras's rule)
             found = get_registered_object(entry.get("config"), self.custom_objects)
-        module = str(entry.get("module") or "keras")  # no module: a built-in's name (as older files write)
+        # no module: a built-in's name (as older files write), or a registered class (Keras writes those so)
+        custom_name = registered is not None and registered != name and entry.get("class_name") != "function"
+        module = str(entry.get("module") or ("?" if custom_name else "keras"))
         if found is not None or module == "keras" or module.startswith("keras."):
             return found
         label = entry.get("config", {}).get("name") if isinstance(entry.get("config"), dict) else entry.get("config")
