@@ -195,3 +195,50 @@ def test_a_tutorial_layer_with_sublayers_keeps_keras_layout_both_ways(tmp_path, 
         same(load_model(tmp_path / "m.keras"), source, ids)
     else:
         same(source, keras.models.load_model(tmp_path / "m.keras"), ids)
+
+
+def custom_losses(api, register):
+    @register(package="tutorial")
+    def squared(y_true, y_pred):
+        return api.ops.mean(api.ops.square(y_true - y_pred), axis=-1)
+
+    @register(package="tutorial")
+    def absolute(y_true, y_pred):
+        return api.ops.mean(api.ops.abs(y_true - y_pred), axis=-1)
+
+    @register(package="tutorial")
+    class Scaled(api.losses.Loss):
+        def __init__(self, scale=1.0, **kwargs):
+            super().__init__(**kwargs)
+            self.scale = scale
+
+        def call(self, y_true, y_pred):
+            return self.scale * api.ops.mean(api.ops.square(y_true - y_pred), axis=-1)
+
+        def get_config(self):
+            return {**super().get_config(), "scale": self.scale}
+    return squared, absolute, Scaled
+
+
+@pytest.mark.parametrize("loss", ["function", "class"])
+@pytest.mark.parametrize("direction", ["keras to here", "here to keras"])
+def test_registered_losses_and_metrics_come_back_compiled_and_train_the_same(tmp_path, direction, loss):
+    x = np.random.default_rng(11).normal(size=(8, 3)).astype(np.float32)
+    y = x.sum(axis=1, keepdims=True)
+    sides = {}
+    for api, register in ((keras, keras.saving.register_keras_serializable),
+                          (tinygrad_embed, register_keras_serializable)):
+        squared, absolute, scaled = custom_losses(api, register)
+        model = api.Sequential([api.Input((3,)), api.layers.Dense(1)])
+        model.compile("sgd", squared if loss == "function" else scaled(2.0), metrics=[absolute])
+        sides[api] = model
+    source, other = (sides[keras], sides[tinygrad_embed]) if direction == "keras to here" else \
+        (sides[tinygrad_embed], sides[keras])
+    other.set_weights(source.get_weights())
+    source.save(tmp_path / "m.keras")
+    loaded = load_model(tmp_path / "m.keras") if direction == "keras to here" else \
+        keras.models.load_model(tmp_path / "m.keras")
+    histories = [m.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0).history for m in (loaded, other)]
+    assert len(histories[0]) == len(histories[1]) == 2  # the loss and the custom metric, on both
+    for key in histories[1]:
+        np.testing.assert_allclose(histories[0][key], histories[1][key], rtol=1e-4)

@@ -31,8 +31,8 @@ def function_to_keras(function: Any) -> dict[str, Any]:
         closure = tuple(c.cell_contents for c in function.__closure__) if function.__closure__ else None
         return {"class_name": "__lambda__", "config": {"code": code, "defaults": function.__defaults__,
                                                         "closure": closure}}
-    return {"module": "builtins", "class_name": "function", "config": function.__name__,
-            "registered_name": get_registered_name(function)}
+    return {"module": "builtins", "class_name": "function", "config": get_registered_name(function),
+            "registered_name": "function"}
 
 
 def lambda_config(layer: Lambda) -> dict[str, Any]:
