@@ -30,8 +30,9 @@ KERAS_LAYERS = ("InputLayer", "Embedding", "Dense", "LSTM", "GRU", "SimpleRNN", 
                 "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "BatchNormalization",
                 "LayerNormalization", "TextVectorization", "Lambda", "RNN", "LSTMCell", "GRUCell", "SimpleRNNCell",
                 "StackedRNNCells")
-# Layers added later (the attention family) join with keras_layer("MultiHeadAttention"): they then cross both
-# ways like the others, their weights in the generic layout (layers/<name>/vars, or keras_files' special cases).
+# Layers added later (the attention family) join with keras_layer("MultiHeadAttention"): their config crosses
+# as their get_config gives it, their weights as Keras's walk finds them (keras_files._custom_groups): their
+# own in layers/<name>/vars, a sublayer held as attribute `query_dense` in layers/<name>/query_dense/vars.
 EXTRA_KERAS_LAYERS: set[str] = set()
 
 

@@ -35,7 +35,7 @@ from ..layers.recurrent import _Recurrent
 from ..layers.rnn import RNN, StackedRNNCells
 from ..layers.time_distributed import TimeDistributed
 from . import keras_assets, native
-from .keras_config import from_keras_config, to_keras_config
+from .keras_config import EXTRA_KERAS_LAYERS, from_keras_config, to_keras_config
 
 EXTRA = "pip install 'tinygrad_embed[keras-files]'"
 KERAS_VERSION = "3.0.0"  # the oldest Keras 3 writes and reads this layout
@@ -139,8 +139,8 @@ def _layer_groups(layer: Layer, path: str) -> list[tuple[str, str, list]]:
     if isinstance(layer, Bidirectional):
         return (_layer_groups(layer.forward_layer, f"{path}/forward_layer")
                 + _layer_groups(layer.backward_layer, f"{path}/backward_layer"))
-    if not type(layer).__module__.startswith("tinygrad_embed."):
-        return _custom_groups(layer, path)
+    if not type(layer).__module__.startswith("tinygrad_embed.") or type(layer).__name__ in EXTRA_KERAS_LAYERS:
+        return _custom_groups(layer, path)  # the user's layers, and those added with keras_layer(): Keras's walk
     if isinstance(layer, _Recurrent):  # Keras's RNN layers keep their weights in their cell
         return [(f"{path}/cell/vars", f"{snake_case(type(layer).__name__)}_cell", layer.weights)]
     if isinstance(layer, RNN):
