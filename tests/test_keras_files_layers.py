@@ -254,3 +254,25 @@ def test_a_layer_declared_with_keras_layer_crosses_as_keras_writes_it(tmp_path):
         np.testing.assert_allclose(load_model(tmp_path / "m.keras").predict(x), model.predict(x))
     finally:
         keras_config.EXTRA_KERAS_LAYERS.discard("Gate")
+
+
+def test_load_model_takes_keras_arguments(tmp_path):
+    model = Sequential([layers.Input((3,)), layers.Dense(1)])
+    model.compile("adam", "mse")
+    model.fit(np.ones((4, 3)), np.ones((4, 1)), verbose=0)
+    model.save(tmp_path / "m.keras")
+    assert load_model(tmp_path / "m.keras").optimizer is not None
+    assert load_model(tmp_path / "m.keras", compile=False).optimizer is None
+    with pytest.raises(TypeError, match=r"custom_objects must be a dict.*list"):
+        load_model(tmp_path / "m.keras", custom_objects=[Scale])
+
+
+def test_compile_false_also_for_this_projects_own_files(tmp_path):
+    model = Sequential([layers.Input((3,)), layers.Dense(1)])
+    model.compile("adam", "mse")
+    model.fit(np.ones((4, 3)), np.ones((4, 1)), verbose=0)
+    model.save(tmp_path / "m.npz")
+    assert load_model(tmp_path / "m.npz").optimizer is not None
+    restored = load_model(tmp_path / "m.npz", compile=False)
+    assert restored.optimizer is None
+    np.testing.assert_allclose(restored.predict(np.ones((2, 3))), model.predict(np.ones((2, 3))))

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..layers.base import Layer
 from ..layers.lambda_layer import Lambda
-from .object_registration import get_registered_name, get_registered_object
+from .object_registration import checked_custom_objects, get_registered_name, get_registered_object
 
 
 def custom_entry(cls: type, config: dict[str, Any]) -> dict[str, Any]:
@@ -52,10 +52,7 @@ class Lookup:
     registry, custom_objects); safe_mode is Keras's argument, which changes nothing here (see refuse_lambda)."""
 
     def __init__(self, custom_objects: dict[str, Any] | None, safe_mode: bool = True) -> None:
-        if custom_objects is not None and not isinstance(custom_objects, dict):
-            raise TypeError(f"custom_objects must be a dict of name -> class or function, got "
-                            f"{type(custom_objects).__name__}")
-        self.custom_objects, self.safe_mode = custom_objects or {}, safe_mode
+        self.custom_objects, self.safe_mode = checked_custom_objects(custom_objects), safe_mode
 
     def find(self, entry: dict[str, Any], what: str) -> Any:
         """The user's class or function an entry names, or None for Keras's own (module keras.*); an

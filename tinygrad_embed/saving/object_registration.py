@@ -45,6 +45,14 @@ def get_registered_object(name: str, custom_objects: dict[str, Any] | None = Non
     return None
 
 
+def checked_custom_objects(custom_objects: Any) -> dict[str, Any]:
+    """load_model's custom_objects: a dict of name -> class or function (None: none), else TypeError."""
+    if custom_objects is not None and not isinstance(custom_objects, dict):
+        raise TypeError(f"custom_objects must be a dict of name -> class or function, got "
+                        f"{type(custom_objects).__name__}")
+    return dict(custom_objects or {})
+
+
 def get_custom_objects() -> dict[str, Any]:
     """The global registry itself (a live dict), as Keras's; a scope's objects are not in it."""
     return GLOBAL_CUSTOM_OBJECTS
@@ -54,10 +62,7 @@ class CustomObjectScope:
     """`with custom_object_scope({"MyLayer": MyLayer}):` loading inside finds these objects by name."""
 
     def __init__(self, custom_objects: dict[str, Any] | None) -> None:
-        if custom_objects is not None and not isinstance(custom_objects, dict):
-            raise TypeError(f"custom_object_scope takes a dict of name -> class or function, got "
-                            f"{type(custom_objects).__name__}")
-        self.custom_objects = dict(custom_objects or {})
+        self.custom_objects = checked_custom_objects(custom_objects)
 
     def __enter__(self) -> CustomObjectScope:
         _scopes.append(self.custom_objects)

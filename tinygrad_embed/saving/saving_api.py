@@ -13,6 +13,7 @@ from typing import Any
 
 from ..layers.base import initializers_skipped
 from . import archive, keras_files, native
+from .object_registration import checked_custom_objects
 
 
 def _keras_file(filepath: Any) -> str | None:
@@ -55,13 +56,14 @@ def load_model(filepath: str, custom_objects: dict[str, Any] | None = None, comp
     """The model that save wrote: same layers and graph, weights, compile settings, optimizer state.
     Keras's arguments: custom_objects, the user's classes by the names a .keras file gives them; compile=False
     leaves the model uncompiled; safe_mode is accepted, and a file's code is never run either way."""
+    custom_objects = checked_custom_objects(custom_objects)
     if _keras_file(filepath) == "keras":
         return keras_files.load_keras(filepath, custom_objects, compile, safe_mode)
     arrays = archive.read_archive(filepath)
     if "config" not in arrays:
         raise ValueError(f"{filepath!r} holds weights only (no architecture): build the model and call load_weights")
     try:
-        config = json.loads(str(arrays["config"]))
+        config = {**json.loads(str(arrays["config"])), **({} if compile else {"compile": None})}
         with initializers_skipped():  # weights start as untouched zeros: a crafted size costs nothing yet
             model = native.model_from_config(config)
     except (KeyError, TypeError, IndexError, AttributeError, ValueError, MemoryError) as error:
