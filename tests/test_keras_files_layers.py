@@ -173,7 +173,7 @@ def test_a_class_path_in_a_file_is_never_imported(tmp_path):
     with zipfile.ZipFile(tmp_path / "evil.keras", "w") as archive:
         for name, content in files.items():
             archive.writestr(name, content)
-    with pytest.raises(ValueError, match=r"of class os\.system.*not registered here"):
+    with pytest.raises(ValueError, match=r"the class os\.system.*not registered here"):
         load_model(tmp_path / "evil.keras")
 
 
@@ -276,3 +276,25 @@ def test_compile_false_also_for_this_projects_own_files(tmp_path):
     restored = load_model(tmp_path / "m.npz", compile=False)
     assert restored.optimizer is None
     np.testing.assert_allclose(restored.predict(np.ones((2, 3))), model.predict(np.ones((2, 3))))
+
+
+@register_keras_serializable(package="tests")
+def no_digits(texts):
+    return np.char.translate(np.char.lower(np.asarray(texts, dtype=str)), str.maketrans("", "", "0123456789"))
+
+
+def test_a_registered_standardize_function_is_saved_by_name_and_a_lambda_refused(tmp_path):
+    vectorize = layers.TextVectorization(standardize=no_digits, output_sequence_length=3)
+    vectorize.adapt(["a1 b2 c3", "A b"])
+    text = layers.Input((1,), dtype="string")
+    model = Model(text, vectorize(text))
+    model.save(tmp_path / "m.keras")
+    entry = json.loads(members(tmp_path / "m.keras")["config.json"])["config"]["layers"][1]
+    assert entry["config"]["standardize"] == {"module": "builtins", "class_name": "function",
+                                              "config": "tests>no_digits", "registered_name": "function"}
+    restored = load_model(tmp_path / "m.keras")
+    assert restored.layers[1].standardize is no_digits
+    np.testing.assert_array_equal(restored.predict(np.array([["B9 a"]])), model.predict(np.array([["B9 a"]])))
+    vectorize.standardize = lambda texts: texts
+    with pytest.raises(ValueError, match=r"has a lambda as its standardize.*register it"):
+        model.save(tmp_path / "lambda.keras")

@@ -90,3 +90,28 @@ def test_a_vocabulary_given_to_the_constructor_stays_in_the_config(tmp_path):
     ours = load_model(tmp_path / "m.keras")
     assert ours.layers[1].get_vocabulary() == ["", "[UNK]", "cat", "dog", "the"]
     np.testing.assert_array_equal(ours.predict(QUERY), theirs_predict(theirs, QUERY))
+
+
+def test_a_registered_standardize_function_crosses_by_its_name(tmp_path):
+    """TensorFlow's "Word embeddings" tutorial standardizes with a function of its own: registered under one
+    name on both sides (here on numpy's strings, there on tf.strings), the file names it and each side finds
+    its own."""
+    @keras.saving.register_keras_serializable(package="tutorial", name="strip_html")
+    def theirs_strip(texts):
+        return tf.strings.regex_replace(tf.strings.lower(texts), "<br />", " ")
+
+    @tinygrad_embed.saving.register_keras_serializable(package="tutorial", name="strip_html")
+    def ours_strip(texts):
+        return np.char.replace(np.char.lower(np.asarray(texts, dtype=str)), "<br />", " ")
+
+    texts = ["A cat<br />sat", "the DOG<br />ran", "a cat"]
+    for api, strip in ((keras, theirs_strip), (tinygrad_embed, ours_strip)):
+        vectorize = api.layers.TextVectorization(standardize=strip, output_sequence_length=4)
+        vectorize.adapt(texts)
+        strings = api.Input((1,), dtype="string")
+        api.Model(strings, vectorize(strings)).save(tmp_path / f"{api.__name__}.keras")
+    query = np.array([["a CAT<br />ran"], ["dog<br />sat"]])
+    theirs = keras.models.load_model(tmp_path / "tinygrad_embed.keras")
+    ours = load_model(tmp_path / "keras.keras")
+    assert ours.layers[1].standardize is ours_strip
+    np.testing.assert_array_equal(ours.predict(query), theirs_predict(theirs, query))

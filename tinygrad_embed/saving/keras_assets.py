@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..layers.text_vectorization import TextVectorization
+from .keras_objects import function_to_keras
 
 LOOKUP = "_lookup_layer"  # Keras's attribute name for the StringLookup inside, which it saves too
 VOCABULARY = "vocabulary.txt"
@@ -19,11 +20,19 @@ VOCABULARY = "vocabulary.txt"
 
 def keras_config(layer: TextVectorization) -> dict[str, Any]:
     """TextVectorization's config as Keras writes it for an adapted layer: every argument, the vocabulary
-    left to the assets."""
+    left to the assets; a standardize or split function of the user's by its registered name."""
+    functions = {}
     for what in ("standardize", "split"):
-        if callable(getattr(layer, what)):
-            raise ValueError(f"layer {layer.name!r} has a {what} function of its own ({getattr(layer, what)!r:.60}): "
-                             "a .keras file here holds only the named ones; save the weights (.weights.h5) instead")
+        function = getattr(layer, what)
+        if callable(function):
+            if getattr(function, "__name__", "<lambda>") == "<lambda>":
+                raise ValueError(f"layer {layer.name!r} has a lambda as its {what}, which a .keras file can hold "
+                                 "only as code: make it a function and register it (register_keras_serializable)")
+            functions[what] = function_to_keras(function)
+    return {**_settings(layer), **functions}
+
+
+def _settings(layer: TextVectorization) -> dict[str, Any]:
     return {"name": layer.name, "trainable": layer.trainable, "dtype": str(layer.dtype), "max_tokens": layer.max_tokens,
             "standardize": layer.standardize, "split": layer.split,
             "ngrams": _ngrams_argument(layer.ngrams),

@@ -314,6 +314,10 @@ def _layer_from_keras(entry: dict[str, Any], lookup: Any, nested: bool = False) 
             config[key] = value["config"]["name"] if isinstance(value, dict) else value
         elif key in ("layer", "backward_layer", "cell") and isinstance(value, dict):
             config[key] = _layer_from_keras(value, lookup, nested=True)
+        elif key in ("standardize", "split") and isinstance(value, dict):  # TextVectorization's: a function by name
+            config[key] = lookup.find(value, f"{key} function of layer {entry['config'].get('name')!r}:")
+            if config[key] is None:
+                raise ValueError(f"the {key} function {value.get('config')!r} is not a function this project has")
         elif key == "cells" and isinstance(value, list):
             config[key] = [_layer_from_keras(cell, lookup, nested=True) for cell in value]
         elif isinstance(value, dict) and "class_name" in value:  # an initializer: only its class and arguments

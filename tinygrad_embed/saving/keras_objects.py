@@ -58,19 +58,21 @@ class Lookup:
         """The user's class or function an entry names, or None for Keras's own (module keras.*); an
         error naming the object and how to load it for anything else."""
         name, registered = entry.get("class_name"), entry.get("registered_name")
-        found = get_registered_object(registered or name, self.custom_objects)
-        if found is None and entry.get("class_name") == "function":  # functions: by their name (Keras's rule)
-            found = get_registered_object(entry.get("config"), self.custom_objects)
+        # a class by its registered name; a function by the name in its config (Keras writes "function" as its
+        # registered_name)
+        key = entry.get("config") if name == "function" else registered or name
+        found = get_registered_object(key, self.custom_objects) if isinstance(key, str) else None
         # no module: a built-in's name (as older files write), or a registered class (Keras writes those so)
-        custom_name = registered is not None and registered != name and entry.get("class_name") != "function"
+        custom_name = registered is not None and registered != name and name != "function"
         module = str(entry.get("module") or ("?" if custom_name else "keras"))
         if found is not None or module == "keras" or module.startswith("keras."):
             return found
         label = entry.get("config", {}).get("name") if isinstance(entry.get("config"), dict) else entry.get("config")
-        raise ValueError(f"{what} {label!r} is of class {module}.{name} (registered as {registered!r}), which is not "
-                         "a Keras built-in and not registered here: a file never brings code. Define the class "
-                         "and register it (tinygrad_embed.saving.register_keras_serializable(package=..., name=...)) "
-                         f"or pass load_model(path, custom_objects={{{(registered or name)!r}: YourClass}})")
+        kind = "function" if name == "function" else f"class {module}.{name}"
+        raise ValueError(f"{what} {label!r} is the {kind} (registered as {key!r}), which is not a Keras built-in and "
+                         "not registered here: a file never brings code. Define it and register it "
+                         "(tinygrad_embed.saving.register_keras_serializable(package=..., name=...)), or pass "
+                         f"load_model(path, custom_objects={{{key!r}: it}})")
 
     def layer_class(self, entry: dict[str, Any]) -> type | None:
         """The user's layer class for an entry (None for Keras's built-ins); Lambda refused."""
