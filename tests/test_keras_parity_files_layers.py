@@ -242,3 +242,19 @@ def test_registered_losses_and_metrics_come_back_compiled_and_train_the_same(tmp
     assert len(histories[0]) == len(histories[1]) == 2  # the loss and the custom metric, on both
     for key in histories[1]:
         np.testing.assert_allclose(histories[0][key], histories[1][key], rtol=1e-4)
+
+
+@pytest.mark.parametrize("direction", ["keras to here", "here to keras"])
+def test_a_nested_model_trained_on_after_loading_moves_as_it_would_have(tmp_path, direction):
+    source = nested(keras if direction == "keras to here" else tinygrad_embed, tail=True)
+    ids = np.random.default_rng(12).integers(0, 20, (8, 6))
+    y = np.random.default_rng(13).normal(size=(8, 2)).astype(np.float32)
+    source.compile("adam", "mse")
+    source.fit(ids, y, epochs=1, batch_size=4, shuffle=False, verbose=0)  # Adam's moments are not zero
+    source.save(tmp_path / "m.keras")
+    loaded = load_model(tmp_path / "m.keras") if direction == "keras to here" else \
+        keras.models.load_model(tmp_path / "m.keras")
+    for model in (source, loaded):
+        model.fit(ids, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
+    ours, theirs = (loaded, source) if direction == "keras to here" else (source, loaded)
+    same(ours, theirs, ids)

@@ -72,7 +72,8 @@ class Lookup:
         raise ValueError(f"{what} {label!r} is the {kind} (registered as {key!r}), which is not a Keras built-in and "
                          "not registered here: a file never brings code. Define it and register it "
                          "(tinygrad_embed.saving.register_keras_serializable(package=..., name=...)), or pass "
-                         f"load_model(path, custom_objects={{{key!r}: it}})")
+                         f"load_model(path, custom_objects={{{key!r}: it}}); or build the model in code and "
+                         "load the file's weights into it (model.load_weights(path))")
 
     def layer_class(self, entry: dict[str, Any]) -> type | None:
         """The user's layer class for an entry (None for Keras's built-ins); Lambda refused."""
