@@ -108,10 +108,10 @@ def _functional_to_keras(model: Any) -> dict[str, Any]:
     layers = [{**_layer_to_keras(layer), "name": layer.name,
                "inbound_nodes": [call(n) for n in model._nodes if n.layer is layer and not isinstance(layer, InputLayer)]}
               for layer in model.layers]
-    def graph_end(tensor: KerasTensor) -> list:  # Keras counts a functional model's own graph as its node 0 here
+    def graph_end(tensor: KerasTensor) -> list:  # Keras counts a functional model's own graph as its call 0 here
         layer, call_number, index = history(tensor)
-        return [layer, call_number + int(_is_model(type(tensor.node.layer)) and hasattr(tensor.node.layer, "inputs")
-                                         and not hasattr(tensor.node.layer, "symbolic_outputs")), index]
+        functional = _is_model(type(tensor.node.layer)) and not hasattr(tensor.node.layer, "symbolic_outputs")
+        return [layer, call_number + functional, index]
 
     inputs, outputs = [graph_end(t) for t in model.inputs], [graph_end(t) for t in model.outputs]
     return {"name": model.name, "trainable": model.trainable, "layers": layers,
@@ -341,19 +341,24 @@ def _custom_object(value: Any, lookup: Any, what: str) -> Any:
     return found.from_config(value.get("config") or {}) if isinstance(found, type) else found
 
 
+def _custom_loss_and_metrics(loss: Any, metrics: Any, lookup: Any) -> tuple[Any, Any, str | None]:
+    """compile's loss and metrics with the user's objects found (else as they are), or the problem finding them."""
+    try:
+        loss = _custom_object(loss, lookup, "loss")
+        metrics = [_custom_object(m, lookup, "metric") for m in metrics] if isinstance(metrics, list) else metrics
+    except (ValueError, TypeError) as error:
+        return loss, metrics, str(error)
+    return loss, metrics, None
+
+
 def _compile_from_keras(compile_config: Any, lookup: Any) -> dict[str, Any] | None:
     """Our compile settings, or None (with a warning) when Keras's cannot be matched exactly here."""
     if not compile_config:
         return None
     optimizer, loss, metrics = compile_config.get("optimizer"), compile_config.get("loss"), compile_config.get("metrics")
-    problem = None
-    try:
-        loss = _custom_object(loss, lookup, "loss")
-        metrics = [_custom_object(m, lookup, "metric") for m in metrics] if isinstance(metrics, list) else metrics
-    except (ValueError, TypeError) as error:
-        problem = str(error)
+    loss, metrics, problem = _custom_loss_and_metrics(loss, metrics, lookup)
     if problem:
-        pass
+        pass  # said below
     elif not isinstance(optimizer, dict) or str(optimizer.get("class_name")).lower() not in optimizers.KNOWN:
         problem = f"optimizer {optimizer!r:.80} is not one of {', '.join(optimizers.KNOWN)}"
     elif not (isinstance(loss, str) and loss in losses.KNOWN or callable(loss)
