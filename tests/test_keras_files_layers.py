@@ -221,25 +221,24 @@ def test_a_custom_layers_sublayers_are_where_keras_walks_them(tmp_path):
     np.testing.assert_allclose(load_model(tmp_path / "m.keras").predict(x), model.predict(x), rtol=1e-6)
 
 
-class Gate(layers.Layer):
-    """A stand-in for a layer Keras has that is added to the list later (as the attention family will be)."""
-
-    def __init__(self, units=2, **kwargs):
-        super().__init__(**kwargs)
-        self.units, self.query_dense = units, layers.Dense(units)
-
-    def build(self, input_shape):
-        self.scale = self.add_weight((self.units,), initializer="ones", name="scale")
-
-    def call(self, inputs):
-        return self.query_dense(inputs) * self.scale
-
-
-Gate.__module__ = "tinygrad_embed.layers.gate"  # as if it were one of this project's own layers
-
-
 def test_a_layer_declared_with_keras_layer_crosses_as_keras_writes_it(tmp_path):
+    from tinygrad_embed.layers.base import LAYERS
     from tinygrad_embed.saving import keras_config, keras_layer
+
+    class Gate(layers.Layer):
+        """A stand-in for a layer Keras has that joins the list later (as the attention family will)."""
+
+        def __init__(self, units=2, **kwargs):
+            super().__init__(**kwargs)
+            self.units, self.query_dense = units, layers.Dense(units)
+
+        def build(self, input_shape):
+            self.scale = self.add_weight((self.units,), initializer="ones", name="scale")
+
+        def call(self, inputs):
+            return self.query_dense(inputs) * self.scale
+
+    Gate.__module__ = "tinygrad_embed.layers.gate"  # as if it were one of this project's own layers
     model = Sequential([layers.Input((3,)), Gate()])
     with pytest.raises(ValueError, match=r"Gate, which Keras does not have"):
         model.save(tmp_path / "m.keras")
@@ -252,8 +251,9 @@ def test_a_layer_declared_with_keras_layer_crosses_as_keras_writes_it(tmp_path):
             assert h5["layers/gate/vars/0"].shape == (2,) and h5["layers/gate/query_dense/vars/0"].shape == (3, 2)
         x = np.ones((2, 3), np.float32)
         np.testing.assert_allclose(load_model(tmp_path / "m.keras").predict(x), model.predict(x))
-    finally:
+    finally:  # the stand-in leaves no trace: the registries are as before
         keras_config.EXTRA_KERAS_LAYERS.discard("Gate")
+        LAYERS.pop("Gate")
 
 
 def test_load_model_takes_keras_arguments(tmp_path):
