@@ -298,3 +298,21 @@ def test_a_registered_standardize_function_is_saved_by_name_and_a_lambda_refused
     vectorize.standardize = lambda texts: texts
     with pytest.raises(ValueError, match=r"has a lambda as its standardize.*register it"):
         model.save(tmp_path / "lambda.keras")
+
+
+def test_an_op_entry_that_reads_no_tensor_or_is_no_graph_op_is_refused(tmp_path):
+    ids = layers.Input((4,), name="x")
+    Model(ids, layers.Dense(1)(ids)).save(tmp_path / "m.keras")
+    files = members(tmp_path / "m.keras")
+    reference = {"class_name": "__keras_tensor__", "config": {"shape": [None, 4], "dtype": "float32",
+                                                              "keras_history": ["x", 0, 0]}}
+    for op, args, message in (("Ones", [[10 ** 6, 10 ** 6]], r"reads no tensor"),
+                              ("ConvertToNumpy", [reference], r"convert_to_numpy.*ops do not have")):
+        config = json.loads(files["config.json"])
+        config["config"]["layers"].append({"module": "keras.src.ops.numpy", "class_name": op, "config": {"name": "op"},
+                                           "name": "op", "inbound_nodes": [{"args": args, "kwargs": {}}]})
+        with zipfile.ZipFile(tmp_path / "op.keras", "w") as archive:
+            for name, content in {**files, "config.json": json.dumps(config).encode()}.items():
+                archive.writestr(name, content)
+        with pytest.raises(ValueError, match=message):
+            load_model(tmp_path / "op.keras")

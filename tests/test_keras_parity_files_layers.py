@@ -42,7 +42,7 @@ def ops_graph(api):
     x = api.Input((5, 3))
     h = api.layers.Dense(4)(x)
     pooled = api.ops.mean(h, axis=1)
-    scaled = api.ops.multiply(api.ops.tanh(pooled), 2.0)
+    scaled = api.ops.subtract(1.0, api.ops.multiply(api.ops.tanh(pooled), 2.0))  # a constant first, too
     both = api.ops.concatenate([scaled, api.ops.max(h, axis=1)], axis=-1)
     return api.Model(x, api.layers.Dense(1)(both))
 

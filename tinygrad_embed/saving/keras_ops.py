@@ -25,9 +25,12 @@ def is_op_entry(entry: dict[str, Any]) -> bool:
     return str(entry.get("module") or "").startswith("keras.src.ops")
 
 
+NOT_IN_GRAPHS = ("convert_to_numpy", "shape")  # they give no tensor, so no graph Keras writes has them
+
+
 def _function(op: str) -> Any:
     name = snake_case(op)
-    if name not in ops.__all__:
+    if name not in ops.__all__ or name in NOT_IN_GRAPHS:
         raise ValueError(f"the graph calls keras.ops.{name} ({op}), which this project's ops do not have; "
                          f"the ops here are {', '.join(sorted(ops.__all__))}")
     return getattr(ops, name)
@@ -94,6 +97,9 @@ def operation_from_keras(entry: dict[str, Any], is_tensor: Any) -> tuple[dict[st
         return value
 
     args = [template(a) for a in nodes[0]["args"]]
+    if not tensors:
+        raise ValueError(f"op {entry['name']!r} ({entry['class_name']}) reads no tensor of the graph: a constant, "
+                         "which Keras would not write as an op")
     kwargs = {k: v for k, v in nodes[0].get("kwargs", {}).items()}
     if any(is_tensor(v) for v in kwargs.values()):
         raise ValueError(f"op {entry['name']!r} takes a tensor as a keyword argument, which is not supported")
