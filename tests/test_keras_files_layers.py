@@ -117,8 +117,8 @@ def test_rnn_cells_are_where_keras_keeps_them(tmp_path):
     np.testing.assert_allclose(load_model(tmp_path / "m.keras").predict(data), model.predict(data), rtol=1e-6)
 
 
-@register_keras_serializable(package="tests", name="Scale")
-class Scale(layers.Layer):
+@register_keras_serializable(package="tests", name="Stretch")
+class Stretch(layers.Layer):
     """A tutorial-style custom layer: one weight, one argument of its own."""
 
     def __init__(self, start=1.0, **kwargs):
@@ -135,20 +135,20 @@ class Scale(layers.Layer):
         return {**super().get_config(), "start": self.start}
 
 
-class Unregistered(Scale):
+class Unregistered(Stretch):
     pass
 
 
 def test_a_registered_custom_layer_round_trips_by_its_registered_name(tmp_path):
-    assert get_registered_name(Scale) == "tests>Scale"
-    model = Sequential([layers.Input((3,)), Scale(start=2.0), layers.Dense(1)])
+    assert get_registered_name(Stretch) == "tests>Stretch"
+    model = Sequential([layers.Input((3,)), Stretch(start=2.0), layers.Dense(1)])
     model.layers[0].scale.data[...] = [1.0, 2.0, 3.0]
     model.save(tmp_path / "m.keras")
     entry = json.loads(members(tmp_path / "m.keras")["config.json"])["config"]["layers"][1]
-    assert (entry["module"], entry["class_name"], entry["registered_name"]) == (None, "Scale", "tests>Scale")  # as Keras
+    assert (entry["module"], entry["class_name"], entry["registered_name"]) == (None, "Stretch", "tests>Stretch")  # as Keras
     x = np.ones((2, 3), np.float32)
     restored = load_model(tmp_path / "m.keras")
-    assert isinstance(restored.layers[0], Scale) and restored.layers[0].start == 2.0
+    assert isinstance(restored.layers[0], Stretch) and restored.layers[0].start == 2.0
     np.testing.assert_allclose(restored.predict(x), model.predict(x))
 
 
@@ -264,7 +264,7 @@ def test_load_model_takes_keras_arguments(tmp_path):
     assert load_model(tmp_path / "m.keras").optimizer is not None
     assert load_model(tmp_path / "m.keras", compile=False).optimizer is None
     with pytest.raises(TypeError, match=r"custom_objects must be a dict.*list"):
-        load_model(tmp_path / "m.keras", custom_objects=[Scale])
+        load_model(tmp_path / "m.keras", custom_objects=[Stretch])
 
 
 def test_compile_false_also_for_this_projects_own_files(tmp_path):

@@ -106,8 +106,8 @@ def test_a_lambda_keras_wrote_is_refused_here_and_its_weights_load_into_a_twin(t
 
 
 def scale_class(api, register):
-    @register(package="tutorial", name="Scale")
-    class Scale(api.layers.Layer):
+    @register(package="tutorial", name="Amplify")
+    class Amplify(api.layers.Layer):
         def __init__(self, start=1.0, **kwargs):
             super().__init__(**kwargs)
             self.start = start
@@ -120,7 +120,7 @@ def scale_class(api, register):
 
         def get_config(self):
             return {**super().get_config(), "start": self.start}
-    return Scale
+    return Amplify
 
 
 def test_a_custom_layer_registered_on_both_sides_round_trips(tmp_path):
