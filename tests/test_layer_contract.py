@@ -10,6 +10,7 @@ from tinygrad_embed import layers
 from tinygrad_embed.layers import LSTM, Dense, Embedding, Input, Layer, get_layer_class
 from tinygrad_embed.layers.base import LAYERS
 from tinygrad_embed.models import Model, Sequential, load_model
+from tinygrad_embed.saving.keras_ops import KerasOperation
 from tinygrad_embed.utils import set_random_seed
 from test_models import toy_data
 
@@ -60,6 +61,11 @@ BUILT_INS = {
     "AdditiveAttention": (lambda: layers.AdditiveAttention(dropout=0.5),
                           [np.ones((2, 3, 4), np.float32), np.ones((2, 5, 6), np.float32),
                            np.full((2, 5, 4), 2, np.float32)]),
+    # a keras.ops call read from a Keras file (saving/keras_ops.py)
+    "KerasOperation": (lambda: KerasOperation("Mean", op_config={"axis": 1}), np.ones((2, 3, 4), np.float32)),
+    "KerasOperation_two": (lambda: KerasOperation("Concatenate", template=[["__tensor__", "__tensor__"]],
+                                                  op_config={"axis": -1}),
+                           [np.ones((2, 3, 4), np.float32), np.ones((2, 3, 2), np.float32)]),
 }
 
 

@@ -37,11 +37,12 @@ from ..layers.bidirectional import Bidirectional
 from ..layers.input_layer import InputLayer
 from ..layers.multi_head_attention import MultiHeadAttention
 from ..layers.recurrent import _Recurrent
+from ..layers.rnn import RNN, StackedRNNCells
 from ..layers.time_distributed import TimeDistributed
 from . import archive as npz
-from . import native
+from . import keras_assets, native
 from .archive import write_atomically
-from .keras_config import from_keras_config, to_keras_config
+from .keras_config import EXTRA_KERAS_LAYERS, from_keras_config, to_keras_config
 
 EXTRA = "pip install 'tinygrad_embed[keras-files]'"
 KERAS_VERSION = "3.0.0"  # the oldest Keras 3 writes and reads this layout
@@ -64,9 +65,9 @@ def save_keras(model: Any, filepath: str, include_optimizer: bool = True) -> Non
     weights = io.BytesIO()
     _write_h5(model, weights, include_optimizer)
     metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
-    _write_atomically(filepath, lambda file: _zip(file, {"metadata.json": json.dumps(metadata),
-                                                         "config.json": json.dumps(config),
-                                                         "model.weights.h5": weights.getvalue()}))
+    members = {"metadata.json": json.dumps(metadata), "config.json": json.dumps(config),
+               "model.weights.h5": weights.getvalue(), **keras_assets.assets(layer_paths(model))}
+    _write_atomically(filepath, lambda file: _zip(file, members))
 
 
 def save_weights_h5(model: Any, filepath: str) -> None:
@@ -97,6 +98,11 @@ def _write_h5(model: Any, file: Any, include_optimizer: bool) -> None:
             group.attrs["name"] = name
             for index, weight in enumerate(weights):
                 group[str(index)] = weight.data
+        for path, name, arrays in keras_assets.variables(layer_paths(model)):  # TextVectorization's, by key
+            group = h5.require_group(path)
+            group.attrs["name"] = name
+            for key, array in arrays.items():
+                group[key] = array
         if include_optimizer and model.optimizer is not None and model.optimizer._slots:
             state = keras_optimizer_state(model.optimizer)
             if state is not None:
@@ -108,20 +114,25 @@ def _write_h5(model: Any, file: Any, include_optimizer: bool) -> None:
 
 def weight_groups(model: Any) -> list[tuple[str, str, list]]:
     """(h5 group path, the name Keras records on it, the weights it holds) for every layer, in Keras's order."""
-    groups, used = [], {}
+    return [group for layer, path in layer_paths(model) for group in _layer_groups(layer, path)]
+
+
+def layer_paths(model: Any) -> list[tuple[Layer, str]]:
+    """Each layer but the inputs with its place in Keras's layout: `layers/` and its class in snake case,
+    numbered among the layers of its class (`layers/dense`, `layers/dense_1`, ...)."""
+    paths, used = [], {}
     for layer in model.layers:
         if isinstance(layer, InputLayer):
             continue
-        base = snake_case(type(layer).__name__)
+        base = "functional" if type(layer).__name__ == "Model" else snake_case(type(layer).__name__)  # Keras's class
         used[base] = used.get(base, -1) + 1
-        groups += _layer_groups(layer, f"layers/{base}" + (f"_{used[base]}" if used[base] else ""))
-    return groups
+        paths.append((layer, f"layers/{base}" + (f"_{used[base]}" if used[base] else "")))
+    return paths
 
 
 def _layer_groups(layer: Layer, path: str) -> list[tuple[str, str, list]]:
-    if hasattr(layer, "layers"):
-        raise NotImplementedError(f"model {layer.name!r} is a layer of another model, which Keras's layout nests "
-                                  "in a way this project does not write yet")
+    if hasattr(layer, "layers"):  # a model used as a layer: its layers under its own layers/, as Keras nests them
+        return [group for inner, where in layer_paths(layer) for group in _layer_groups(inner, f"{path}/{where}")]
     if isinstance(layer, TimeDistributed):  # Keras keeps the wrapped layer's weights under "layer"
         return _layer_groups(layer.layer, f"{path}/layer")
     if isinstance(layer, Bidirectional):
@@ -129,9 +140,43 @@ def _layer_groups(layer: Layer, path: str) -> list[tuple[str, str, list]]:
                 + _layer_groups(layer.backward_layer, f"{path}/backward_layer"))
     if isinstance(layer, MultiHeadAttention):  # Keras keeps each projection in a group of its own
         return [(f"{path}/{name}/vars", dense.name, dense.weights) for name, dense in layer.keras_sublayers()]
+    if not type(layer).__module__.startswith("tinygrad_embed.") or type(layer).__name__ in EXTRA_KERAS_LAYERS:
+        return _custom_groups(layer, path)  # the user's layers, and those added with keras_layer(): Keras's walk
     if isinstance(layer, _Recurrent):  # Keras's RNN layers keep their weights in their cell
         return [(f"{path}/cell/vars", f"{snake_case(type(layer).__name__)}_cell", layer.weights)]
+    if isinstance(layer, RNN):
+        return _layer_groups(layer.cell, f"{path}/cell")
+    if isinstance(layer, StackedRNNCells):  # each cell by its class, numbered as Keras numbers a list's layers
+        groups, used = [], {}
+        for cell in layer.cells:
+            base = snake_case(type(cell).__name__)
+            used[base] = used.get(base, -1) + 1
+            groups += _layer_groups(cell, f"{path}/cells/{base}" + (f"_{used[base]}" if used[base] else ""))
+        return groups
     return [(f"{path}/vars", layer.name, layer.weights)] if layer.weights else []
+
+
+OURS = {"_layers", "_constructor_arguments", "_inbound_nodes"}  # a Layer's own bookkeeping, not its sublayers
+
+
+def _custom_groups(layer: Layer, path: str) -> list[tuple[str, str, list]]:
+    """A user's layer as Keras walks it: its own weights in vars, then each sublayer it holds as an attribute
+    (or in a list) under that attribute's name, names in sorted order and private ones last, as Keras's."""
+    groups = [(f"{path}/vars", layer.name, layer._weights)] if layer._weights else []
+    for attribute in sorted(vars(layer), key=lambda name: f"~{name}" if name.startswith("_") else name):
+        value = vars(layer)[attribute]
+        if attribute in OURS:
+            continue
+        if isinstance(value, Layer):
+            groups += _layer_groups(value, f"{path}/{attribute}")
+        elif isinstance(value, (list, tuple)) and any(isinstance(item, Layer) for item in value):
+            used: dict[str, int] = {}
+            for item in value:
+                if isinstance(item, Layer):
+                    base = snake_case(type(item).__name__)
+                    used[base] = used.get(base, -1) + 1
+                    groups += _layer_groups(item, f"{path}/{attribute}/{base}" + (f"_{used[base]}" if used[base] else ""))
+    return groups
 
 
 # ---- the optimizer's state: Keras's order ---------------------------------------------------------
@@ -164,8 +209,10 @@ def _optimizer_state_from_keras(optimizer: Any, arrays: list[np.ndarray]) -> dic
 
 
 # ---- reading --------------------------------------------------------------------------------------
-def load_keras(filepath: str) -> Any:
-    """keras.models.load_model's twin: the model, its weights and, when compiled, its optimizer's state."""
+def load_keras(filepath: str, custom_objects: dict[str, Any] | None = None, compile: bool = True,  # noqa: A002 (Keras's name)
+               safe_mode: bool = True) -> Any:
+    """keras.models.load_model's twin: the model, its weights and, when compiled (and compile=True), its
+    optimizer's state. custom_objects: classes by the names the file gives them (object_registration.py)."""
     h5py = _h5py()
     path = _existing(filepath)
     try:
@@ -179,13 +226,37 @@ def load_keras(filepath: str) -> Any:
                 raise ValueError(f"{path!r}: its config.json declares {names['config.json'].file_size} bytes, "
                                  f"more than the {MAX_CONFIG_BYTES} a model's architecture can need")
             config = native.parse_config(archive.read("config.json"), path, "its config.json")
-            model = _model_from_keras_config(path, config)
+            if not compile and isinstance(config, dict):
+                config.pop("compile_config", None)
             # Read whole, so that zipfile checks its CRC: a damaged byte is caught here, before HDF5 parses it.
             with h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as h5:
+                # vocabularies first: a TextVectorization's output size, which later layers build on, is its own
+                keras_assets.fill_config(config, lambda name: _member(archive, names, name, path), h5, _read, path)
+                model = _model_from_keras_config(path, config, custom_objects, safe_mode)
                 _read_h5(model, h5, path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as error:
         raise ValueError(f"{path!r} is not a readable Keras archive (truncated or corrupt): {error}") from None
     return model
+
+
+def load_weights_keras(model: Any, filepath: str) -> None:
+    """model.load_weights("m.keras"), as Keras: the archive's weights and vocabularies into a model built in code."""
+    h5py = _h5py()
+    path = _existing(filepath)
+    if not model.built:
+        model.build()
+    try:
+        with zipfile.ZipFile(path) as archive, _h5_errors(path):
+            names = npz.checked_members(path, archive)
+            weights = _member(archive, names, "model.weights.h5", path)
+            if weights is None:
+                raise ValueError(f"{path!r} is not a Keras 3 archive: it has no 'model.weights.h5'")
+            with h5py.File(io.BytesIO(weights), "r") as h5:
+                _read_h5(model, h5, path)
+                keras_assets.restore(layer_paths(model), lambda name: _member(archive, names, name, path), h5, _read,
+                                     path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path!r} is not a readable Keras archive (truncated or corrupt): {error}") from None
 
 
 def load_weights_h5(model: Any, filepath: str) -> None:
@@ -222,10 +293,19 @@ def _check_member_size(path: str, info: zipfile.ZipInfo) -> None:
                          f"{info.compress_size} compressed: refused as a zip bomb")
 
 
-def _model_from_keras_config(path: str, config: Any) -> Any:
+def _member(archive: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo], name: str, path: str) -> bytes | None:
+    """An archive member's bytes (its size checked first), or None if the archive has no such member."""
+    if name not in names:
+        return None
+    _check_member_size(path, names[name])
+    return archive.read(name)
+
+
+def _model_from_keras_config(path: str, config: Any, custom_objects: dict[str, Any] | None = None,
+                             safe_mode: bool = True) -> Any:
     try:
         native.check_config(config)  # on Keras's config too, whatever its translation makes of it
-        ours = from_keras_config(config)
+        ours = from_keras_config(config, custom_objects, safe_mode)
         with initializers_skipped():  # weights start as untouched zeros: the file's arrays replace them
             return native.model_from_config(ours)
     except (KeyError, TypeError, IndexError, AttributeError, ValueError, MemoryError, OverflowError,
@@ -236,7 +316,7 @@ def _model_from_keras_config(path: str, config: Any) -> Any:
 def _read_h5(model: Any, h5: Any, path: str) -> None:
     """Every layer's arrays, checked against the architecture's shapes before any is read; then the optimizer's.
     Together they may hold no more bytes than the file: memory stays proportional to the file."""
-    datasets, budget = [], [h5.id.get_filesize()]
+    datasets, budget = {}, [h5.id.get_filesize()]  # id(weight) -> its dataset, whatever the groups' order
     for group_path, _, weights in weight_groups(model):
         found = _vars(h5, group_path, path)
         if len(found) != len(weights):
@@ -246,11 +326,17 @@ def _read_h5(model: Any, h5: Any, path: str) -> None:
             if getattr(dataset, "shape", None) != weight.shape:
                 raise ValueError(f"{path!r}: {getattr(dataset, 'name', dataset)!r} has shape "
                                  f"{getattr(dataset, 'shape', None)}, but the model's weight there has shape {weight.shape}")
-        datasets += found
-    arrays = {f"weight/{i:04d}": _read(dataset, path, budget=budget) for i, dataset in enumerate(datasets)}
+        datasets.update({id(weight): dataset for weight, dataset in zip(weights, found)})
+    arrays = {f"weight/{i:04d}": _read(datasets[id(w)], path, budget=budget)
+              for i, w in enumerate(model.weights) if id(w) in datasets}
     if model.optimizer is not None and _resolve(h5, "optimizer", path) is not None:
         arrays.update(_optimizer_arrays(model, h5, path, budget))
-    native.restore(model, arrays, path)
+    listed = {id(w) for w in model.weights}  # a custom layer's sublayers kept in a list are not in model.weights
+    unlisted = [(weight, _read(datasets[id(weight)], path, budget=budget))
+                for _, _, weights in weight_groups(model) for weight in weights if id(weight) not in listed]
+    native.restore(model, arrays, path)  # all read and checked: only now is the model changed
+    for weight, array in unlisted:
+        weight.data[...] = array
 
 
 def _optimizer_arrays(model: Any, h5: Any, path: str, budget: list[int] | None = None) -> dict[str, np.ndarray]:

@@ -133,10 +133,14 @@ def model_from_config(config: dict[str, Any]) -> Any:
     check_config(config)
     layers = []
     for entry in config["layers"]:
-        cls = get_layer_class(entry["class_name"])
-        if _is_model(cls):
-            raise ValueError(f"a model inside a model ({entry['class_name']}) cannot be loaded yet")
-        layers.append(cls.from_config(entry["config"]))
+        cls = entry.get("class") or get_layer_class(entry["class_name"])  # "class": the user's, from custom objects
+        if _is_model(cls):  # a model used as a layer (from a .keras file): built the same way, uncompiled
+            try:
+                layers.append(model_from_config({**entry["config"], "compile": None}))
+            except KeyError as error:  # a model used as a layer whose config lacks what a model needs
+                raise ValueError(f"layer {entry.get('name')!r} is a {entry['class_name']} whose config has no {error}") from None
+        else:
+            layers.append(cls.from_config(entry["config"]))
     if config["class_name"] == "Sequential":
         model = get_layer_class("Sequential")(layers, name=config["name"])
         if config["input_shape"] is not None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..layers.base import initializers_skipped
 from . import archive, keras_files, legacy_h5, native
+from .object_registration import checked_custom_objects
 
 EXTENSIONS = {"keras": ".keras (Keras 3's archive)", "weights.h5": ".weights.h5 (Keras 3's weights file)",
               "h5": ".h5 or .hdf5 (Keras's legacy HDF5)", "npz": ".npz (this project's archive)"}
@@ -53,9 +54,11 @@ def save_weights(model: Any, filepath: str) -> None:
 
 def load_weights(model: Any, filepath: str) -> None:
     """The weights that save_weights (or save) wrote, into a model of the same architecture."""
-    kind = _format(filepath, "load_weights", ("weights.h5", "h5", "npz"))
+    kind = _format(filepath, "load_weights", ("weights.h5", "keras", "h5", "npz"))
     if kind == "weights.h5":
         return keras_files.load_weights_h5(model, filepath)
+    if kind == "keras":  # as Keras: a .keras archive's weights (and vocabularies), not its config
+        return keras_files.load_weights_keras(model, filepath)
     arrays = archive.read_archive(filepath) if kind == "npz" else None
     if not model.built:
         try:
@@ -67,18 +70,23 @@ def load_weights(model: Any, filepath: str) -> None:
     native.set_weight_arrays(model, arrays, filepath)
 
 
-def load_model(filepath: str) -> Any:
-    """The model that save wrote: same layers and graph, weights, compile settings, optimizer state."""
+def load_model(filepath: str, custom_objects: dict[str, Any] | None = None, compile: bool = True,  # noqa: A002 (Keras's name)
+               safe_mode: bool = True) -> Any:
+    """The model that save wrote: same layers and graph, weights, compile settings, optimizer state.
+    Keras's arguments: custom_objects, the user's classes by the names a .keras file gives them; compile=False
+    leaves the model uncompiled; safe_mode is accepted, and a file's code is never run either way."""
+    custom_objects = checked_custom_objects(custom_objects)
     kind = _format(filepath, "load_model", ("keras", "h5", "npz"))
     if kind == "keras":
-        return keras_files.load_keras(filepath)
+        return keras_files.load_keras(filepath, custom_objects, compile, safe_mode)
     if kind == "h5":
-        return legacy_h5.load_model_h5(filepath)
+        return legacy_h5.load_model_h5(filepath, compile=compile)
     arrays = archive.read_archive(filepath)
     if "config" not in arrays:
         raise ValueError(f"{filepath!r} holds weights only (no architecture): build the model and call load_weights")
     config = native.parse_config(str(arrays["config"]), filepath)  # ValueError naming the file for bad JSON
     try:
+        config = {**config, **({} if compile else {"compile": None})}
         with initializers_skipped():  # weights start as untouched zeros: a crafted size costs nothing yet
             model = native.model_from_config(config)
     except (KeyError, TypeError, IndexError, AttributeError, ValueError, MemoryError, OverflowError,
