@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint parity example bench
+.PHONY: test lint parity parity-tf example bench
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,17 @@ parity: $(INSTALLED)
 	$(PY) -m pip install --quiet -e '.[dev,parity]'
 	TINYGRAD_EMBED_PARITY=required KERAS_BACKEND=torch $(PY) -m pytest tests/test_keras_parity*.py \
 		tests/test_lstm.py::test_pytorch_lstm_with_our_weights_gives_our_outputs
+
+# Keras's TextVectorization runs on TensorFlow's string ops, so its parity files run in a virtualenv of their
+# own with tensorflow-cpu and KERAS_BACKEND=tensorflow (beside torch, TensorFlow would pin shared packages).
+TF_VENV := .venv-tf
+parity-tf:
+	test -x $(TF_VENV)/bin/python || $(PYTHON) -m venv $(TF_VENV)
+	$(TF_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TF_VENV)/bin/python -m pip install --quiet -e . 'pytest>=7' 'hypothesis>=6.80' 'h5py>=3' 'keras>=3' \
+		tensorflow-cpu==2.21.0
+	TINYGRAD_EMBED_PARITY=required KERAS_BACKEND=tensorflow $(TF_VENV)/bin/python -m pytest \
+		tests/test_keras_parity_text.py tests/test_keras_parity_files_text.py
 
 # Runs here read the shared copy of the dataset when it sits beside the checkout (no network).
 SHARED_IMDB := $(abspath ../shared/data/aclImdb_v1.tar.gz)
