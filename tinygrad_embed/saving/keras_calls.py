@@ -13,6 +13,8 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable
 
+import numpy as np
+
 from ..layers.base import get_layer_class
 from ..layers.symbolic import KerasTensor, flatten
 
@@ -26,10 +28,16 @@ def call_to_keras(node: Any, reference: Callable[[Any], dict]) -> dict[str, Any]
     """Keras's {"args", "kwargs"} for one call of a layer of this project's graph (not an op node)."""
     if node.args or any(isinstance(t, KerasTensor) for t in flatten(list(node.kwargs.values()))):
         raise ValueError(f"layer {node.layer.name!r} is called with extra tensors, which this writer does not map")
+    arrays = [key for key, value in node.kwargs.items() if any(isinstance(v, np.ndarray) for v in flatten(value))]
+    if arrays:  # config.json holds plain values: an array given to the call is data the file cannot name
+        raise ValueError(f"layer {node.layer.name!r} is called with arrays as {arrays}, which a .keras file cannot "
+                         "hold: make each an Input of the model (an attention_mask crosses as a tensor of the graph)")
     if type(node.layer).__name__ in TENSOR_ARGUMENTS:
         tensors = [reference(t) for t in node.inputs]
         kwargs = dict(node.kwargs)
-        if len(tensors) > 2 and node.inputs[2] is not node.inputs[1]:  # a key that is the value: Keras's default
+        # [query, value, key] was called with a key; in [query, value, key, mask] a key that is the value may be
+        # the one __call__ put in (none given): written as none, which means the same to Keras
+        if len(tensors) == 3 or len(tensors) > 3 and node.inputs[2] is not node.inputs[1]:
             kwargs["key"] = tensors[2]
         if len(tensors) > 3:
             kwargs["attention_mask"] = tensors[3]
