@@ -29,9 +29,9 @@ KERAS_LAYERS = ("InputLayer", "Embedding", "Dense", "LSTM", "GRU", "SimpleRNN", 
                 "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling1D", "Flatten",
                 "Activation", "Reshape", "Dropout", "SpatialDropout1D", "RepeatVector", "TimeDistributed", "Masking", "Add",
                 "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "BatchNormalization",
-                "LayerNormalization", "Attention", "AdditiveAttention", "MultiHeadAttention", "EinsumDense", "TextVectorization", "Lambda", "RNN", "LSTMCell", "GRUCell", "SimpleRNNCell",
-                "StackedRNNCells")
-# Layers added later (the attention family) join with keras_layer("MultiHeadAttention"): their config crosses
+                "LayerNormalization", "Attention", "AdditiveAttention", "MultiHeadAttention", "EinsumDense",
+                "TextVectorization", "Lambda", "RNN", "LSTMCell", "GRUCell", "SimpleRNNCell", "StackedRNNCells")
+# Layers added later join with keras_layer("ClassName"), as a user's code may call it: their config crosses
 # as their get_config gives it, their weights as Keras's walk finds them (keras_files._custom_groups): their
 # own in layers/<name>/vars, a sublayer held as attribute `query_dense` in layers/<name>/query_dense/vars.
 EXTRA_KERAS_LAYERS: set[str] = set()
