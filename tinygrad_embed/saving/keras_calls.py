@@ -57,7 +57,7 @@ def call_from_keras(entry: dict[str, Any], node: dict[str, Any], masks: set[str]
     for one of Keras's inbound_nodes of the layer `entry`; ValueError for a call this project cannot repeat."""
     args, kwargs, name = node["args"], dict(node.get("kwargs") or {}), entry.get("name")
     kwargs.pop("training", None)  # the training loop decides it here, as Keras's own fit does
-    if kwargs.get("mask") is None or all(history(t)[0] in masks for t in flatten(kwargs["mask"])):
+    if all(t is None or history(t)[0] in masks for t in flatten(kwargs.get("mask"))):
         kwargs.pop("mask", None)  # a mask op's output, or none: the mask comes with the tensor here
     if entry["class_name"] in TENSOR_ARGUMENTS:
         list_input, tensors = True, _tensor_arguments(entry, args, kwargs)
