@@ -51,10 +51,11 @@ def call_to_keras(node: Any, reference: Callable[[Any], dict]) -> dict[str, Any]
     return {"args": [inputs], "kwargs": dict(node.kwargs)}
 
 
-def call_from_keras(entry: dict[str, Any], node: dict[str, Any], masks: set[str],
-                    history: Callable[[Any], list]) -> tuple[bool, list[list], dict[str, Any]]:
+def call_from_keras(entry: dict[str, Any], node: dict[str, Any], masks: set[str], history: Callable[[Any], list],
+                    cls: type | None = None) -> tuple[bool, list[list], dict[str, Any]]:
     """(whether our layer takes a list, the [layer, call, output] of each tensor it reads, its other keywords)
-    for one of Keras's inbound_nodes of the layer `entry`; ValueError for a call this project cannot repeat."""
+    for one of Keras's inbound_nodes of the layer `entry` (cls: the user's class found for it, if it is one);
+    ValueError for a call this project cannot repeat."""
     args, kwargs, name = node["args"], dict(node.get("kwargs") or {}), entry.get("name")
     kwargs.pop("training", None)  # the training loop decides it here, as Keras's own fit does
     if all(t is None or history(t)[0] in masks for t in flatten(kwargs.get("mask"))):
@@ -70,7 +71,7 @@ def call_from_keras(entry: dict[str, Any], node: dict[str, Any], masks: set[str]
             list_input, tensors = True, [args[0]] + flatten(states)
         else:
             list_input, tensors = isinstance(args[0], list), args[0] if isinstance(args[0], list) else [args[0]]
-    _check_keywords(entry, kwargs)
+    _check_keywords(entry, kwargs, cls)
     return list_input, [history(t) for t in tensors], kwargs
 
 
@@ -104,15 +105,15 @@ def _tensor_arguments(entry: dict[str, Any], args: list, kwargs: dict[str, Any])
     return tensors
 
 
-def _check_keywords(entry: dict[str, Any], kwargs: dict[str, Any]) -> None:
+def _check_keywords(entry: dict[str, Any], kwargs: dict[str, Any], cls: type | None) -> None:
     """Each keyword left is a plain value that our layer's call takes (a tensor here would be lost)."""
     tensors = [key for key, value in kwargs.items() if any(_is_tensor(t) for t in flatten(value))]
     if tensors:
         raise ValueError(f"layer {entry.get('name')!r} is called with the tensors {tensors} as keywords, which this "
                          "project's graph does not carry")
     try:
-        parameters = inspect.signature(get_layer_class(entry["class_name"]).call).parameters
-    except (KeyError, ValueError):  # a user's class (found by custom objects) or a model: its call says
+        parameters = inspect.signature((cls or get_layer_class(entry["class_name"])).call).parameters
+    except ValueError:  # a Keras model's class name (Functional), a model of the project's: its call says
         return
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return

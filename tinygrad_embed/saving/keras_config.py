@@ -233,7 +233,7 @@ def _functional_from_keras(inner: dict[str, Any], lookup: Any) -> dict[str, Any]
         else:
             ours = _layer_from_keras(entry, lookup)
             for number, node in enumerate(entry.get("inbound_nodes", [])):
-                reads[(entry["name"], number)] = call_from_keras(entry, node, masks, _history)
+                reads[(entry["name"], number)] = call_from_keras(entry, node, masks, _history, ours.get("class"))
         layers.append(ours)
     waiting = list(reads)
     done = {(entry["name"], 0) for entry in entries if entry["class_name"] == "InputLayer"}
