@@ -327,3 +327,31 @@ def test_an_array_given_to_a_call_in_a_graph_is_refused_when_saving(tmp_path):
     h = tinygrad_embed.layers.MultiHeadAttention(2, 3)(x, x, attention_mask=np.tril(np.ones((3, 3), bool)))
     with pytest.raises(ValueError, match=r"called with arrays as \['attention_mask'\].*make each an Input"):
         tinygrad_embed.models.Model(x, h).save(tmp_path / "m.keras")
+
+
+def attention_subclass(api, register):
+    @register(package="files_attention", name="TemperedAttention")
+    class TemperedAttention(api.layers.MultiHeadAttention):
+        """A user's MultiHeadAttention with one more setting in its config: called and saved as Keras's."""
+        def __init__(self, temper=1.0, **kwargs):
+            super().__init__(**kwargs)
+            self.temper = temper
+
+        def get_config(self):
+            return {**super().get_config(), "temper": self.temper}
+    return TemperedAttention
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_a_registered_subclass_of_multi_head_attention_crosses_both_ways(tmp_path, direction):
+    classes = {keras: attention_subclass(keras, keras.saving.register_keras_serializable),
+               tinygrad_embed: attention_subclass(tinygrad_embed, register_keras_serializable)}
+
+    def build(api):
+        words, memory = api.Input((6,), dtype="int32"), api.Input((4, 5))
+        x = api.layers.Embedding(12, 8)(words)
+        return api.Model([words, memory], classes[api](temper=2.0, num_heads=2, key_dim=3)(x, memory, key=memory))
+    x = [ids(13), np.random.default_rng(13).normal(size=(4, 4, 5)).astype(np.float32)]
+    source, loaded = crosses(tmp_path, build, direction, x)
+    tempered = next(layer for layer in loaded.layers if "Tempered" in type(layer).__name__)
+    assert type(tempered) is classes[tinygrad_embed if direction == "keras to here" else keras] and tempered.temper == 2.0

@@ -16,10 +16,11 @@ from typing import Any, Callable
 import numpy as np
 
 from ..layers.base import get_layer_class
+from ..layers.multi_head_attention import MultiHeadAttention
 from ..layers.symbolic import KerasTensor, flatten
 
-# Layers whose call takes several tensor arguments, by Keras's names in its call's order
-TENSOR_ARGUMENTS = {"MultiHeadAttention": ("query", "value", "key", "attention_mask")}
+# MultiHeadAttention's (and a subclass's) tensor arguments, by Keras's names in its call's order
+TENSOR_ARGUMENTS = ("query", "value", "key", "attention_mask")
 # Tensors of Keras's call this project's graph does not carry (a mask here comes with the tensor it masks)
 MASK_TENSORS = ("query_mask", "value_mask", "key_mask")
 
@@ -32,7 +33,7 @@ def call_to_keras(node: Any, reference: Callable[[Any], dict]) -> dict[str, Any]
     if arrays:  # config.json holds plain values: an array given to the call is data the file cannot name
         raise ValueError(f"layer {node.layer.name!r} is called with arrays as {arrays}, which a .keras file cannot "
                          "hold: make each an Input of the model (an attention_mask crosses as a tensor of the graph)")
-    if type(node.layer).__name__ in TENSOR_ARGUMENTS:
+    if isinstance(node.layer, MultiHeadAttention):
         tensors = [reference(t) for t in node.inputs]
         kwargs = dict(node.kwargs)
         # [query, value, key] was called with a key; in [query, value, key, mask] a key that is the value may be
@@ -60,7 +61,7 @@ def call_from_keras(entry: dict[str, Any], node: dict[str, Any], masks: set[str]
     kwargs.pop("training", None)  # the training loop decides it here, as Keras's own fit does
     if all(t is None or history(t)[0] in masks for t in flatten(kwargs.get("mask"))):
         kwargs.pop("mask", None)  # a mask op's output, or none: the mask comes with the tensor here
-    if entry["class_name"] in TENSOR_ARGUMENTS:
+    if entry["class_name"] == "MultiHeadAttention" or isinstance(cls, type) and issubclass(cls, MultiHeadAttention):
         list_input, tensors = True, _tensor_arguments(entry, args, kwargs)
     else:
         if len(args) != 1:
@@ -78,7 +79,7 @@ def call_from_keras(entry: dict[str, Any], node: dict[str, Any], masks: set[str]
 def _tensor_arguments(entry: dict[str, Any], args: list, kwargs: dict[str, Any]) -> list:
     """The call's tensors in our list's order, taken from Keras's positional and keyword arguments (kwargs
     keeps the rest)."""
-    names, name = TENSOR_ARGUMENTS[entry["class_name"]], entry.get("name")
+    names, name = TENSOR_ARGUMENTS, entry.get("name")
     if len(args) > len(names):
         raise ValueError(f"layer {name!r} is called with {len(args)} positional arguments; its call takes at most "
                          f"{len(names)} tensors ({', '.join(names)})")
