@@ -174,6 +174,21 @@ def test_attention_and_additive_attention_on_masks_cross_both_ways(tmp_path, dir
     crosses(tmp_path, dot_attention, direction, ids(9))
 
 
+def two_masks(api):
+    query, value = api.Input((5, 3)), api.Input((4, 3))
+    q, v = api.layers.Masking(0.0)(query), api.layers.Masking(0.0)(value)
+    a = api.layers.Attention(score_mode="concat")([q, v])
+    return api.Model([query, value], api.layers.Add()([a, api.layers.AdditiveAttention(use_scale=False)([q, v])]))
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_attention_layers_with_a_query_mask_and_another_value_mask_cross_both_ways(tmp_path, direction):
+    rng = np.random.default_rng(14)
+    x = [rng.normal(size=(3, 5, 3)).astype(np.float32), rng.normal(size=(3, 4, 3)).astype(np.float32)]
+    x[0][0, 3:], x[1][1, 2:] = 0.0, 0.0  # query steps masked in row 0, value steps in row 1
+    crosses(tmp_path, two_masks, direction, x)
+
+
 def transformer_classes(api, register):
     """keras.io's "Text classification with Transformer", its two layers with get_config added."""
     @register(package="files_attention", name="TokenAndPositionEmbedding")
