@@ -21,6 +21,7 @@ from ..layers.symbolic import KerasTensor, flatten
 from ..layers.text_vectorization import TextVectorization
 from ..layers.time_distributed import TimeDistributed
 from . import keras_assets, keras_objects
+from .keras_calls import call_from_keras, call_to_keras
 from .native import _is_model
 from .keras_ops import KerasOperation, is_op_entry, mask_ops, operation_from_keras
 
@@ -28,9 +29,9 @@ KERAS_LAYERS = ("InputLayer", "Embedding", "Dense", "LSTM", "GRU", "SimpleRNN", 
                 "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling1D", "Flatten",
                 "Activation", "Reshape", "Dropout", "SpatialDropout1D", "RepeatVector", "TimeDistributed", "Masking", "Add",
                 "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "BatchNormalization",
-                "LayerNormalization", "Attention", "AdditiveAttention", "TextVectorization", "Lambda", "RNN", "LSTMCell", "GRUCell", "SimpleRNNCell",
-                "StackedRNNCells")
-# Layers added later (the attention family) join with keras_layer("MultiHeadAttention"): their config crosses
+                "LayerNormalization", "Attention", "AdditiveAttention", "MultiHeadAttention", "EinsumDense",
+                "TextVectorization", "Lambda", "RNN", "LSTMCell", "GRUCell", "SimpleRNNCell", "StackedRNNCells")
+# Layers added later join with keras_layer("ClassName"), as a user's code may call it: their config crosses
 # as their get_config gives it, their weights as Keras's walk finds them (keras_files._custom_groups): their
 # own in layers/<name>/vars, a sublayer held as attribute `query_dense` in layers/<name>/query_dense/vars.
 EXTRA_KERAS_LAYERS: set[str] = set()
@@ -95,15 +96,7 @@ def _functional_to_keras(model: Any) -> dict[str, Any]:
         if isinstance(node.layer, KerasOperation):
             return {"args": node.layer.keras_args([reference(t) for t in flatten(node.inputs)]),
                     "kwargs": dict(node.layer.call_kwargs)}
-        if node.args or any(isinstance(v, KerasTensor) for v in flatten(list(node.kwargs.values()))):
-            raise ValueError(f"layer {node.layer.name!r} is called with extra tensors, which this writer does not map")
-        if "initial_state" in inspect.signature(type(node.layer).call).parameters and isinstance(node.inputs, list):
-            # the states travel in our graph as [sequence, *states]; Keras writes them as the initial_state keyword,
-            # nested as the layer's states are (RNN of stacked cells)
-            states = getattr(node.layer, "pack_states", list)([reference(t) for t in node.inputs[1:]])
-            return {"args": [reference(node.inputs[0])], "kwargs": {**node.kwargs, "initial_state": states}}
-        inputs = [reference(t) for t in node.inputs] if isinstance(node.inputs, (list, tuple)) else reference(node.inputs)
-        return {"args": [inputs], "kwargs": dict(node.kwargs)}
+        return call_to_keras(node, reference)
 
     layers = [{**_layer_to_keras(layer), "name": layer.name,
                "inbound_nodes": [call(n) for n in model._nodes if n.layer is layer and not isinstance(layer, InputLayer)]}
@@ -236,11 +229,11 @@ def _functional_from_keras(inner: dict[str, Any], lookup: Any) -> dict[str, Any]
     for entry in entries:  # each call: (whether its layer takes a list, the [layer, call, output] it reads)
         if is_op_entry(entry):
             ours, list_input, tensors = operation_from_keras(entry, _is_tensor)
-            reads[(entry["name"], 0)] = (list_input, [_history(t) for t in tensors])
+            reads[(entry["name"], 0)] = (list_input, [_history(t) for t in tensors], {})
         else:
             ours = _layer_from_keras(entry, lookup)
             for number, node in enumerate(entry.get("inbound_nodes", [])):
-                reads[(entry["name"], number)] = _node_inputs(node, masks)
+                reads[(entry["name"], number)] = call_from_keras(entry, node, masks, _history, ours.get("class"))
         layers.append(ours)
     waiting = list(reads)
     done = {(entry["name"], 0) for entry in entries if entry["class_name"] == "InputLayer"}
@@ -251,8 +244,8 @@ def _functional_from_keras(inner: dict[str, Any], lookup: Any) -> dict[str, Any]
         if not ready:
             raise ValueError(f"the layer calls of {[w[0] for w in waiting]} read tensors no call produces")
         for name, number in ready:
-            list_input, histories = reads[(name, number)]
-            calls.append({"layer": name, "list_input": list_input, "inputs": histories, "kwargs": {}})
+            list_input, histories, kwargs = reads[(name, number)]
+            calls.append({"layer": name, "list_input": list_input, "inputs": histories, "kwargs": kwargs})
             done.add((name, number))
         waiting = [w for w in waiting if w not in done]
     single_input, single_output = isinstance(inner["input_layers"][0], str), isinstance(inner["output_layers"][0], str)
@@ -276,18 +269,6 @@ def _history(tensor: Any) -> list:
     if not isinstance(tensor, dict) or tensor.get("class_name") != "__keras_tensor__":
         raise ValueError(f"a layer's input must be a tensor of the graph, got {tensor!r:.80}")
     return list(tensor["config"]["keras_history"])
-
-
-def _node_inputs(node: dict[str, Any], masks: set[str]) -> tuple[bool, list[list]]:
-    """(whether the layer takes a list, the [layer, call, output] of each tensor it reads)."""
-    args, kwargs = node["args"], node.get("kwargs", {})
-    extra = [k for k, v in kwargs.items() if k not in ("training", "initial_state")
-             and not (k == "mask" and (v is None or _history(v)[0] in masks))]
-    if len(args) != 1 or extra:
-        raise ValueError(f"a layer call with arguments {extra or len(args)} besides its input is not supported")
-    if kwargs.get("initial_state") is not None:  # a recurrent layer's states join its input, [sequence, *states]
-        return True, [_history(args[0])] + [_history(t) for t in flatten(kwargs["initial_state"])]
-    return isinstance(args[0], list), [_history(t) for t in (args[0] if isinstance(args[0], list) else [args[0]])]
 
 
 def _layer_from_keras(entry: dict[str, Any], lookup: Any, nested: bool = False) -> dict[str, Any]:
