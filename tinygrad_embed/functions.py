@@ -425,7 +425,7 @@ def contract(x: np.ndarray, y: np.ndarray, a: str, b: str, out: str) -> np.ndarr
     """einsum(f"{a},{b}->{out}", x, y) as one batched matrix product, for subscripts einsum_subscripts passed:
     (shared letters kept, x's own, the summed ones) @ (shared kept, summed, y's own), then the output's order.
     Why: numpy's einsum runs a product with batch letters (attention's scores) in its own loops, some 50
-    times slower than the BLAS behind matmul."""
+    times slower than BLAS; the product itself is kernels.batched_matmul (why not np.matmul: see there)."""
     size = dict(zip(a, x.shape)) | dict(zip(b, y.shape))
     kept = [c for c in a if c in b and c in out]
     summed, own_x, own_y = [c for c in a if c in b and c not in out], [c for c in a if c not in b], \
@@ -433,9 +433,14 @@ def contract(x: np.ndarray, y: np.ndarray, a: str, b: str, out: str) -> np.ndarr
     count = lambda letters: int(np.prod([size[c] for c in letters]))  # noqa: E731
     x = x.transpose([a.index(c) for c in kept + own_x + summed]).reshape(count(kept), count(own_x), count(summed))
     y = y.transpose([b.index(c) for c in kept + summed + own_y]).reshape(count(kept), count(summed), count(own_y))
+    z = np.empty((x.shape[0], x.shape[1], y.shape[2]), np.result_type(x, y))
+    if x.dtype == y.dtype == z.dtype and z.dtype in (np.float32, np.float64):
+        kernels.batched_matmul(z, np.ascontiguousarray(x), np.ascontiguousarray(y))
+    else:  # integers, mixed dtypes: numpy's own product
+        np.matmul(x, y, out=z)
     order = kept + own_x + own_y
-    z = (x @ y).reshape([size[c] for c in order])
-    return z.transpose([order.index(c) for c in out])
+    z = z.reshape([size[c] for c in order]).transpose([order.index(c) for c in out])
+    return z if z.flags.c_contiguous else z.copy()  # C order, so that the next product copies nothing
 
 
 @register()
