@@ -244,6 +244,23 @@ def test_masked_softmax_equals_the_composed_ops_it_fuses():
     np.testing.assert_allclose(fused_in.grad, composed_in.grad, rtol=1e-10, atol=1e-15)
 
 
+@pytest.mark.parametrize("mask", [np.True_, np.ones((1, 2, 1, 5), bool)], ids=["True", "all-ones array"])
+def test_masked_softmax_with_nothing_masked_is_the_plain_softmax(mask):
+    """Nothing masked takes a path without the wheres (MultiHeadAttention without masks): it must equal
+    softmax from the registered ops, in value and in gradient, float32 staying float32."""
+    from tinygrad_embed import activations
+    x, upstream = RNG.standard_normal((3, 2, 4, 5)) * 30, RNG.standard_normal((3, 2, 4, 5))
+    for dtype, tolerance in ((np.float64, 1e-12), (np.float32, 1e-6)):
+        fused_in, composed_in = (tg.Tensor(x.astype(dtype), requires_grad=True) for _ in range(2))
+        fused = OPS["MaskedSoftmax"].apply(fused_in, mask, axis=-1)
+        composed = activations.softmax(composed_in, axis=-1)
+        assert fused.dtype == dtype
+        np.testing.assert_allclose(fused.data, composed.data, rtol=tolerance, atol=tolerance * 1e-3)
+        (fused * upstream.astype(dtype)).sum().backward()
+        (composed * upstream.astype(dtype)).sum().backward()
+        np.testing.assert_allclose(fused_in.grad, composed_in.grad, rtol=tolerance * 10, atol=tolerance)
+
+
 def test_an_attention_mask_without_its_batch_axis_broadcasts_over_the_batch():
     layer = layers.MultiHeadAttention(2, 3)
     query, value = RNG.standard_normal((3, 4, 5)), RNG.standard_normal((3, 6, 5))

@@ -430,6 +430,7 @@ def contract(x: np.ndarray, y: np.ndarray, a: str, b: str, out: str) -> np.ndarr
     kept = [c for c in a if c in b and c in out]
     summed, own_x, own_y = [c for c in a if c in b and c not in out], [c for c in a if c not in b], \
         [c for c in b if c not in a]
+    order = kept + own_x + own_y
     count = lambda letters: int(np.prod([size[c] for c in letters]))  # noqa: E731
     x = x.transpose([a.index(c) for c in kept + own_x + summed]).reshape(count(kept), count(own_x), count(summed))
     y = y.transpose([b.index(c) for c in kept + summed + own_y]).reshape(count(kept), count(summed), count(own_y))
@@ -438,7 +439,6 @@ def contract(x: np.ndarray, y: np.ndarray, a: str, b: str, out: str) -> np.ndarr
         kernels.batched_matmul(z, np.ascontiguousarray(x), np.ascontiguousarray(y))
     else:  # integers, mixed dtypes: numpy's own product
         np.matmul(x, y, out=z)
-    order = kept + own_x + own_y
     z = z.reshape([size[c] for c in order]).transpose([order.index(c) for c in out])
     return z if z.flags.c_contiguous else z.copy()  # C order, so that the next product copies nothing
 
@@ -477,14 +477,23 @@ class MaskedSoftmax(Function):
     # Keras's Softmax layer with a mask: a fully masked row gives zeros (never NaN, never uniform weights),
     # and no gradient reaches a masked score. One op: composed, where/exp/sum/div keep four arrays alive.
     def forward(self, x, mask, axis=-1):
-        keep = np.broadcast_to(check_softmax_mask(mask, x.shape), x.shape)
-        shifted = np.where(keep, x, np.asarray(LARGE_NEGATIVE, x.dtype))
-        e = np.exp(shifted - shifted.max(axis=axis, keepdims=True))
-        self.out, self.axis = np.where(keep, e / e.sum(axis=axis, keepdims=True), np.zeros((), x.dtype)), axis
-        return self.out
+        mask = check_softmax_mask(mask, x.shape)
+        every = mask.all()  # nothing masked (MultiHeadAttention without masks): the wheres would copy x twice
+        keep = None if every else np.broadcast_to(mask, x.shape)
+        e = x - x.max(axis=axis, keepdims=True) if every else np.where(keep, x, np.asarray(LARGE_NEGATIVE, x.dtype))
+        if not every:
+            e -= e.max(axis=axis, keepdims=True)
+        np.exp(e, out=e)  # in place, as each step below: the scores are the step's largest array
+        e /= e.sum(axis=axis, keepdims=True)
+        if not every:
+            np.copyto(e, 0, where=~keep)
+        self.out, self.axis = e, axis
+        return e
 
     def backward(self, g):
-        return (self.out * (g - (g * self.out).sum(axis=self.axis, keepdims=True)),)
+        dx = g - (g * self.out).sum(axis=self.axis, keepdims=True)
+        dx *= self.out
+        return (dx,)
 
 
 def whole_numbers(indices: np.ndarray) -> np.ndarray:
