@@ -244,6 +244,21 @@ def test_masked_softmax_equals_the_composed_ops_it_fuses():
     np.testing.assert_allclose(fused_in.grad, composed_in.grad, rtol=1e-10, atol=1e-15)
 
 
+@pytest.mark.parametrize("equation", ["aecd,abcd->acbe", "ij,jk->ki", "aecd,acbe->abcd"])
+def test_einsum_whose_output_takes_the_second_operands_letters_first_equals_numpy(equation):
+    """Such a product runs as y @ x (no transposed copy of the output): the same values and gradients."""
+    terms = equation.replace("->", ",").split(",")
+    size = dict(zip("abcdeijk", (3, 4, 2, 5, 6, 3, 4, 5)))
+    x, y = (tg.Tensor(RNG.standard_normal([size[c] for c in t]), requires_grad=True) for t in terms[:2])
+    z = OPS["Einsum"].apply(x, y, equation)
+    np.testing.assert_allclose(z.data, np.einsum(equation, x.data, y.data), rtol=1e-12, atol=1e-12)
+    upstream = RNG.standard_normal(z.shape)
+    (z * upstream).sum().backward()
+    a, b, out = terms
+    np.testing.assert_allclose(x.grad, np.einsum(f"{out},{b}->{a}", upstream, y.data), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.grad, np.einsum(f"{a},{out}->{b}", x.data, upstream), rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("mask", [np.True_, np.ones((1, 2, 1, 5), bool)], ids=["True", "all-ones array"])
 def test_masked_softmax_with_nothing_masked_is_the_plain_softmax(mask):
     """Nothing masked takes a path without the wheres (MultiHeadAttention without masks): it must equal

@@ -431,6 +431,8 @@ def contract(x: np.ndarray, y: np.ndarray, a: str, b: str, out: str) -> np.ndarr
     summed, own_x, own_y = [c for c in a if c in b and c not in out], [c for c in a if c not in b], \
         [c for c in b if c not in a]
     order = kept + own_x + own_y
+    if order != list(out) and [c for c in b if c in a and c in out] + own_y + own_x == list(out):
+        return contract(y, x, b, a, out)  # y @ x gives the output's order as it is, with no copy to transpose
     count = lambda letters: int(np.prod([size[c] for c in letters]))  # noqa: E731
     x = x.transpose([a.index(c) for c in kept + own_x + summed]).reshape(count(kept), count(own_x), count(summed))
     y = y.transpose([b.index(c) for c in kept + summed + own_y]).reshape(count(kept), count(summed), count(own_y))
