@@ -259,6 +259,14 @@ def test_einsum_whose_output_takes_the_second_operands_letters_first_equals_nump
     np.testing.assert_allclose(y.grad, np.einsum(f"{a},{out}->{b}", x.data, upstream), rtol=1e-12, atol=1e-12)
 
 
+def test_einsum_over_a_batch_split_among_threads_equals_numpy():
+    """64 matrices: enough for fused_rnn.batch_blocks to give each core a block of them."""
+    x, y = RNG.standard_normal((64, 5, 3)).astype(np.float32), RNG.standard_normal((64, 3, 4)).astype(np.float32)
+    z = OPS["Einsum"].apply(tg.Tensor(x), tg.Tensor(y), "abc,acd->abd")
+    assert z.dtype == np.float32
+    np.testing.assert_allclose(z.data, np.einsum("abc,acd->abd", x, y), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("mask", [np.True_, np.ones((1, 2, 1, 5), bool)], ids=["True", "all-ones array"])
 def test_masked_softmax_with_nothing_masked_is_the_plain_softmax(mask):
     """Nothing masked takes a path without the wheres (MultiHeadAttention without masks): it must equal

@@ -6,11 +6,13 @@ without a test, and a test checks that each named method is in tensor.py and cal
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Sequence
 
 import numpy as np
 
 from . import kernels
+from .fused_rnn import batch_blocks, side_by_side
 from .tensor import Tensor, grad_enabled
 
 OPS: dict[str, type[Function]] = {}
@@ -438,7 +440,8 @@ def contract(x: np.ndarray, y: np.ndarray, a: str, b: str, out: str) -> np.ndarr
     y = y.transpose([b.index(c) for c in kept + summed + own_y]).reshape(count(kept), count(summed), count(own_y))
     z = np.empty((x.shape[0], x.shape[1], y.shape[2]), np.result_type(x, y))
     if x.dtype == y.dtype == z.dtype and z.dtype in (np.float32, np.float64):
-        kernels.batched_matmul(z, np.ascontiguousarray(x), np.ascontiguousarray(y))
+        x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)  # blocks of the batch, a thread per core:
+        side_by_side([partial(kernels.batched_matmul, z[s], x[s], y[s]) for s in batch_blocks(len(z))])
     else:  # integers, mixed dtypes: numpy's own product
         np.matmul(x, y, out=z)
     z = z.reshape([size[c] for c in order]).transpose([order.index(c) for c in out])
