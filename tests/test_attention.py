@@ -259,12 +259,22 @@ def test_einsum_whose_output_takes_the_second_operands_letters_first_equals_nump
     np.testing.assert_allclose(y.grad, np.einsum(f"{a},{out}->{b}", x.data, upstream), rtol=1e-12, atol=1e-12)
 
 
-def test_einsum_over_a_batch_split_among_threads_equals_numpy():
-    """64 matrices: enough for fused_rnn.batch_blocks to give each core a block of them."""
-    x, y = RNG.standard_normal((64, 5, 3)).astype(np.float32), RNG.standard_normal((64, 3, 4)).astype(np.float32)
-    z = OPS["Einsum"].apply(tg.Tensor(x), tg.Tensor(y), "abc,acd->abd")
+@pytest.mark.parametrize("equation, x_shape, y_shape", [("abc,acd->abd", (64, 5, 3), (64, 3, 4)),
+                                                       ("abc,cde->abde", (8, 9, 3), (3, 2, 4))],
+                         ids=["64 matrices", "one matrix of 72 rows"])
+def test_einsum_split_among_threads_equals_numpy(equation, x_shape, y_shape):
+    """Enough matrices, or rows of one matrix, for fused_rnn.batch_blocks to give each core a block."""
+    x, y = RNG.standard_normal(x_shape).astype(np.float32), RNG.standard_normal(y_shape).astype(np.float32)
+    z = OPS["Einsum"].apply(tg.Tensor(x), tg.Tensor(y), equation)
     assert z.dtype == np.float32
-    np.testing.assert_allclose(z.data, np.einsum("abc,acd->abd", x, y), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(z.data, np.einsum(equation, x, y), rtol=1e-5, atol=1e-5)
+
+
+def test_einsum_of_integers_stays_integer():
+    x, y = np.arange(6).reshape(2, 3), np.arange(12).reshape(3, 4)
+    z = OPS["Einsum"].apply(tg.Tensor(x), tg.Tensor(y), "ij,jk->ik")
+    assert z.dtype == x.dtype
+    np.testing.assert_array_equal(z.data, x @ y)
 
 
 @pytest.mark.parametrize("mask", [np.True_, np.ones((1, 2, 1, 5), bool)], ids=["True", "all-ones array"])

@@ -423,11 +423,24 @@ def einsum_subscripts(equation: Any, x: np.ndarray, y: np.ndarray) -> tuple[str,
     return a, b, out
 
 
+def product(z: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """z = x @ y for C-contiguous (B, M, K) and (B, K, N): blocks of the batch (of one matrix's rows when B is
+    1) side by side, a thread per core, BLAS held to one thread in each (fused_rnn.side_by_side).
+    Why not one np.matmul: it calls BLAS once per matrix of the batch (64 per attention product here), and a
+    threaded BLAS wakes its threads on every call; on a busy machine each wake-up waits for a time slice,
+    which made one attention product take 0.1 to 1.5 s instead of 5 ms. Contiguous operands, since
+    np.matmul falls back to numpy's own loops, slower still, on a transposed view of a batch."""
+    if len(z) == 1:
+        side_by_side([partial(np.matmul, x[:, s], y, out=z[:, s]) for s in batch_blocks(z.shape[1])])
+    else:
+        side_by_side([partial(np.matmul, x[s], y[s], out=z[s]) for s in batch_blocks(len(z))])
+
+
 def contract(x: np.ndarray, y: np.ndarray, a: str, b: str, out: str) -> np.ndarray:
     """einsum(f"{a},{b}->{out}", x, y) as one batched matrix product, for subscripts einsum_subscripts passed:
     (shared letters kept, x's own, the summed ones) @ (shared kept, summed, y's own), then the output's order.
     Why: numpy's einsum runs a product with batch letters (attention's scores) in its own loops, some 50
-    times slower than BLAS; the product itself is kernels.batched_matmul (why not np.matmul: see there)."""
+    times slower than BLAS; the product itself runs in `product`."""
     size = dict(zip(a, x.shape)) | dict(zip(b, y.shape))
     kept = [c for c in a if c in b and c in out]
     summed, own_x, own_y = [c for c in a if c in b and c not in out], [c for c in a if c not in b], \
@@ -439,11 +452,7 @@ def contract(x: np.ndarray, y: np.ndarray, a: str, b: str, out: str) -> np.ndarr
     x = x.transpose([a.index(c) for c in kept + own_x + summed]).reshape(count(kept), count(own_x), count(summed))
     y = y.transpose([b.index(c) for c in kept + summed + own_y]).reshape(count(kept), count(summed), count(own_y))
     z = np.empty((x.shape[0], x.shape[1], y.shape[2]), np.result_type(x, y))
-    if x.dtype == y.dtype == z.dtype and z.dtype in (np.float32, np.float64):
-        x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)  # blocks of the batch, a thread per core:
-        side_by_side([partial(kernels.batched_matmul, z[s], x[s], y[s]) for s in batch_blocks(len(z))])
-    else:  # integers, mixed dtypes: numpy's own product
-        np.matmul(x, y, out=z)
+    product(z, np.ascontiguousarray(x), np.ascontiguousarray(y))
     z = z.reshape([size[c] for c in order]).transpose([order.index(c) for c in out])
     return z if z.flags.c_contiguous else z.copy()  # C order, so that the next product copies nothing
 

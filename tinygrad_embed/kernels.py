@@ -278,32 +278,3 @@ def simple_rnn_step_backward_numpy(d, dh, h_new, rows):
     d[:] = dh[rows] * (1 - h_new ** 2)
     dh[rows] = 0
 
-
-# ---- Batched matrix product, for Einsum ------------------------------------------------------------
-# Why not numpy's matmul: it calls BLAS once per matrix of the batch (64 per attention product here),
-# and a multi-threaded BLAS wakes its threads on every call; on a busy machine each wake-up waits for a
-# time slice, which made one attention product take 0.1 to 1.5 s instead of 10 ms. A single-threaded
-# loop never waits. Four rows at a time: each row of y, once loaded, feeds four rows of the output.
-@numba.njit(cache=True, nogil=True)
-def batched_matmul(out, x, y):
-    """out[b] = x[b] @ y[b] for each b; x (B, M, K), y (B, K, N), out (B, M, N), all C-contiguous."""
-    out[:] = 0
-    for b in range(x.shape[0]):
-        for i in range(0, x.shape[1] - 3, 4):
-            r0, r1, r2, r3 = out[b, i], out[b, i + 1], out[b, i + 2], out[b, i + 3]
-            for k in range(x.shape[2]):
-                a0, a1, a2, a3, row = x[b, i, k], x[b, i + 1, k], x[b, i + 2, k], x[b, i + 3, k], y[b, k]
-                for j in range(y.shape[2]):
-                    r0[j] += a0 * row[j]
-                    r1[j] += a1 * row[j]
-                    r2[j] += a2 * row[j]
-                    r3[j] += a3 * row[j]
-        for i in range(x.shape[1] - x.shape[1] % 4, x.shape[1]):  # the last rows, fewer than four
-            for k in range(x.shape[2]):
-                a, row = x[b, i, k], y[b, k]
-                for j in range(y.shape[2]):
-                    out[b, i, j] += a * row[j]
-
-
-def batched_matmul_numpy(out, x, y):
-    np.matmul(x, y, out=out)
