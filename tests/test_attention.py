@@ -270,6 +270,17 @@ def test_einsum_split_among_threads_equals_numpy(equation, x_shape, y_shape):
     np.testing.assert_allclose(z.data, np.einsum(equation, x, y), rtol=1e-5, atol=1e-5)
 
 
+def test_a_batch_of_transposed_matrices_reaches_blas_uncopied_and_gives_numpys_product():
+    from tinygrad_embed.functions import blas_ordered
+    x = RNG.standard_normal((4, 6, 5))
+    assert blas_ordered(x.transpose(0, 2, 1)).base is x  # Fortran-ordered matrices: read as they are
+    strided = blas_ordered(x[:, ::2])
+    assert strided.flags.c_contiguous and not np.shares_memory(strided, x)  # any other view: a C-order copy
+    y = RNG.standard_normal((4, 6, 3))
+    z = OPS["Einsum"].apply(tg.Tensor(x), tg.Tensor(y), "abc,abd->acd")  # x's matrices transposed: a view
+    np.testing.assert_allclose(z.data, np.einsum("abc,abd->acd", x, y), rtol=1e-12, atol=1e-12)
+
+
 def test_einsum_of_integers_stays_integer():
     x, y = np.arange(6).reshape(2, 3), np.arange(12).reshape(3, 4)
     z = OPS["Einsum"].apply(tg.Tensor(x), tg.Tensor(y), "ij,jk->ik")

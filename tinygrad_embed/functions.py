@@ -423,13 +423,24 @@ def einsum_subscripts(equation: Any, x: np.ndarray, y: np.ndarray) -> tuple[str,
     return a, b, out
 
 
+def blas_ordered(m: np.ndarray) -> np.ndarray:
+    """m itself when each of its matrices is in C or Fortran order (BLAS reads either, transposing for free:
+    the attention's scores as (keys, queries) in the value's gradient save a 10 MB copy), else a C-order copy."""
+    rows, columns = m.strides[-2:]
+    if (columns == m.itemsize and rows == m.itemsize * m.shape[-1]) or \
+            (rows == m.itemsize and columns == m.itemsize * m.shape[-2]):
+        return m
+    return np.ascontiguousarray(m)
+
+
 def product(z: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
-    """z = x @ y for C-contiguous (B, M, K) and (B, K, N): blocks of the batch (of one matrix's rows when B is
-    1) side by side, a thread per core, BLAS held to one thread in each (fused_rnn.side_by_side).
+    """z = x @ y for (B, M, K) and (B, K, N), each matrix in C or Fortran order: blocks of the batch (of one
+    matrix's rows when B is 1) side by side, a thread per core, BLAS held to one thread in each
+    (fused_rnn.side_by_side).
     Why not one np.matmul: it calls BLAS once per matrix of the batch (64 per attention product here), and a
     threaded BLAS wakes its threads on every call; on a busy machine each wake-up waits for a time slice,
-    which made one attention product take 0.1 to 1.5 s instead of 5 ms. Contiguous operands, since
-    np.matmul falls back to numpy's own loops, slower still, on a transposed view of a batch."""
+    which made one attention product take 0.1 to 1.5 s instead of 5 ms. Operands in BLAS's orders, since
+    np.matmul falls back to numpy's own loops, slower still, on any other view."""
     if len(z) == 1:
         side_by_side([partial(np.matmul, x[:, s], y, out=z[:, s]) for s in batch_blocks(z.shape[1])])
     else:
@@ -452,7 +463,7 @@ def contract(x: np.ndarray, y: np.ndarray, a: str, b: str, out: str) -> np.ndarr
     x = x.transpose([a.index(c) for c in kept + own_x + summed]).reshape(count(kept), count(own_x), count(summed))
     y = y.transpose([b.index(c) for c in kept + summed + own_y]).reshape(count(kept), count(summed), count(own_y))
     z = np.empty((x.shape[0], x.shape[1], y.shape[2]), np.result_type(x, y))
-    product(z, np.ascontiguousarray(x), np.ascontiguousarray(y))
+    product(z, blas_ordered(x), blas_ordered(y))
     z = z.reshape([size[c] for c in order]).transpose([order.index(c) for c in out])
     return z if z.flags.c_contiguous else z.copy()  # C order, so that the next product copies nothing
 
