@@ -173,4 +173,3 @@ def test_every_kernel_has_a_numpy_twin_that_a_test_here_runs():
     for name in set(compiled) - helpers:
         assert callable(getattr(kernels, f"{name}_numpy", None)), f"kernels.{name} has no numpy twin"
         assert f"kernels.{name}_numpy" in source, f"no test in this file compares kernels.{name} with its twin"
-

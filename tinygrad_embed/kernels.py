@@ -277,4 +277,3 @@ def simple_rnn_step_backward(d, dh, h_new, rows):
 def simple_rnn_step_backward_numpy(d, dh, h_new, rows):
     d[:] = dh[rows] * (1 - h_new ** 2)
     dh[rows] = 0
-
