@@ -21,6 +21,14 @@ def test_masked_softmax_gives_zeros_and_no_gradient_for_a_row_masked_throughout(
     assert not np.isnan(x.grad).any() and np.all(x.grad[1] == 0) and x.grad[0, 1] == 0
 
 
+@pytest.mark.parametrize("mask", [np.True_, np.array([True, False, True])], ids=["nothing masked", "masked"])
+def test_masked_softmax_of_integers_is_float64_as_numpys_exp(mask):
+    z = OPS["MaskedSoftmax"].apply(tg.Tensor(np.arange(6).reshape(2, 3)), mask, axis=-1)
+    expected = np.where(mask, np.exp(np.arange(6.0).reshape(2, 3)), 0)
+    assert z.dtype == np.float64
+    np.testing.assert_allclose(z.data, expected / expected.sum(axis=-1, keepdims=True), rtol=1e-12)
+
+
 def test_masked_softmax_refuses_a_mask_that_does_not_broadcast():
     with pytest.raises(ValueError, match=r"mask of shape \(3,\)"):
         OPS["MaskedSoftmax"].apply(tg.Tensor(np.zeros((2, 4))), np.ones(3, bool))

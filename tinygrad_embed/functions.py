@@ -502,7 +502,7 @@ class MaskedSoftmax(Function):
     # Keras's Softmax layer with a mask: a fully masked row gives zeros (never NaN, never uniform weights),
     # and no gradient reaches a masked score. One op: composed, where/exp/sum/div keep four arrays alive.
     def forward(self, x, mask, axis=-1):
-        mask = check_softmax_mask(mask, x.shape)
+        mask, x = check_softmax_mask(mask, x.shape), x if x.dtype.kind == "f" else x.astype(np.float64)  # as np.exp
         every = mask.all()  # nothing masked (MultiHeadAttention without masks): the wheres would copy x twice
         keep = None if every else np.broadcast_to(mask, x.shape)
         e = x - x.max(axis=axis, keepdims=True) if every else np.where(keep, x, np.asarray(LARGE_NEGATIVE, x.dtype))
