@@ -21,6 +21,14 @@ def test_masked_softmax_gives_zeros_and_no_gradient_for_a_row_masked_throughout(
     assert not np.isnan(x.grad).any() and np.all(x.grad[1] == 0) and x.grad[0, 1] == 0
 
 
+@pytest.mark.parametrize("mask", [np.True_, np.array([True, False, True])], ids=["nothing masked", "masked"])
+def test_masked_softmax_of_integers_is_float64_as_numpys_exp(mask):
+    z = OPS["MaskedSoftmax"].apply(tg.Tensor(np.arange(6).reshape(2, 3)), mask, axis=-1)
+    expected = np.where(mask, np.exp(np.arange(6.0).reshape(2, 3)), 0)
+    assert z.dtype == np.float64
+    np.testing.assert_allclose(z.data, expected / expected.sum(axis=-1, keepdims=True), rtol=1e-12)
+
+
 def test_masked_softmax_refuses_a_mask_that_does_not_broadcast():
     with pytest.raises(ValueError, match=r"mask of shape \(3,\)"):
         OPS["MaskedSoftmax"].apply(tg.Tensor(np.zeros((2, 4))), np.ones(3, bool))
@@ -242,6 +250,67 @@ def test_masked_softmax_equals_the_composed_ops_it_fuses():
     (fused * upstream).sum().backward()
     (composed * upstream).sum().backward()
     np.testing.assert_allclose(fused_in.grad, composed_in.grad, rtol=1e-10, atol=1e-15)
+
+
+@pytest.mark.parametrize("equation", ["aecd,abcd->acbe", "ij,jk->ki", "aecd,acbe->abcd"])
+def test_einsum_whose_output_takes_the_second_operands_letters_first_equals_numpy(equation):
+    """Such a product runs as y @ x (no transposed copy of the output): the same values and gradients."""
+    terms = equation.replace("->", ",").split(",")
+    size = dict(zip("abcdeijk", (3, 4, 2, 5, 6, 3, 4, 5)))
+    x, y = (tg.Tensor(RNG.standard_normal([size[c] for c in t]), requires_grad=True) for t in terms[:2])
+    z = OPS["Einsum"].apply(x, y, equation)
+    np.testing.assert_allclose(z.data, np.einsum(equation, x.data, y.data), rtol=1e-12, atol=1e-12)
+    upstream = RNG.standard_normal(z.shape)
+    (z * upstream).sum().backward()
+    a, b, out = terms
+    np.testing.assert_allclose(x.grad, np.einsum(f"{out},{b}->{a}", upstream, y.data), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.grad, np.einsum(f"{a},{out}->{b}", x.data, upstream), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("equation, x_shape, y_shape", [("abc,acd->abd", (64, 5, 3), (64, 3, 4)),
+                                                       ("abc,cde->abde", (8, 9, 3), (3, 2, 4))],
+                         ids=["64 matrices", "one matrix of 72 rows"])
+def test_einsum_split_among_threads_equals_numpy(equation, x_shape, y_shape):
+    """Enough matrices, or rows of one matrix, for fused_rnn.batch_blocks to give each core a block."""
+    x, y = RNG.standard_normal(x_shape).astype(np.float32), RNG.standard_normal(y_shape).astype(np.float32)
+    z = OPS["Einsum"].apply(tg.Tensor(x), tg.Tensor(y), equation)
+    assert z.dtype == np.float32
+    np.testing.assert_allclose(z.data, np.einsum(equation, x, y), rtol=1e-5, atol=1e-5)
+
+
+def test_a_batch_of_transposed_matrices_reaches_blas_uncopied_and_gives_numpys_product():
+    from tinygrad_embed.functions import blas_ordered
+    x = RNG.standard_normal((4, 6, 5))
+    assert blas_ordered(x.transpose(0, 2, 1)).base is x  # Fortran-ordered matrices: read as they are
+    strided = blas_ordered(x[:, ::2])
+    assert strided.flags.c_contiguous and not np.shares_memory(strided, x)  # any other view: a C-order copy
+    y = RNG.standard_normal((4, 6, 3))
+    z = OPS["Einsum"].apply(tg.Tensor(x), tg.Tensor(y), "abc,abd->acd")  # x's matrices transposed: a view
+    np.testing.assert_allclose(z.data, np.einsum("abc,abd->acd", x, y), rtol=1e-12, atol=1e-12)
+
+
+def test_einsum_of_integers_stays_integer():
+    x, y = np.arange(6).reshape(2, 3), np.arange(12).reshape(3, 4)
+    z = OPS["Einsum"].apply(tg.Tensor(x), tg.Tensor(y), "ij,jk->ik")
+    assert z.dtype == x.dtype
+    np.testing.assert_array_equal(z.data, x @ y)
+
+
+@pytest.mark.parametrize("mask", [np.True_, np.ones((1, 2, 1, 5), bool)], ids=["True", "all-ones array"])
+def test_masked_softmax_with_nothing_masked_is_the_plain_softmax(mask):
+    """Nothing masked takes a path without the wheres (MultiHeadAttention without masks): it must equal
+    softmax from the registered ops, in value and in gradient, float32 staying float32."""
+    from tinygrad_embed import activations
+    x, upstream = RNG.standard_normal((3, 2, 4, 5)) * 30, RNG.standard_normal((3, 2, 4, 5))
+    for dtype, tolerance in ((np.float64, 1e-12), (np.float32, 1e-6)):
+        fused_in, composed_in = (tg.Tensor(x.astype(dtype), requires_grad=True) for _ in range(2))
+        fused = OPS["MaskedSoftmax"].apply(fused_in, mask, axis=-1)
+        composed = activations.softmax(composed_in, axis=-1)
+        assert fused.dtype == dtype
+        np.testing.assert_allclose(fused.data, composed.data, rtol=tolerance, atol=tolerance * 1e-3)
+        (fused * upstream.astype(dtype)).sum().backward()
+        (composed * upstream.astype(dtype)).sum().backward()
+        np.testing.assert_allclose(fused_in.grad, composed_in.grad, rtol=tolerance * 10, atol=tolerance)
 
 
 def test_an_attention_mask_without_its_batch_axis_broadcasts_over_the_batch():

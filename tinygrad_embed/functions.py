@@ -6,11 +6,13 @@ without a test, and a test checks that each named method is in tensor.py and cal
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Sequence
 
 import numpy as np
 
 from . import kernels
+from .fused_rnn import batch_blocks, side_by_side
 from .tensor import Tensor, grad_enabled
 
 OPS: dict[str, type[Function]] = {}
@@ -421,21 +423,49 @@ def einsum_subscripts(equation: Any, x: np.ndarray, y: np.ndarray) -> tuple[str,
     return a, b, out
 
 
+def blas_ordered(m: np.ndarray) -> np.ndarray:
+    """m itself when each of its matrices is in C or Fortran order (BLAS reads either, transposing for free:
+    the attention's scores as (keys, queries) in the value's gradient save a 10 MB copy), else a C-order copy."""
+    rows, columns = m.strides[-2:]
+    if (columns == m.itemsize and rows == m.itemsize * m.shape[-1]) or \
+            (rows == m.itemsize and columns == m.itemsize * m.shape[-2]):
+        return m
+    return np.ascontiguousarray(m)
+
+
+def product(z: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """z = x @ y for (B, M, K) and (B, K, N), each matrix in C or Fortran order: blocks of the batch (of one
+    matrix's rows when B is 1) side by side, a thread per core, BLAS held to one thread in each
+    (fused_rnn.side_by_side).
+    Why not one np.matmul: it calls BLAS once per matrix of the batch (64 per attention product here), and a
+    threaded BLAS wakes its threads on every call; on a busy machine each wake-up waits for a time slice,
+    which made one attention product take 0.1 to 1.5 s instead of 5 ms. Operands in BLAS's orders, since
+    np.matmul falls back to numpy's own loops, slower still, on any other view."""
+    if len(z) == 1:
+        side_by_side([partial(np.matmul, x[:, s], y, out=z[:, s]) for s in batch_blocks(z.shape[1])])
+    else:
+        side_by_side([partial(np.matmul, x[s], y[s], out=z[s]) for s in batch_blocks(len(z))])
+
+
 def contract(x: np.ndarray, y: np.ndarray, a: str, b: str, out: str) -> np.ndarray:
     """einsum(f"{a},{b}->{out}", x, y) as one batched matrix product, for subscripts einsum_subscripts passed:
     (shared letters kept, x's own, the summed ones) @ (shared kept, summed, y's own), then the output's order.
     Why: numpy's einsum runs a product with batch letters (attention's scores) in its own loops, some 50
-    times slower than the BLAS behind matmul."""
+    times slower than BLAS; the product itself runs in `product`."""
     size = dict(zip(a, x.shape)) | dict(zip(b, y.shape))
     kept = [c for c in a if c in b and c in out]
     summed, own_x, own_y = [c for c in a if c in b and c not in out], [c for c in a if c not in b], \
         [c for c in b if c not in a]
+    order = kept + own_x + own_y
+    if order != list(out) and [c for c in b if c in a and c in out] + own_y + own_x == list(out):
+        return contract(y, x, b, a, out)  # y @ x gives the output's order as it is, with no copy to transpose
     count = lambda letters: int(np.prod([size[c] for c in letters]))  # noqa: E731
     x = x.transpose([a.index(c) for c in kept + own_x + summed]).reshape(count(kept), count(own_x), count(summed))
     y = y.transpose([b.index(c) for c in kept + summed + own_y]).reshape(count(kept), count(summed), count(own_y))
-    order = kept + own_x + own_y
-    z = (x @ y).reshape([size[c] for c in order])
-    return z.transpose([order.index(c) for c in out])
+    z = np.empty((x.shape[0], x.shape[1], y.shape[2]), np.result_type(x, y))
+    product(z, blas_ordered(x), blas_ordered(y))
+    z = z.reshape([size[c] for c in order]).transpose([order.index(c) for c in out])
+    return z if z.flags.c_contiguous else z.copy()  # C order, so that the next product copies nothing
 
 
 @register()
@@ -472,14 +502,23 @@ class MaskedSoftmax(Function):
     # Keras's Softmax layer with a mask: a fully masked row gives zeros (never NaN, never uniform weights),
     # and no gradient reaches a masked score. One op: composed, where/exp/sum/div keep four arrays alive.
     def forward(self, x, mask, axis=-1):
-        keep = np.broadcast_to(check_softmax_mask(mask, x.shape), x.shape)
-        shifted = np.where(keep, x, np.asarray(LARGE_NEGATIVE, x.dtype))
-        e = np.exp(shifted - shifted.max(axis=axis, keepdims=True))
-        self.out, self.axis = np.where(keep, e / e.sum(axis=axis, keepdims=True), np.zeros((), x.dtype)), axis
-        return self.out
+        mask, x = check_softmax_mask(mask, x.shape), x if x.dtype.kind == "f" else x.astype(np.float64)  # as np.exp
+        every = mask.all()  # nothing masked (MultiHeadAttention without masks): the wheres would copy x twice
+        keep = None if every else np.broadcast_to(mask, x.shape)
+        e = x - x.max(axis=axis, keepdims=True) if every else np.where(keep, x, np.asarray(LARGE_NEGATIVE, x.dtype))
+        if not every:
+            e -= e.max(axis=axis, keepdims=True)
+        np.exp(e, out=e)  # in place, as each step below: the scores are the step's largest array
+        e /= e.sum(axis=axis, keepdims=True)
+        if not every:
+            np.copyto(e, 0, where=~keep)
+        self.out, self.axis = e, axis
+        return e
 
     def backward(self, g):
-        return (self.out * (g - (g * self.out).sum(axis=self.axis, keepdims=True)),)
+        dx = g - (g * self.out).sum(axis=self.axis, keepdims=True)
+        dx *= self.out
+        return (dx,)
 
 
 def whole_numbers(indices: np.ndarray) -> np.ndarray:
