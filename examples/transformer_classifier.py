@@ -143,11 +143,11 @@ def main() -> None:
     keras.utils.set_random_seed(args.seed)
     model = build_model()
     timer = EpochTimer()
-    model.fit(x_train, y_train, batch_size=32, epochs=args.epochs, validation_data=(x_val, y_val),
-              callbacks=[timer], verbose=2)
+    history = model.fit(x_train, y_train, batch_size=32, epochs=args.epochs, validation_data=(x_val, y_val),
+                        callbacks=[timer], verbose=2)
     print(f"{keras.__name__} seconds per epoch (training and validation): "
           + ", ".join(f"{s:.1f}" for s in timer.seconds))
-    _, accuracy = model.evaluate(x_val, y_val, batch_size=32, verbose=0)
+    accuracy = history.history["val_accuracy"][-1]  # keras.io validates on the test reviews: the same figure
     if args.save:
         model.save_weights(args.save)
         print(f"saved the weights to {args.save}")
