@@ -63,19 +63,25 @@ def draw(model, block, x, y, words, out: Path) -> None:
     limit = float(np.abs(table[x[x != 0]]).max())
     figure, axes = plt.subplots(1, 2 * len(x), figsize=(5.2 * len(x), 0.2 * (x != 0).sum(axis=1).max() + 1.5),
                                 gridspec_kw={"width_ratios": [1, 3] * len(x), "wspace": 0.6})
+    # Each word's weight as a multiple of the uniform one, 1 / 200, on one scale for every panel: how far the
+    # heads are from a plain average, which is what an untrained layer gives.
+    received = [scores[n][:, np.flatnonzero(ids)][:, :, np.flatnonzero(ids)].mean(axis=1).T * x.shape[1]
+                for n, ids in enumerate(x)]  # (words, heads) per review, averaged over the real words as queries
+    low, high = min(r.min() for r in received), max(r.max() for r in received)
     for n, (ids, label) in enumerate(zip(x, y)):
         real = np.flatnonzero(ids)
-        received = scores[n][:, real][:, :, real].mean(axis=1).T  # (words, heads), averaged over real queries
-        padding = 1 - received.sum(axis=0)
+        padding = 1 - received[n].sum(axis=0) / x.shape[1]
         left, right = axes[2 * n], axes[2 * n + 1]
-        left.imshow(received, cmap="viridis", aspect="auto")
+        image = left.imshow(received[n], cmap="viridis", vmin=low, vmax=high, aspect="auto")
         left.set_yticks(range(len(real)), [words.get(int(i), "?") for i in ids[real]], fontsize=8)
-        left.set_xticks(range(received.shape[1]), [f"head {h}" for h in range(received.shape[1])], rotation=90)
+        left.set_xticks(range(received[n].shape[1]), [f"head {h}" for h in range(received[n].shape[1])], rotation=90)
         left.set_title(f"{'positive' if label else 'negative'} review, P(positive) {probabilities[n]:.2f}\n"
                        f"to padding: " + ", ".join(f"{p:.0%}" for p in padding), fontsize=8, loc="left")
         right.imshow(table[ids[real]], cmap="coolwarm", vmin=-limit, vmax=limit, aspect="auto")
         right.set_yticks([])
         right.set_xlabel("token Embedding row (32 dims)", fontsize=8)
+    bar = figure.colorbar(image, ax=list(axes), location="bottom", fraction=0.03, pad=0.1, aspect=60)
+    bar.set_label("attention a word receives, in multiples of the uniform weight 1/200", fontsize=8)
     figure.suptitle("What the trained classifier's two heads attend to (attention each word receives) "
                     "and the words' Embedding rows", fontsize=10)
     figure.savefig(out, dpi=110, bbox_inches="tight")
