@@ -42,3 +42,18 @@ def test_exported_arrays_are_the_loaders_and_train_alike(tmp_path):
     from_archive = run(tmp_path, "--limit", "3", "--epochs", "1")
     from_file = run(tmp_path, "--limit", "3", "--epochs", "1", "--data", str(exported))
     assert from_archive[0] == "3 Training sequences" and from_archive[-1] == from_file[-1]
+
+
+def test_the_attention_figure_is_drawn_from_saved_weights(tmp_path):
+    """docs/figures/attention_heatmap.py reads the example's saved weights and draws real test reviews."""
+    import pytest
+    pytest.importorskip("matplotlib")
+    weights, figure = tmp_path / "model.weights.h5", tmp_path / "heatmap.png"
+    run(tmp_path, "--epochs", "1", "--save", str(weights))
+    script = EXAMPLE.parent.parent / "docs" / "figures" / "attention_heatmap.py"
+    environment = {**os.environ, "TINYGRAD_EMBED_IMDB": str(tmp_path / "aclImdb_v1.tar.gz"),
+                   "TINYGRAD_EMBED_CACHE": str(tmp_path / "cache")}
+    result = subprocess.run([sys.executable, str(script), str(weights), "--reviews", "2", "--out", str(figure)],
+                            env=environment, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"wrote {figure}" and figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -46,9 +46,15 @@ def short_reviews(example, count: int, longest: int) -> tuple[np.ndarray, np.nda
     lengths = (x_val != 0).sum(axis=1)
     chosen: list[int] = []
     for label in [0, 1] * count:
-        chosen.append(next(i for i in range(len(x_val)) if y_val[i] == label and lengths[i] <= longest
-                           and i not in chosen))
-    return x_val[chosen[:count]], y_val[chosen[:count]]
+        if len(chosen) == count:
+            break
+        found = next((i for i in range(len(x_val)) if y_val[i] == label and lengths[i] <= longest and i not in chosen),
+                     None)
+        if found is None:
+            raise ValueError(f"too few test reviews of at most {longest} ids with label {label} for {count} reviews: "
+                             "ask for fewer (--reviews) or longer ones (--longest)")
+        chosen.append(found)
+    return x_val[chosen], y_val[chosen]
 
 
 def draw(model, block, x, y, words, out: Path) -> None:
