@@ -1,0 +1,158 @@
+"""Seconds per epoch of keras.io's Transformer classifier (examples/transformer_classifier.py): tinygrad_embed
+against Keras 3 on TensorFlow and a PyTorch model of the same layers built on nn.MultiheadAttention.
+
+The model: token and position Embedding (20,000 and 200 rows, 32 wide), MultiHeadAttention(2 heads,
+key_dim 32), Dropout, residual + LayerNormalization, Dense(32, relu) -> Dense(32), Dropout, residual +
+LayerNormalization, GlobalAveragePooling1D, Dropout, Dense(20, relu), Dropout, Dense(2, softmax); sparse
+categorical cross-entropy, Adam; batches of 32 reviews of 200 ids, float32. Ours and Keras's are the
+example's own build_model(), trained through model.train_on_batch. PyTorch's is the same stack in torch.nn,
+written as a PyTorch user would: nn.MultiheadAttention(32, 2, batch_first=True) called with
+need_weights=False (its fused path), the softmax folded into CrossEntropyLoss, Adam(eps=1e-7) as Keras's.
+One difference in shapes PyTorch imposes: nn.MultiheadAttention splits embed_dim among the heads, so its
+heads are 16 wide where Keras's key_dim=32 makes them 32 wide; PyTorch's attention does about half the
+arithmetic of ours and Keras's (everything else is the same size).
+
+Each framework runs in a worker process of its own (benchmarks/common.py), with --threads threads, warms up
+for --warmup-seconds of real steps one worker at a time, then the workers take turns, rotating the order
+each round, each timing --steps training steps per round over the same fixed batches; the medians of
+--rounds rounds are reported in ms per step and extrapolated to seconds per epoch: 782 steps (25,000
+reviews / 32), training only (keras.io's epoch also validates on 25,000 test reviews, not timed here).
+
+    python benchmarks/bench_transformer.py [--rounds 7] [--steps 20] [--threads 2] [--warmup-seconds 5] \
+        [--keras-python /work/tfvenv/bin/python]                       (PyTorch: the `bench` extra)
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib.util
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from common import cpu_name, serve, spawn_worker, tensorflow_keras_in_worker, times_in_turns, torch_in_worker
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "transformer_classifier.py"
+VOCAB, MAXLEN, DIM, HEADS, FF, BATCH, TRAIN_REVIEWS = 20000, 200, 32, 2, 32, 32, 25000
+STEPS_PER_EPOCH = math.ceil(TRAIN_REVIEWS / BATCH)
+NAMES = {"ours": "tinygrad_embed", "keras": "Keras 3 (TensorFlow)", "torch": "PyTorch"}
+
+
+def batches(count: int = 8) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A few fixed batches (ids pre-padded to IMDB-like lengths, labels), cycled through, the same in every worker."""
+    rng = np.random.default_rng(1)
+    result = []
+    for _ in range(count):
+        ids = np.zeros((BATCH, MAXLEN), np.int64)
+        for row, n in enumerate(np.clip(rng.gamma(2.0, 100.0, BATCH).astype(int) + 5, 5, MAXLEN)):
+            ids[row, MAXLEN - n:] = rng.integers(1, VOCAB, n)
+        result.append((ids, rng.integers(0, 2, BATCH)))
+    return result
+
+
+def example_model(argv: list[str]):
+    """The example's build_model(), in the library its argv picks ("--keras": Keras; none: tinygrad_embed)."""
+    saved, sys.argv = sys.argv, [str(EXAMPLE), *argv]
+    try:
+        spec = importlib.util.spec_from_file_location("transformer_classifier", EXAMPLE)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.argv = saved
+    module.keras.utils.set_random_seed(0)
+    return module.build_model(), module.keras
+
+
+def ours():
+    model, keras = example_model([])
+    return (lambda ids, labels: model.train_on_batch(ids, labels)), \
+        f"tinygrad_embed {keras.__version__}, numpy {np.__version__}"
+
+
+def keras_tf():
+    _, tensorflow = tensorflow_keras_in_worker()
+    model, keras = example_model(["--keras"])
+    return (lambda ids, labels: model.train_on_batch(ids, labels)), \
+        f"Keras {keras.__version__}, TensorFlow {tensorflow.__version__}, jit_compile={model.jit_compile}"
+
+
+def pytorch():
+    torch = torch_in_worker()
+    nn = torch.nn
+    torch.manual_seed(0)
+
+    class Classifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.token, self.position = nn.Embedding(VOCAB, DIM), nn.Embedding(MAXLEN, DIM)
+            self.attention = nn.MultiheadAttention(DIM, HEADS, batch_first=True)
+            self.ffn = nn.Sequential(nn.Linear(DIM, FF), nn.ReLU(), nn.Linear(FF, DIM))
+            self.norm1, self.norm2 = nn.LayerNorm(DIM, eps=1e-6), nn.LayerNorm(DIM, eps=1e-6)
+            self.drop1, self.drop2 = nn.Dropout(0.1), nn.Dropout(0.1)
+            self.head = nn.Sequential(nn.Dropout(0.1), nn.Linear(DIM, 20), nn.ReLU(), nn.Dropout(0.1), nn.Linear(20, 2))
+
+        def forward(self, ids):
+            x = self.token(ids) + self.position(torch.arange(ids.shape[1]))
+            attended, _ = self.attention(x, x, x, need_weights=False)
+            x = self.norm1(x + self.drop1(attended))
+            x = self.norm2(x + self.drop2(self.ffn(x)))
+            return self.head(x.mean(dim=1))  # logits: the softmax is in the loss
+
+    model = Classifier()
+    optimizer, loss_fn = torch.optim.Adam(model.parameters(), lr=0.001, eps=1e-7), nn.CrossEntropyLoss()
+
+    def step(ids, labels):
+        optimizer.zero_grad()
+        loss = loss_fn(model(torch.from_numpy(ids)), torch.from_numpy(labels))
+        loss.backward()
+        optimizer.step()
+    return step, f"PyTorch {torch.__version__}, threads: {torch.get_num_threads()}"
+
+
+def cpu_flags() -> str:
+    """The vector extensions the CPU reports that matter to BLAS kernels (AVX2, AVX-512 ...)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            flags = next(line.split(":", 1)[1].split() for line in info if line.startswith("flags"))
+    except (OSError, StopIteration):
+        return "flags unknown"
+    return " ".join(sorted(f for f in flags if f.startswith(("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "fma"))))
+
+
+def spawn(kind: str, args: argparse.Namespace) -> subprocess.Popen:
+    return spawn_worker(__file__, ["--worker", kind], args.threads, args.keras_python if kind == "keras" else None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7, help="rounds; each framework times --steps steps per round")
+    parser.add_argument("--steps", type=int, default=20, help="training steps timed per framework and round")
+    parser.add_argument("--threads", type=int, default=2, help="threads per framework")
+    parser.add_argument("--warmup-seconds", type=float, default=5.0, help="of real steps per worker")
+    parser.add_argument("--keras-python", help="a Python with Keras 3 and TensorFlow, e.g. /work/tfvenv/bin/python")
+    parser.add_argument("--worker", choices=list(NAMES), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        step, version = {"ours": ours, "keras": keras_tf, "torch": pytorch}[args.worker]()
+        return serve([functools.partial(step, *batch) for batch in batches()], version)
+    print(f"CPU: {cpu_name()} ({cpu_flags()}); threads per framework: {args.threads}")
+    kinds = ["ours", *(["keras"] if args.keras_python else []), *(["torch"] if importlib.util.find_spec("torch") else [])]
+    if not args.keras_python:
+        print("  (no --keras-python: the Keras 3 on TensorFlow column is skipped)")
+    print(f"training steps of batch {BATCH} x {MAXLEN}; medians of {args.rounds} rounds of {args.steps} steps, "
+          f"frameworks in turns; seconds per epoch = ms per step x {STEPS_PER_EPOCH} steps (training only)")
+    times = times_in_turns({kind: spawn(kind, args) for kind in kinds}, args.warmup_seconds, args.rounds, args.steps)
+    medians = {kind: float(np.median(t)) for kind, t in times.items()}
+    for kind in kinds:
+        rounds = ", ".join(f"{t:.0f}" for t in times[kind])
+        print(f"  {NAMES[kind]:<22} {medians[kind]:8.1f} ms per step  {medians[kind] * STEPS_PER_EPOCH / 1e3:7.1f} s "
+              f"per epoch   (rounds: {rounds})")
+    for kind in kinds[1:]:
+        print(f"  ours/{NAMES[kind]}: {medians['ours'] / medians[kind]:.2f}  (below 1: ours faster)")
+
+
+if __name__ == "__main__":
+    main()
