@@ -382,3 +382,28 @@ def test_attention_scores_names_the_layers_when_none_is_an_attention_layer():
         tg.inspect.attention_scores(model, np.array([[1, 2]]))
     with pytest.raises(ValueError, match="layer='lstm_9'"):
         tg.inspect.attention_scores(_attention_model(), np.array([[1, 2, 3, 0, 0]]), layer="lstm_9")
+
+
+class _Block(tg.layers.Layer):
+    """keras.io's TransformerBlock in miniature: the attention layer is a sublayer of the user's layer."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.att = tg.layers.MultiHeadAttention(2, 4, name="inner_attention")
+
+    def call(self, x):
+        return self.att(x, x)
+
+
+def test_attention_scores_find_an_attention_layer_inside_a_users_layer():
+    tg.utils.set_random_seed(4)
+    block = _Block()
+    ids = Input((5,), dtype="int32")
+    model = Model(ids, Dense(1)(tg.layers.GlobalAveragePooling1D()(block(Embedding(12, 8)(ids)))))
+    batch = np.array([[3, 4, 5, 1, 2]])
+    by_default = tg.inspect.attention_scores(model, batch)
+    by_name = tg.inspect.attention_scores(model, batch, layer="inner_attention")
+    by_object = tg.inspect.attention_scores(model, batch, layer=block.att)
+    assert by_default.shape == (1, 2, 5, 5)
+    np.testing.assert_array_equal(by_default, by_object)
+    np.testing.assert_array_equal(by_name, by_object)

@@ -203,17 +203,31 @@ def _lstm_gates(lstm: LSTM, x: np.ndarray, mask: np.ndarray) -> Iterator[dict[st
 
 
 # ---- attention ------------------------------------------------------------------------------------
+def _layers_within(model: Any) -> list[Layer]:
+    """Every layer inside `model`, depth first: a model's layers and a layer's sublayers (a user's
+    TransformerBlock holding a MultiHeadAttention), then theirs, each once."""
+    found: list[Layer] = []
+
+    def walk(outer: Any) -> None:
+        for inner in [*(getattr(outer, "layers", None) or []), *outer.__dict__.get("_layers", [])]:
+            if all(inner is not known for known in found):
+                found.append(inner)
+                walk(inner)
+    walk(model)
+    return found
+
+
 def _attention_layer(model: Any, layer: Any) -> Layer:
-    """`layer` itself, the model's layer of that name, or (None) the model's first attention layer."""
-    kinds = (MultiHeadAttention, Attention)  # AdditiveAttention is an Attention
+    """`layer` itself, the layer of that name inside the model (nested ones too), or (None) the first
+    attention layer inside it."""
+    kinds, within = (MultiHeadAttention, Attention), _layers_within(model)  # AdditiveAttention is an Attention
     found = layer
     if layer is None:
-        found = model if isinstance(model, kinds) else next(
-            (known for known in getattr(model, "layers", []) if isinstance(known, kinds)), None)
+        found = model if isinstance(model, kinds) else next((known for known in within if isinstance(known, kinds)), None)
     elif isinstance(layer, str):
-        found = next((known for known in getattr(model, "layers", []) if known.name == layer), None)
+        found = next((known for known in within if known.name == layer), None)
     if not isinstance(found, kinds):
-        names = [f"{known.name} ({type(known).__name__})" for known in getattr(model, "layers", [])]
+        names = [f"{known.name} ({type(known).__name__})" for known in within]
         raise ValueError(f"attention_scores needs an attention layer (MultiHeadAttention, Attention, "
                          f"AdditiveAttention); layer={layer!r} names none among {names or 'no layers'}")
     return found
