@@ -374,3 +374,15 @@ def test_the_keras_docstring_examples_on_symbolic_inputs():
     layer = layers.MultiHeadAttention(num_heads=2, key_dim=2, attention_axes=(2, 3))
     input_tensor = layers.Input(shape=[5, 3, 4, 16])
     assert layer(input_tensor, input_tensor).shape == (None, 5, 3, 4, 16)
+
+
+def test_einsum_dense_drops_a_mask_as_keras_does():
+    """Keras 3's EinsumDense does not support masking: the mask stops there (with a warning), so a pooling
+    after it averages every step, padding too; MultiHeadAttention's own projections drop it silently."""
+    ids = np.array([[3, 4, 0, 0]])
+    embedded = layers.Embedding(10, 3, mask_zero=True)(ids)
+    with pytest.warns(UserWarning, match="mask"):
+        projected = layers.EinsumDense("abc,cd->abd", (None, 2))(embedded)
+    assert getattr(projected, "_keras_mask", None) is None
+    pooled = layers.GlobalAveragePooling1D()(projected)
+    np.testing.assert_allclose(pooled.data, projected.data.mean(axis=1), rtol=1e-6)

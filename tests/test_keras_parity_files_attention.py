@@ -276,7 +276,7 @@ def every_attention(api):
     words = api.Input((6,), dtype="int32")
     x = api.layers.Embedding(12, 8, mask_zero=True)(words)
     h = api.layers.MultiHeadAttention(2, 4)(x, x, use_causal_mask=True)
-    # EinsumDense on the unmasked embedding: Keras's drops a mask (with a warning), this project's passes it on
+    # EinsumDense on an unmasked embedding: it drops a mask, with a warning, in Keras and here alike
     e = api.layers.EinsumDense("abc,cd->abd", (None, 8), bias_axes="d")(api.layers.Embedding(12, 8)(words))
     a = api.layers.AdditiveAttention()([h, e])
     return api.Model(words, api.layers.Attention()([a, h]))

@@ -36,7 +36,7 @@ def _split(equation: Any) -> tuple[str, str, str]:
 
 
 class EinsumDense(Layer):
-    supports_masking = True  # a mask passes through unchanged, as in Keras
+    supports_masking = False  # Keras 3's EinsumDense drops an incoming mask (with a warning), unlike Dense
     float_inputs = True
 
     def __init__(self, equation: str, output_shape: int | Sequence[int | None], activation: Any = None,

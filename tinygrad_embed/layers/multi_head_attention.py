@@ -170,6 +170,8 @@ class MultiHeadAttention(Layer):
                  own(key) if key_mask is None and key is not value else key_mask]  # key is value: Keras skips it
         given = inputs[3] if len(inputs) > 3 else attention_mask
         mask = self._attention_mask([query, value, key], [_as_bool(m) for m in masks], given, use_causal_mask)
+        # The projections see no mask, as in Keras (EinsumDense drops one): a masked input's maskless twin
+        query, value, key = (t.reshape(t.shape) if own(t) is not None else t for t in (query, value, key))
         gate = self._gate_dense(query) if self.use_gate else None
         q, k, v = self._query_dense(query), self._key_dense(key), self._value_dense(value)
         scores = OPS["Einsum"].apply(k, q * (1.0 / math.sqrt(self.key_dim)), self._dot_product_equation)
