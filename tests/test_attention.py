@@ -279,7 +279,7 @@ def test_einsum_split_among_threads_equals_numpy(equation, x_shape, y_shape):
 
 
 def test_a_batch_of_transposed_matrices_reaches_blas_uncopied_and_gives_numpys_product():
-    from tinygrad_embed.functions import blas_ordered
+    from tinygrad_embed.attention_functions import blas_ordered
     x = RNG.standard_normal((4, 6, 5))
     assert blas_ordered(x.transpose(0, 2, 1)).base is x  # Fortran-ordered matrices: read as they are
     strided = blas_ordered(x[:, ::2])

@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence, Union
 import numpy as np
 
 from . import activations as _activations
+from .attention_functions import Einsum as _Einsum
 from .functions import OPS as _OPS, concatenate as _concatenate, stack as _stack
 from .missing import not_here
 from .tensor import Tensor
@@ -249,7 +250,7 @@ def einsum(subscripts: str, *operands: TensorLike) -> Tensor:
     gradient is an einsum too. One operand, three or more, "..." and a repeated letter are refused."""
     if len(operands) != 2:
         raise ValueError(f"einsum here takes exactly two operands, got {len(operands)} for {subscripts!r}")
-    return _OPS["Einsum"].apply(*(convert_to_tensor(x) for x in operands), subscripts)
+    return _Einsum.apply(*(convert_to_tensor(x) for x in operands), subscripts)
 
 
 def dot(x1: TensorLike, x2: TensorLike) -> Tensor:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .. import activations, initializers
-from ..functions import OPS
+from ..attention_functions import Einsum
 from ..tensor import Tensor
 from .base import Layer
 
@@ -84,7 +84,7 @@ class EinsumDense(Layer):
             raise ValueError(f"EinsumDense {self.name!r} (equation {self.equation!r}) was built for inputs of rank "
                              f"{len(self._x)} and a kernel of shape {self.kernel.shape}, got an input of shape "
                              f"{inputs.shape}")
-        y = OPS["Einsum"].apply(inputs, self.kernel, self.equation)
+        y = Einsum.apply(inputs, self.kernel, self.equation)
         return self.activation(y if self.bias is None else y + self.bias)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import initializers
-from ..functions import OPS
+from ..attention_functions import Einsum, MaskedSoftmax
 from ..helpers import fraction, positive_int
 from ..tensor import Tensor
 from .base import Layer
@@ -174,10 +174,10 @@ class MultiHeadAttention(Layer):
         query, value, key = (t.reshape(t.shape) if own(t) is not None else t for t in (query, value, key))
         gate = self._gate_dense(query) if self.use_gate else None
         q, k, v = self._query_dense(query), self._key_dense(key), self._value_dense(value)
-        scores = OPS["Einsum"].apply(k, q * (1.0 / math.sqrt(self.key_dim)), self._dot_product_equation)
-        scores = OPS["MaskedSoftmax"].apply(scores, self._mask_for_scores(mask, scores.ndim), axis=self._softmax_axes)
+        scores = Einsum.apply(k, q * (1.0 / math.sqrt(self.key_dim)), self._dot_product_equation)
+        scores = MaskedSoftmax.apply(scores, self._mask_for_scores(mask, scores.ndim), axis=self._softmax_axes)
         dropped = self._dropout_layer(scores, training=training) if self.dropout > 0 else scores
-        output = OPS["Einsum"].apply(dropped, v, self._combine_equation)
+        output = Einsum.apply(dropped, v, self._combine_equation)
         output = self._output_dense(output if gate is None else output * gate)
         return (output, scores) if return_attention_scores else output
 

@@ -1,0 +1,138 @@
+"""The two ops the attention layers need (layers/multi_head_attention.py, attention.py, einsum_dense.py),
+apart from the core ops in functions.py: `Einsum`, every product over named axes as one batched matrix
+product, and `MaskedSoftmax`, Keras's Softmax with a mask fused into one op. Both are registered in OPS as
+every op is, so the gradient property tests (tests/op_specs.py) and the coverage meta-test see them.
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from .functions import Function, register
+from .fused_rnn import batch_blocks, side_by_side
+from .tensor import Tensor
+
+
+def einsum_subscripts(equation: Any, x: np.ndarray, y: np.ndarray) -> tuple[str, str, str]:
+    """The subscripts of a two-operand einsum ("abc,cde->abde"), checked against the operands: letters only,
+    none repeated within a term, each input letter in the other input or the output (so that each gradient
+    is itself an einsum), and one size per letter."""
+    if not isinstance(equation, str) or equation.count(",") != 1 or equation.count("->") != 1:
+        raise ValueError(f"einsum takes an equation of two operands and an explicit output, e.g. 'ab,bc->ac', "
+                         f"got {equation!r}")
+    inputs, out = equation.replace(" ", "").split("->")
+    a, b = inputs.split(",")
+    sizes: dict[str, int] = {}
+    for term, array, which in ((a, x, "first"), (b, y, "second")):
+        if not term.isalpha() or len(set(term)) != len(term) or len(term) != array.ndim:
+            raise ValueError(f"einsum {equation!r}: the {which} operand's subscripts {term!r} must be distinct "
+                             f"letters, one per axis of its shape {array.shape}")
+        for letter, size in zip(term, array.shape):
+            if sizes.setdefault(letter, size) != size:
+                raise ValueError(f"einsum {equation!r}: subscript {letter!r} has size {sizes[letter]} in the first "
+                                 f"operand (shape {x.shape}) and {size} in the second (shape {y.shape})")
+    if not (out.isalpha() or out == "") or len(set(out)) != len(out) or set(out) - set(a + b):
+        raise ValueError(f"einsum {equation!r}: the output's subscripts {out!r} must be distinct letters of the inputs")
+    if set(a) - set(b + out) or set(b) - set(a + out):
+        raise ValueError(f"einsum {equation!r}: a letter of one operand must also be in the other or in the output")
+    return a, b, out
+
+
+def blas_ordered(m: np.ndarray) -> np.ndarray:
+    """m itself when each of its matrices is in C or Fortran order (BLAS reads either, transposing for free:
+    the attention's scores as (keys, queries) in the value's gradient save a 10 MB copy), else a C-order copy."""
+    rows, columns = m.strides[-2:]
+    if (columns == m.itemsize and rows == m.itemsize * m.shape[-1]) or \
+            (rows == m.itemsize and columns == m.itemsize * m.shape[-2]):
+        return m
+    return np.ascontiguousarray(m)
+
+
+def product(z: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """z = x @ y for (B, M, K) and (B, K, N), each matrix in C or Fortran order: blocks of the batch (of one
+    matrix's rows when B is 1) side by side, a thread per core, BLAS held to one thread in each
+    (fused_rnn.side_by_side).
+    Why not one np.matmul: it calls BLAS once per matrix of the batch (64 per attention product here), and a
+    threaded BLAS wakes its threads on every call; on a busy machine each wake-up waits for a time slice,
+    which made one attention product take 0.1 to 1.5 s instead of 5 ms. Operands in BLAS's orders, since
+    np.matmul falls back to numpy's own loops, slower still, on any other view."""
+    if len(z) == 1:
+        side_by_side([partial(np.matmul, x[:, s], y, out=z[:, s]) for s in batch_blocks(z.shape[1])])
+    else:
+        side_by_side([partial(np.matmul, x[s], y[s], out=z[s]) for s in batch_blocks(len(z))])
+
+
+def contract(x: np.ndarray, y: np.ndarray, a: str, b: str, out: str) -> np.ndarray:
+    """einsum(f"{a},{b}->{out}", x, y) as one batched matrix product, for subscripts einsum_subscripts passed:
+    (shared letters kept, x's own, the summed ones) @ (shared kept, summed, y's own), then the output's order.
+    Why: numpy's einsum runs a product with batch letters (attention's scores) in its own loops, some 50
+    times slower than BLAS; the product itself runs in `product`."""
+    size = dict(zip(a, x.shape)) | dict(zip(b, y.shape))
+    kept = [c for c in a if c in b and c in out]
+    summed, own_x, own_y = [c for c in a if c in b and c not in out], [c for c in a if c not in b], \
+        [c for c in b if c not in a]
+    order = kept + own_x + own_y
+    if order != list(out) and [c for c in b if c in a and c in out] + own_y + own_x == list(out):
+        return contract(y, x, b, a, out)  # y @ x gives the output's order as it is, with no copy to transpose
+    count = lambda letters: int(np.prod([size[c] for c in letters]))  # noqa: E731
+    x = x.transpose([a.index(c) for c in kept + own_x + summed]).reshape(count(kept), count(own_x), count(summed))
+    y = y.transpose([b.index(c) for c in kept + summed + own_y]).reshape(count(kept), count(summed), count(own_y))
+    z = np.empty((x.shape[0], x.shape[1], y.shape[2]), np.result_type(x, y))
+    product(z, blas_ordered(x), blas_ordered(y))
+    z = z.reshape([size[c] for c in order]).transpose([order.index(c) for c in out])
+    return z if z.flags.c_contiguous else z.copy()  # C order, so that the next product copies nothing
+
+
+@register()
+class Einsum(Function):
+    """z = einsum("a,b->o", x, y);  dx = einsum("o,b->a", g, y), dy = einsum("a,o->b", x, g)"""
+    # One op for every product the attention layers take (projections onto heads, scores over any axes)
+    arity = 2
+
+    def forward(self, x, y, equation: str):
+        self.a, self.b, self.out = einsum_subscripts(equation, x, y)
+        self.x, self.y = x, y
+        return contract(x, y, self.a, self.b, self.out)
+
+    def backward(self, g):
+        return contract(g, self.y, self.out, self.b, self.a), contract(self.x, g, self.a, self.out, self.b)
+
+
+LARGE_NEGATIVE = -1e9  # what Keras's Softmax puts in place of a masked score (float16 aside)
+
+
+def check_softmax_mask(mask: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """A mask as bool (True: keep; numbers: > 0.5, as Keras), after proving it broadcasts to the scores' shape
+    with no axis of its own: each of its sizes 1 or the scores'."""
+    mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    if mask.ndim > len(shape) or any(m not in (1, n) for m, n in zip(mask.shape[::-1], shape[::-1])):
+        raise ValueError(f"a softmax mask must broadcast to the scores' shape {shape} (each size 1 or equal, no "
+                         f"more axes), got a mask of shape {mask.shape}")
+    return mask if mask.dtype == bool else mask > 0.5
+
+
+@register()
+class MaskedSoftmax(Function):
+    """z = mask * softmax(where(mask, x, -1e9)) over axis;  dx = z * (g - sum(g * z) over axis)"""
+    # Keras's Softmax layer with a mask: a fully masked row gives zeros (never NaN, never uniform weights),
+    # and no gradient reaches a masked score. One op: composed, where/exp/sum/div keep four arrays alive.
+    def forward(self, x, mask, axis=-1):
+        mask, x = check_softmax_mask(mask, x.shape), x if x.dtype.kind == "f" else x.astype(np.float64)  # as np.exp
+        every = mask.all()  # nothing masked (MultiHeadAttention without masks): the wheres would copy x twice
+        keep = None if every else np.broadcast_to(mask, x.shape)
+        e = x - x.max(axis=axis, keepdims=True) if every else np.where(keep, x, np.asarray(LARGE_NEGATIVE, x.dtype))
+        if not every:
+            e -= e.max(axis=axis, keepdims=True)
+        np.exp(e, out=e)  # in place, as each step below: the scores are the step's largest array
+        e /= e.sum(axis=axis, keepdims=True)
+        if not every:
+            np.copyto(e, 0, where=~keep)
+        self.out, self.axis = e, axis
+        return e
+
+    def backward(self, g):
+        dx = g - (g * self.out).sum(axis=self.axis, keepdims=True)
+        dx *= self.out
+        return (dx,)
