@@ -1,11 +1,15 @@
 """MultiHeadAttention, Attention, AdditiveAttention and their primitives (Einsum, MaskedSoftmax) without
 Keras: shapes, masks, a fully masked row, functional and subclassed use, weights, configs, bad input.
 Agreement with real Keras is in tests/test_keras_parity_attention.py."""
+import ctypes
+import platform
+
 import numpy as np
 import pytest
 
 import tinygrad_embed as tg
 from tinygrad_embed import layers, models, ops
+from tinygrad_embed.attention_functions import keep_freed_memory
 from tinygrad_embed.functions import OPS
 
 RNG = np.random.default_rng(0)
@@ -386,3 +390,23 @@ def test_einsum_dense_drops_a_mask_as_keras_does():
     assert getattr(projected, "_keras_mask", None) is None
     pooled = layers.GlobalAveragePooling1D()(projected)
     np.testing.assert_allclose(pooled.data, projected.data.mean(axis=1), rtol=1e-6)
+
+
+class _MallInfo2(ctypes.Structure):
+    """glibc's struct mallinfo2 (malloc.h): fordblks is the free memory malloc holds."""
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                      "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def test_after_an_attention_step_glibc_keeps_freed_arrays_for_reuse_instead_of_returning_them():
+    """Why it matters: pages returned to the system come back zeroed, one fault each, every step."""
+    OPS["Einsum"].apply(tg.Tensor(np.ones((2, 3))), tg.Tensor(np.ones((3, 4))), "ab,bc->ac")
+    if platform.libc_ver()[0] != "glibc":
+        assert keep_freed_memory() is False  # not glibc: the allocator's own policy stays
+        return
+    assert keep_freed_memory() is True
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype = _MallInfo2
+    arrays = [np.ones(10 << 17) for _ in range(12)]  # 12 arrays of 10 MB, above glibc's default trim threshold
+    del arrays
+    assert libc.mallinfo2().fordblks >= 100 << 20  # freed yet kept (glibc's default would trim it to ~0)
