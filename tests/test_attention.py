@@ -9,7 +9,7 @@ import pytest
 
 import tinygrad_embed as tg
 from tinygrad_embed import layers, models, ops
-from tinygrad_embed.attention_functions import keep_freed_memory
+from tinygrad_embed.attention_functions import keep_freed_memory, leading_blocks
 from tinygrad_embed.functions import OPS
 
 RNG = np.random.default_rng(0)
@@ -238,18 +238,19 @@ def test_an_explicit_value_mask_is_not_overridden_by_the_mask_the_value_carries(
     assert np.array_equal(scores.data[0, 0] > 0, [[True, False, True], [True, False, True], [False, False, False]])
 
 
-def test_masked_softmax_equals_the_composed_ops_it_fuses():
+@pytest.mark.parametrize("batch, axis", [(3, (-2, -1)), (40, (-2, -1)), (40, -1), (40, (0, -1))])
+def test_masked_softmax_equals_the_composed_ops_it_fuses(batch, axis):
     """MaskedSoftmax is one op for memory's sake: it must equal where -> softmax -> where, built from the
-    registered ops, in value and in gradient."""
+    registered ops, in value and in gradient; a batch of 40 is split among the cores, unless axis has 0."""
     from tinygrad_embed import activations
-    x = RNG.standard_normal((3, 2, 4, 5))
-    mask = RNG.random((3, 1, 4, 5)) > 0.4
+    x = RNG.standard_normal((batch, 2, 4, 5))
+    mask = RNG.random((batch, 1, 4, 5)) > 0.4
     mask[0, 0, 1] = False  # a row masked throughout
     upstream = RNG.standard_normal(x.shape)
     fused_in, composed_in = tg.Tensor(x, requires_grad=True), tg.Tensor(x, requires_grad=True)
-    fused = OPS["MaskedSoftmax"].apply(fused_in, mask, axis=(-2, -1))
+    fused = OPS["MaskedSoftmax"].apply(fused_in, mask, axis=axis)
     replaced = OPS["Where"].apply(composed_in, tg.Tensor(np.full(x.shape, -1e9)), mask)
-    composed = OPS["Where"].apply(activations.softmax(replaced, axis=(-2, -1)), tg.Tensor(np.zeros(x.shape)), mask)
+    composed = OPS["Where"].apply(activations.softmax(replaced, axis=axis), tg.Tensor(np.zeros(x.shape)), mask)
     np.testing.assert_allclose(fused.data, composed.data, rtol=1e-12, atol=1e-300)
     (fused * upstream).sum().backward()
     (composed * upstream).sum().backward()
@@ -396,6 +397,11 @@ class _MallInfo2(ctypes.Structure):
     """glibc's struct mallinfo2 (malloc.h): fordblks is the free memory malloc holds."""
     _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
                                                       "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def test_a_softmax_over_the_first_axis_is_not_split_among_threads():
+    assert leading_blocks((40, 3), (0, 1)) == leading_blocks((40, 3), -2) == [slice(None)]
+    assert sum(s.stop - s.start for s in leading_blocks((40, 3), -1)) == 40
 
 
 def test_after_an_attention_step_glibc_keeps_freed_arrays_for_reuse_instead_of_returning_them():

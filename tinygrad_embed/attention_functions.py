@@ -135,26 +135,53 @@ def check_softmax_mask(mask: Any, shape: tuple[int, ...]) -> np.ndarray:
     return mask if mask.dtype == bool else mask > 0.5
 
 
+def softmax_into(e: np.ndarray, x: np.ndarray, keep: np.ndarray | None, axis: Any) -> None:
+    """e = softmax(x) over axis, where keep is True (or everywhere when keep is None), 0 elsewhere; a masked
+    score counts as -1e9, so a row masked throughout gives zeros. In place in e, as each step: the scores are
+    the step's largest array, and each pass over it costs a read and a write of 10 MB."""
+    drop = None if keep is None else ~keep
+    if drop is None:
+        np.subtract(x, x.max(axis=axis, keepdims=True), out=e)
+    else:
+        np.copyto(e, x)
+        np.copyto(e, LARGE_NEGATIVE, where=drop)
+        e -= e.max(axis=axis, keepdims=True)
+    np.exp(e, out=e)
+    e /= e.sum(axis=axis, keepdims=True)
+    if drop is not None:
+        np.copyto(e, 0, where=drop)
+
+
+def softmax_gradient_into(dx: np.ndarray, g: np.ndarray, z: np.ndarray, axis: Any) -> None:
+    """dx = z * (g - sum(g * z) over axis), in place in dx."""
+    np.multiply(g, z, out=dx)
+    np.subtract(g, dx.sum(axis=axis, keepdims=True), out=dx)
+    dx *= z
+
+
+def leading_blocks(shape: tuple[int, ...], axis: Any) -> list[slice]:
+    """Blocks of the first axis, one per core, when the softmax is not taken over it (else the whole)."""
+    axes = np.lib.array_utils.normalize_axis_tuple(axis, len(shape))
+    return [slice(None)] if not shape or 0 in axes else batch_blocks(shape[0])
+
+
 @register()
 class MaskedSoftmax(Function):
     """z = mask * softmax(where(mask, x, -1e9)) over axis;  dx = z * (g - sum(g * z) over axis)"""
     # Keras's Softmax layer with a mask: a fully masked row gives zeros (never NaN, never uniform weights),
     # and no gradient reaches a masked score. One op: composed, where/exp/sum/div keep four arrays alive.
+    # Each block of the batch on a core of its own (the passes are memory-bound numpy loops, GIL released).
     def forward(self, x, mask, axis=-1):
         mask, x = check_softmax_mask(mask, x.shape), x if x.dtype.kind == "f" else x.astype(np.float64)  # as np.exp
-        every = mask.all()  # nothing masked (MultiHeadAttention without masks): the wheres would copy x twice
-        keep = None if every else np.broadcast_to(mask, x.shape)
-        e = x - x.max(axis=axis, keepdims=True) if every else np.where(keep, x, np.asarray(LARGE_NEGATIVE, x.dtype))
-        if not every:
-            e -= e.max(axis=axis, keepdims=True)
-        np.exp(e, out=e)  # in place, as each step below: the scores are the step's largest array
-        e /= e.sum(axis=axis, keepdims=True)
-        if not every:
-            np.copyto(e, 0, where=~keep)
+        keep = None if mask.all() else np.broadcast_to(mask, x.shape)  # nothing masked: no wheres to copy x
+        e = np.empty_like(x)
+        side_by_side([partial(softmax_into, e[s], x[s], None if keep is None else keep[s], axis)
+                      for s in leading_blocks(x.shape, axis)])
         self.out, self.axis = e, axis
         return e
 
     def backward(self, g):
-        dx = g - (g * self.out).sum(axis=self.axis, keepdims=True)
-        dx *= self.out
+        dx = np.empty_like(self.out)
+        side_by_side([partial(softmax_gradient_into, dx[s], g[s], self.out[s], self.axis)
+                      for s in leading_blocks(g.shape, self.axis)])
         return (dx,)
