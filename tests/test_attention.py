@@ -287,7 +287,8 @@ def test_a_batch_of_transposed_matrices_reaches_blas_uncopied_and_gives_numpys_p
     from tinygrad_embed.attention_functions import blas_ordered
     x = RNG.standard_normal((4, 6, 5))
     assert blas_ordered(x.transpose(0, 2, 1)).base is x  # Fortran-ordered matrices: read as they are
-    strided = blas_ordered(x[:, ::2])
+    assert blas_ordered(x[:, ::2]).base is x  # rows a gap apart: BLAS's leading dimension, read as they are
+    strided = blas_ordered(x[:, :, ::2])
     assert strided.flags.c_contiguous and not np.shares_memory(strided, x)  # any other view: a C-order copy
     y = RNG.standard_normal((4, 6, 3))
     z = OPS["Einsum"].apply(tg.Tensor(x), tg.Tensor(y), "abc,abd->acd")  # x's matrices transposed: a view
@@ -397,6 +398,25 @@ class _MallInfo2(ctypes.Structure):
     """glibc's struct mallinfo2 (malloc.h): fordblks is the free memory malloc holds."""
     _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
                                                       "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+@pytest.mark.parametrize("equation", ["aecd,abcd->acbe", "acbe,aecd->abcd", "acbe,abcd->aecd", "abcd,acbe->aecd",
+                                      "abc,cde->abde", "abde,cde->abc", "abc,abde->cde", "ab,ba->"])
+def test_einsum_into_the_outputs_own_order_and_out_of_it_equals_numpy_with_its_gradient(equation):
+    """The attention's products with heads between batch and steps: their operands and outputs are strided
+    views BLAS reads and writes in place; each must still equal numpy's einsum, in C order."""
+    a, b = equation.split("->")[0].split(",")
+    sizes = dict(zip("abcde", (3, 5, 2, 4, 6)))
+    x, y = (RNG.standard_normal([sizes[c] for c in term]) for term in (a, b))
+    xt, yt = tg.Tensor(x, requires_grad=True), tg.Tensor(y, requires_grad=True)
+    z = OPS["Einsum"].apply(xt, yt, equation)
+    np.testing.assert_allclose(z.data, np.einsum(equation, x, y), rtol=1e-12, atol=1e-12)
+    assert z.data.flags.c_contiguous
+    upstream = RNG.standard_normal(z.shape)
+    (z * upstream).sum().backward()
+    out = equation.split("->")[1]
+    np.testing.assert_allclose(xt.grad, np.einsum(f"{out},{b}->{a}", upstream, y), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(yt.grad, np.einsum(f"{a},{out}->{b}", x, upstream), rtol=1e-12, atol=1e-12)
 
 
 def test_a_softmax_over_the_first_axis_is_not_split_among_threads():

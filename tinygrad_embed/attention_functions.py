@@ -42,24 +42,29 @@ def einsum_subscripts(equation: Any, x: np.ndarray, y: np.ndarray) -> tuple[str,
 
 
 def blas_ordered(m: np.ndarray) -> np.ndarray:
-    """m itself when each of its matrices is in C or Fortran order (BLAS reads either, transposing for free:
-    the attention's scores as (keys, queries) in the value's gradient save a 10 MB copy), else a C-order copy."""
-    rows, columns = m.strides[-2:]
-    if (columns == m.itemsize and rows == m.itemsize * m.shape[-1]) or \
-            (rows == m.itemsize and columns == m.itemsize * m.shape[-2]):
+    """m itself when each of its matrices has rows (or columns) one after another, each in unit steps, as BLAS
+    reads them (a gap between rows is its leading dimension; Fortran order it transposes for free: the
+    attention's scores as (keys, queries) in the value's gradient save a 10 MB copy), else a C-order copy."""
+    if rows_in_blas_order(m) or rows_in_blas_order(m.swapaxes(-1, -2)):
         return m
     return np.ascontiguousarray(m)
 
 
+def rows_in_blas_order(m: np.ndarray) -> bool:
+    """Whether each matrix of m is rows of unit-step entries, a row at least a row's length from the next."""
+    rows, columns = m.strides[-2:]
+    return columns == m.itemsize and rows >= m.itemsize * m.shape[-1] and rows % m.itemsize == 0
+
+
 def product(z: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
-    """z = x @ y for (B, M, K) and (B, K, N), each matrix in C or Fortran order: blocks of the batch (of one
-    matrix's rows when B is 1) side by side, a thread per core, BLAS held to one thread in each
-    (fused_rnn.side_by_side).
+    """z = x @ y for (..., M, K) and (..., K, N), each matrix as blas_ordered leaves it, z's in rows: blocks
+    of the first batch axis (of one matrix's rows when the batch is one matrix) side by side, a thread per
+    core, BLAS held to one thread in each (fused_rnn.side_by_side).
     Why not one np.matmul: it calls BLAS once per matrix of the batch (64 per attention product here), and a
     threaded BLAS wakes its threads on every call; on a busy machine each wake-up waits for a time slice,
     which made one attention product take 0.1 to 1.5 s instead of 5 ms. Operands in BLAS's orders, since
     np.matmul falls back to numpy's own loops, slower still, on any other view."""
-    if len(z) == 1:
+    if z.ndim == 3 and len(z) == 1:
         side_by_side([partial(np.matmul, x[:, s], y, out=z[:, s]) for s in batch_blocks(z.shape[1])])
     else:
         side_by_side([partial(np.matmul, x[s], y[s], out=z[s]) for s in batch_blocks(len(z))])
@@ -67,9 +72,11 @@ def product(z: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
 
 def contract(x: np.ndarray, y: np.ndarray, a: str, b: str, out: str) -> np.ndarray:
     """einsum(f"{a},{b}->{out}", x, y) as one batched matrix product, for subscripts einsum_subscripts passed:
-    (shared letters kept, x's own, the summed ones) @ (shared kept, summed, y's own), then the output's order.
+    (shared letters kept, x's own, the summed ones) @ (shared kept, summed, y's own), into the output's order.
     Why: numpy's einsum runs a product with batch letters (attention's scores) in its own loops, some 50
-    times slower than BLAS; the product itself runs in `product`."""
+    times slower than BLAS; the product itself runs in `product`. The kept letters stay axes of their own
+    and the product writes into a view of the output where BLAS can: merging them, or transposing the
+    output after, would copy the operands (heads between batch and steps) and the output each time."""
     size = dict(zip(a, x.shape)) | dict(zip(b, y.shape))
     kept = [c for c in a if c in b and c in out]
     summed, own_x, own_y = [c for c in a if c in b and c not in out], [c for c in a if c not in b], \
@@ -78,12 +85,28 @@ def contract(x: np.ndarray, y: np.ndarray, a: str, b: str, out: str) -> np.ndarr
     if order != list(out) and [c for c in b if c in a and c in out] + own_y + own_x == list(out):
         return contract(y, x, b, a, out)  # y @ x gives the output's order as it is, with no copy to transpose
     count = lambda letters: int(np.prod([size[c] for c in letters]))  # noqa: E731
-    x = x.transpose([a.index(c) for c in kept + own_x + summed]).reshape(count(kept), count(own_x), count(summed))
-    y = y.transpose([b.index(c) for c in kept + summed + own_y]).reshape(count(kept), count(summed), count(own_y))
-    z = np.empty((x.shape[0], x.shape[1], y.shape[2]), np.result_type(x, y))
-    product(z, blas_ordered(x), blas_ordered(y))
-    z = z.reshape([size[c] for c in order]).transpose([order.index(c) for c in out])
-    return z if z.flags.c_contiguous else z.copy()  # C order, so that the next product copies nothing
+    batch = [size[c] for c in kept] or [1]
+    x = x.transpose([a.index(c) for c in kept + own_x + summed]).reshape(*batch, count(own_x), count(summed))
+    y = y.transpose([b.index(c) for c in kept + summed + own_y]).reshape(*batch, count(summed), count(own_y))
+    z = np.empty([size[c] for c in out], np.result_type(x, y))
+    shape = (*batch, x.shape[-2], y.shape[-1])
+    into = output_view(z, [out.index(c) for c in order], shape)
+    if into is not None:
+        product(into, blas_ordered(x), blas_ordered(y))
+        return z  # C order, so that the next product copies nothing
+    into = np.empty(shape, z.dtype)
+    product(into, blas_ordered(x), blas_ordered(y))
+    return np.ascontiguousarray(into.reshape([size[c] for c in order]).transpose([order.index(c) for c in out]))
+
+
+def output_view(z: np.ndarray, axes: list[int], shape: tuple[int, ...]) -> np.ndarray | None:
+    """z's axes in this order, as matrices of this shape, when that is a view whose rows BLAS can write in
+    place; None when it would take a copy (z is then the product's own array, C order)."""
+    try:
+        view = z.transpose(axes).reshape(shape, copy=False)
+    except ValueError:
+        return None
+    return view if rows_in_blas_order(view) else None
 
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
