@@ -1,6 +1,6 @@
-"""The two ops the attention layers need (layers/multi_head_attention.py, attention.py, einsum_dense.py),
-apart from the core ops in functions.py: `Einsum`, every product over named axes as one batched matrix
-product, and `MaskedSoftmax`, Keras's Softmax with a mask fused into one op. Both are registered in OPS as
+"""The ops the Transformer's layers need (layers/multi_head_attention.py, attention.py, einsum_dense.py,
+normalization.py), apart from the core ops in functions.py: `Einsum`, every product over named axes as one
+batched matrix product, `MaskedSoftmax`, Keras's Softmax with a mask fused into one op, and `LayerNorm`. Both are registered in OPS as
 every op is, so the gradient property tests (tests/op_specs.py) and the coverage meta-test see them.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .functions import Function, register
+from .functions import Function, register, unbroadcast
 from .fused_rnn import batch_blocks, side_by_side
 from .tensor import Tensor
 
@@ -208,3 +208,27 @@ class MaskedSoftmax(Function):
         side_by_side([partial(softmax_gradient_into, dx[s], g[s], self.out[s], self.axis)
                       for s in leading_blocks(g.shape, self.axis)])
         return (dx,)
+
+
+@register()
+class LayerNorm(Function):
+    """z = (x - mean) (var + eps)^-1/2 gamma + beta over axes, xh its first factors;  dgamma = g xh, dbeta = g,
+    dx = (var + eps)^-1/2 (g gamma - mean(g gamma) - xh mean(g gamma xh)), means over axes"""
+    # LayerNormalization as one op, to the same rounding as its ten composed ops (mean, subtract, square,
+    # mean, add, power, multiply, multiply, add), which kept as many activation-sized arrays and passes.
+    arity = 3
+
+    def forward(self, x, gamma, beta, axes: tuple[int, ...], epsilon: float):
+        share = np.asarray(1 / np.prod([x.shape[a] for a in axes]), x.dtype)  # a mean as Tensor.mean's: sum * share
+        centered = x - x.sum(axis=axes, keepdims=True) * share
+        variance = (centered ** 2).sum(axis=axes, keepdims=True) * share
+        self.scale = (variance + np.asarray(epsilon, variance.dtype)) ** -0.5
+        self.normalized, self.gamma, self.beta_shape, self.axes = centered * self.scale, gamma, np.shape(beta), axes
+        return self.normalized * gamma + beta
+
+    def backward(self, g):
+        xh, dxh = self.normalized, g * self.gamma
+        dx = dxh - dxh.mean(axis=self.axes, keepdims=True)
+        dx -= xh * (dxh * xh).mean(axis=self.axes, keepdims=True)
+        dx *= self.scale
+        return dx, unbroadcast(g * xh, np.shape(self.gamma)), unbroadcast(g, self.beta_shape)
