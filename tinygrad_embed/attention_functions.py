@@ -102,11 +102,8 @@ def contract(x: np.ndarray, y: np.ndarray, a: str, b: str, out: str) -> np.ndarr
 def output_view(z: np.ndarray, axes: list[int], shape: tuple[int, ...]) -> np.ndarray | None:
     """z's axes in this order, as matrices of this shape, when that is a view whose rows BLAS can write in
     place; None when it would take a copy (z is then the product's own array, C order)."""
-    try:
-        view = z.transpose(axes).reshape(shape, copy=False)
-    except ValueError:
-        return None
-    return view if rows_in_blas_order(view) else None
+    view = z.transpose(axes).reshape(shape)  # a copy when the axes do not merge: then its base is not z
+    return view if view.base is z and rows_in_blas_order(view) else None
 
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
@@ -184,8 +181,8 @@ def softmax_gradient_into(dx: np.ndarray, g: np.ndarray, z: np.ndarray, axis: An
 
 def leading_blocks(shape: tuple[int, ...], axis: Any) -> list[slice]:
     """Blocks of the first axis, one per core, when the softmax is not taken over it (else the whole)."""
-    axes = np.lib.array_utils.normalize_axis_tuple(axis, len(shape))
-    return [slice(None)] if not shape or 0 in axes else batch_blocks(shape[0])
+    axes = axis if isinstance(axis, tuple) else (axis,)  # out of range: numpy's own AxisError, in the block
+    return [slice(None)] if not shape or any(a % len(shape) == 0 for a in axes) else batch_blocks(shape[0])
 
 
 @register()
