@@ -160,6 +160,19 @@ def masked_softmax_reference(x, mask, axis):
     return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
 
 
+@st.composite
+def layer_norm_cases(draw):
+    x = draw(float64_arrays(shapes(min_dims=1)))
+    axes = tuple(sorted(draw(st.sets(st.integers(0, x.ndim - 1), min_size=1))))
+    weights = tuple(n if i in axes else 1 for i, n in enumerate(x.shape))  # as the layer reshapes gamma and beta
+    gamma, beta = draw(float64_arrays(weights)), draw(float64_arrays(weights))
+    return (x, gamma, beta), (axes, 1e-3), {}
+
+
+def layer_norm_reference(x, gamma, beta, axes, epsilon):
+    return (x - x.mean(axis=axes, keepdims=True)) / np.sqrt(x.var(axis=axes, keepdims=True) + epsilon) * gamma + beta
+
+
 def sliding_windows_reference(x, size, stride, dilation):
     count = (x.shape[1] - (size - 1) * dilation - 1) // stride + 1
     return np.stack([np.stack([x[:, t * stride + j * dilation] for j in range(size)], axis=1)
@@ -263,4 +276,5 @@ SPECS = {
     "Concatenate": OpSpec(concatenate_cases(), lambda *xs, axis: np.concatenate(xs, axis=axis)),
     "Einsum": OpSpec(einsum_cases(), lambda x, y, equation: np.einsum(equation, x, y)),
     "MaskedSoftmax": OpSpec(masked_softmax_cases(), masked_softmax_reference),
+    "LayerNorm": OpSpec(layer_norm_cases(), layer_norm_reference),
 }

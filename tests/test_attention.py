@@ -1,11 +1,15 @@
 """MultiHeadAttention, Attention, AdditiveAttention and their primitives (Einsum, MaskedSoftmax) without
 Keras: shapes, masks, a fully masked row, functional and subclassed use, weights, configs, bad input.
 Agreement with real Keras is in tests/test_keras_parity_attention.py."""
+import ctypes
+import platform
+
 import numpy as np
 import pytest
 
 import tinygrad_embed as tg
 from tinygrad_embed import layers, models, ops
+from tinygrad_embed.attention_functions import keep_freed_memory, leading_blocks
 from tinygrad_embed.functions import OPS
 
 RNG = np.random.default_rng(0)
@@ -234,18 +238,19 @@ def test_an_explicit_value_mask_is_not_overridden_by_the_mask_the_value_carries(
     assert np.array_equal(scores.data[0, 0] > 0, [[True, False, True], [True, False, True], [False, False, False]])
 
 
-def test_masked_softmax_equals_the_composed_ops_it_fuses():
+@pytest.mark.parametrize("batch, axis", [(3, (-2, -1)), (40, (-2, -1)), (40, -1), (40, (0, -1))])
+def test_masked_softmax_equals_the_composed_ops_it_fuses(batch, axis):
     """MaskedSoftmax is one op for memory's sake: it must equal where -> softmax -> where, built from the
-    registered ops, in value and in gradient."""
+    registered ops, in value and in gradient; a batch of 40 is split among the cores, unless axis has 0."""
     from tinygrad_embed import activations
-    x = RNG.standard_normal((3, 2, 4, 5))
-    mask = RNG.random((3, 1, 4, 5)) > 0.4
+    x = RNG.standard_normal((batch, 2, 4, 5))
+    mask = RNG.random((batch, 1, 4, 5)) > 0.4
     mask[0, 0, 1] = False  # a row masked throughout
     upstream = RNG.standard_normal(x.shape)
     fused_in, composed_in = tg.Tensor(x, requires_grad=True), tg.Tensor(x, requires_grad=True)
-    fused = OPS["MaskedSoftmax"].apply(fused_in, mask, axis=(-2, -1))
+    fused = OPS["MaskedSoftmax"].apply(fused_in, mask, axis=axis)
     replaced = OPS["Where"].apply(composed_in, tg.Tensor(np.full(x.shape, -1e9)), mask)
-    composed = OPS["Where"].apply(activations.softmax(replaced, axis=(-2, -1)), tg.Tensor(np.zeros(x.shape)), mask)
+    composed = OPS["Where"].apply(activations.softmax(replaced, axis=axis), tg.Tensor(np.zeros(x.shape)), mask)
     np.testing.assert_allclose(fused.data, composed.data, rtol=1e-12, atol=1e-300)
     (fused * upstream).sum().backward()
     (composed * upstream).sum().backward()
@@ -282,7 +287,8 @@ def test_a_batch_of_transposed_matrices_reaches_blas_uncopied_and_gives_numpys_p
     from tinygrad_embed.attention_functions import blas_ordered
     x = RNG.standard_normal((4, 6, 5))
     assert blas_ordered(x.transpose(0, 2, 1)).base is x  # Fortran-ordered matrices: read as they are
-    strided = blas_ordered(x[:, ::2])
+    assert blas_ordered(x[:, ::2]).base is x  # rows a gap apart: BLAS's leading dimension, read as they are
+    strided = blas_ordered(x[:, :, ::2])
     assert strided.flags.c_contiguous and not np.shares_memory(strided, x)  # any other view: a C-order copy
     y = RNG.standard_normal((4, 6, 3))
     z = OPS["Einsum"].apply(tg.Tensor(x), tg.Tensor(y), "abc,abd->acd")  # x's matrices transposed: a view
@@ -386,3 +392,47 @@ def test_einsum_dense_drops_a_mask_as_keras_does():
     assert getattr(projected, "_keras_mask", None) is None
     pooled = layers.GlobalAveragePooling1D()(projected)
     np.testing.assert_allclose(pooled.data, projected.data.mean(axis=1), rtol=1e-6)
+
+
+class _MallInfo2(ctypes.Structure):
+    """glibc's struct mallinfo2 (malloc.h): fordblks is the free memory malloc holds."""
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                      "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+@pytest.mark.parametrize("equation", ["aecd,abcd->acbe", "acbe,aecd->abcd", "acbe,abcd->aecd", "abcd,acbe->aecd",
+                                      "abc,cde->abde", "abde,cde->abc", "abc,abde->cde", "ab,ba->"])
+def test_einsum_into_the_outputs_own_order_and_out_of_it_equals_numpy_with_its_gradient(equation):
+    """The attention's products with heads between batch and steps: their operands and outputs are strided
+    views BLAS reads and writes in place; each must still equal numpy's einsum, in C order."""
+    a, b = equation.split("->")[0].split(",")
+    sizes = dict(zip("abcde", (3, 5, 2, 4, 6)))
+    x, y = (RNG.standard_normal([sizes[c] for c in term]) for term in (a, b))
+    xt, yt = tg.Tensor(x, requires_grad=True), tg.Tensor(y, requires_grad=True)
+    z = OPS["Einsum"].apply(xt, yt, equation)
+    np.testing.assert_allclose(z.data, np.einsum(equation, x, y), rtol=1e-12, atol=1e-12)
+    assert z.data.flags.c_contiguous
+    upstream = RNG.standard_normal(z.shape)
+    (z * upstream).sum().backward()
+    out = equation.split("->")[1]
+    np.testing.assert_allclose(xt.grad, np.einsum(f"{out},{b}->{a}", upstream, y), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(yt.grad, np.einsum(f"{a},{out}->{b}", x, upstream), rtol=1e-12, atol=1e-12)
+
+
+def test_a_softmax_over_the_first_axis_is_not_split_among_threads():
+    assert leading_blocks((40, 3), (0, 1)) == leading_blocks((40, 3), -2) == [slice(None)]
+    assert sum(s.stop - s.start for s in leading_blocks((40, 3), -1)) == 40
+
+
+def test_after_an_attention_step_glibc_keeps_freed_arrays_for_reuse_instead_of_returning_them():
+    """Why it matters: pages returned to the system come back zeroed, one fault each, every step."""
+    OPS["Einsum"].apply(tg.Tensor(np.ones((2, 3))), tg.Tensor(np.ones((3, 4))), "ab,bc->ac")
+    if platform.libc_ver()[0] != "glibc":
+        assert keep_freed_memory() is False  # not glibc: the allocator's own policy stays
+        return
+    assert keep_freed_memory() is True
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype = _MallInfo2
+    arrays = [np.ones(10 << 17) for _ in range(12)]  # 12 arrays of 10 MB, above glibc's default trim threshold
+    del arrays
+    assert libc.mallinfo2().fordblks >= 100 << 20  # freed yet kept (glibc's default would trim it to ~0)

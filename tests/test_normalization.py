@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 import tinygrad_embed as tg
+from tinygrad_embed import layers
+from tinygrad_embed.functions import OPS
 from tinygrad_embed.layers import Dense, Embedding, GlobalAveragePooling1D
 from tinygrad_embed.layers.normalization import BatchNormalization, LayerNormalization
 from tinygrad_embed.models import Sequential, load_model
@@ -202,3 +204,37 @@ def test_saving_keeps_the_moving_statistics(tmp_path):
     for a, b in zip(model.layers[1].get_weights(), loaded.layers[1].get_weights()):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("axes, center, scale", [((2,), True, True), ((1, 2), True, True), ((2,), False, True),
+                                                 ((2,), True, False), ((0, 2), False, False)])
+def test_the_layer_norm_op_equals_the_composed_ops_it_fuses(dtype, axes, center, scale):
+    """LayerNorm is one op for speed only: the same value, to the last bit, and the same gradients as the ten
+    composed ops it replaces (mean, subtract, square, mean, add epsilon, power, multiply, gamma, beta)."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((4, 3, 5)) * 3 + 1).astype(dtype)
+    weights = tuple(n if i in axes else 1 for i, n in enumerate(x.shape))
+    gamma, beta = rng.standard_normal(weights).astype(dtype), rng.standard_normal(weights).astype(dtype)
+    upstream = rng.standard_normal(x.shape).astype(dtype)
+    inputs = [[tg.Tensor(a, requires_grad=True) for a in (x, gamma, beta)] for _ in range(2)]
+    xf, gf, bf = inputs[0]
+    fused = OPS["LayerNorm"].apply(xf, gf if scale else 1, bf if center else 0, axes, 1e-3)
+    xc, gc, bc = inputs[1]
+    mean = xc.mean(axis=axes, keepdims=True)
+    composed = (xc - mean) * (((xc - mean) ** 2).mean(axis=axes, keepdims=True) + 1e-3) ** -0.5
+    composed = composed * gc if scale else composed
+    composed = composed + bc if center else composed
+    assert fused.dtype == dtype and np.array_equal(fused.data, composed.data)
+    (fused * upstream).sum().backward()
+    (composed * upstream).sum().backward()
+    tolerance = {"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-12}
+    for used, a, b in ((True, xf, xc), (scale, gf, gc), (center, bf, bc)):
+        if used:
+            np.testing.assert_allclose(a.grad, b.grad, **tolerance)
+
+
+def test_layer_normalization_runs_as_one_op():
+    layer = layers.LayerNormalization()
+    x = tg.Tensor(np.random.default_rng(0).standard_normal((2, 3, 4)), requires_grad=True)
+    assert type(layer(x)._ctx).__name__ == "LayerNorm"

@@ -1,16 +1,17 @@
-"""The two ops the attention layers need (layers/multi_head_attention.py, attention.py, einsum_dense.py),
-apart from the core ops in functions.py: `Einsum`, every product over named axes as one batched matrix
-product, and `MaskedSoftmax`, Keras's Softmax with a mask fused into one op. Both are registered in OPS as
+"""The ops the Transformer's layers need (layers/multi_head_attention.py, attention.py, einsum_dense.py,
+normalization.py), apart from the core ops in functions.py: `Einsum`, every product over named axes as one
+batched matrix product, `MaskedSoftmax`, Keras's Softmax with a mask fused into one op, and `LayerNorm`. Both are registered in OPS as
 every op is, so the gradient property tests (tests/op_specs.py) and the coverage meta-test see them.
 """
 from __future__ import annotations
 
-from functools import partial
+import ctypes
+from functools import cache, partial
 from typing import Any
 
 import numpy as np
 
-from .functions import Function, register
+from .functions import Function, register, unbroadcast
 from .fused_rnn import batch_blocks, side_by_side
 from .tensor import Tensor
 
@@ -41,24 +42,29 @@ def einsum_subscripts(equation: Any, x: np.ndarray, y: np.ndarray) -> tuple[str,
 
 
 def blas_ordered(m: np.ndarray) -> np.ndarray:
-    """m itself when each of its matrices is in C or Fortran order (BLAS reads either, transposing for free:
-    the attention's scores as (keys, queries) in the value's gradient save a 10 MB copy), else a C-order copy."""
-    rows, columns = m.strides[-2:]
-    if (columns == m.itemsize and rows == m.itemsize * m.shape[-1]) or \
-            (rows == m.itemsize and columns == m.itemsize * m.shape[-2]):
+    """m itself when each of its matrices has rows (or columns) one after another, each in unit steps, as BLAS
+    reads them (a gap between rows is its leading dimension; Fortran order it transposes for free: the
+    attention's scores as (keys, queries) in the value's gradient save a 10 MB copy), else a C-order copy."""
+    if rows_in_blas_order(m) or rows_in_blas_order(m.swapaxes(-1, -2)):
         return m
     return np.ascontiguousarray(m)
 
 
+def rows_in_blas_order(m: np.ndarray) -> bool:
+    """Whether each matrix of m is rows of unit-step entries, a row at least a row's length from the next."""
+    rows, columns = m.strides[-2:]
+    return columns == m.itemsize and rows >= m.itemsize * m.shape[-1] and rows % m.itemsize == 0
+
+
 def product(z: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
-    """z = x @ y for (B, M, K) and (B, K, N), each matrix in C or Fortran order: blocks of the batch (of one
-    matrix's rows when B is 1) side by side, a thread per core, BLAS held to one thread in each
-    (fused_rnn.side_by_side).
+    """z = x @ y for (..., M, K) and (..., K, N), each matrix as blas_ordered leaves it, z's in rows: blocks
+    of the first batch axis (of one matrix's rows when the batch is one matrix) side by side, a thread per
+    core, BLAS held to one thread in each (fused_rnn.side_by_side).
     Why not one np.matmul: it calls BLAS once per matrix of the batch (64 per attention product here), and a
     threaded BLAS wakes its threads on every call; on a busy machine each wake-up waits for a time slice,
     which made one attention product take 0.1 to 1.5 s instead of 5 ms. Operands in BLAS's orders, since
     np.matmul falls back to numpy's own loops, slower still, on any other view."""
-    if len(z) == 1:
+    if z.ndim == 3 and len(z) == 1:
         side_by_side([partial(np.matmul, x[:, s], y, out=z[:, s]) for s in batch_blocks(z.shape[1])])
     else:
         side_by_side([partial(np.matmul, x[s], y[s], out=z[s]) for s in batch_blocks(len(z))])
@@ -66,9 +72,11 @@ def product(z: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
 
 def contract(x: np.ndarray, y: np.ndarray, a: str, b: str, out: str) -> np.ndarray:
     """einsum(f"{a},{b}->{out}", x, y) as one batched matrix product, for subscripts einsum_subscripts passed:
-    (shared letters kept, x's own, the summed ones) @ (shared kept, summed, y's own), then the output's order.
+    (shared letters kept, x's own, the summed ones) @ (shared kept, summed, y's own), into the output's order.
     Why: numpy's einsum runs a product with batch letters (attention's scores) in its own loops, some 50
-    times slower than BLAS; the product itself runs in `product`."""
+    times slower than BLAS; the product itself runs in `product`. The kept letters stay axes of their own
+    and the product writes into a view of the output where BLAS can: merging them, or transposing the
+    output after, would copy the operands (heads between batch and steps) and the output each time."""
     size = dict(zip(a, x.shape)) | dict(zip(b, y.shape))
     kept = [c for c in a if c in b and c in out]
     summed, own_x, own_y = [c for c in a if c in b and c not in out], [c for c in a if c not in b], \
@@ -77,12 +85,45 @@ def contract(x: np.ndarray, y: np.ndarray, a: str, b: str, out: str) -> np.ndarr
     if order != list(out) and [c for c in b if c in a and c in out] + own_y + own_x == list(out):
         return contract(y, x, b, a, out)  # y @ x gives the output's order as it is, with no copy to transpose
     count = lambda letters: int(np.prod([size[c] for c in letters]))  # noqa: E731
-    x = x.transpose([a.index(c) for c in kept + own_x + summed]).reshape(count(kept), count(own_x), count(summed))
-    y = y.transpose([b.index(c) for c in kept + summed + own_y]).reshape(count(kept), count(summed), count(own_y))
-    z = np.empty((x.shape[0], x.shape[1], y.shape[2]), np.result_type(x, y))
-    product(z, blas_ordered(x), blas_ordered(y))
-    z = z.reshape([size[c] for c in order]).transpose([order.index(c) for c in out])
-    return z if z.flags.c_contiguous else z.copy()  # C order, so that the next product copies nothing
+    batch = [size[c] for c in kept] or [1]
+    x = x.transpose([a.index(c) for c in kept + own_x + summed]).reshape(*batch, count(own_x), count(summed))
+    y = y.transpose([b.index(c) for c in kept + summed + own_y]).reshape(*batch, count(summed), count(own_y))
+    z = np.empty([size[c] for c in out], np.result_type(x, y))
+    shape = (*batch, x.shape[-2], y.shape[-1])
+    into = output_view(z, [out.index(c) for c in order], shape)
+    if into is not None:
+        product(into, blas_ordered(x), blas_ordered(y))
+        return z  # C order, so that the next product copies nothing
+    into = np.empty(shape, z.dtype)
+    product(into, blas_ordered(x), blas_ordered(y))
+    return np.ascontiguousarray(into.reshape([size[c] for c in order]).transpose([order.index(c) for c in out]))
+
+
+def output_view(z: np.ndarray, axes: list[int], shape: tuple[int, ...]) -> np.ndarray | None:
+    """z's axes in this order, as matrices of this shape, when that is a view whose rows BLAS can write in
+    place; None when it would take a copy (z is then the product's own array, C order)."""
+    view = z.transpose(axes).reshape(shape)  # a copy when the axes do not merge: then its base is not z
+    return view if view.base is z and rows_in_blas_order(view) else None
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+KEPT_FREE_BYTES, MMAP_BYTES = 256 << 20, 32 << 20
+
+
+@cache
+def keep_freed_memory() -> bool:
+    """Ask glibc's malloc to keep up to 256 MB of freed memory for reuse rather than hand it back to the
+    system; True when it agreed (False elsewhere: macOS, Windows, musl keep their own allocator's policy).
+    Why: an attention step frees some 150 MB of arrays (the scores are 10 MB each) and allocates them again
+    in the next step; glibc gave them back each time (its heap's top trimmed past 2x its mmap threshold),
+    so every array came back as fresh pages, zeroed by the kernel on first touch: half the Transformer
+    classifier's step (100 -> 58 ms). Arrays over 32 MB are still mapped and unmapped on their own.
+    The cost: a process keeps the memory of its largest step (at most 256 MB more) while it runs."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD, KEPT_FREE_BYTES))
 
 
 @register()
@@ -92,6 +133,7 @@ class Einsum(Function):
     arity = 2
 
     def forward(self, x, y, equation: str):
+        keep_freed_memory()  # once; only models with attention ask it of the process (the others keep the default)
         self.a, self.b, self.out = einsum_subscripts(equation, x, y)
         self.x, self.y = x, y
         return contract(x, y, self.a, self.b, self.out)
@@ -113,26 +155,77 @@ def check_softmax_mask(mask: Any, shape: tuple[int, ...]) -> np.ndarray:
     return mask if mask.dtype == bool else mask > 0.5
 
 
+def softmax_into(e: np.ndarray, x: np.ndarray, keep: np.ndarray | None, axis: Any) -> None:
+    """e = softmax(x) over axis, where keep is True (or everywhere when keep is None), 0 elsewhere; a masked
+    score counts as -1e9, so a row masked throughout gives zeros. In place in e, as each step: the scores are
+    the step's largest array, and each pass over it costs a read and a write of 10 MB."""
+    drop = None if keep is None else ~keep
+    if drop is None:
+        np.subtract(x, x.max(axis=axis, keepdims=True), out=e)
+    else:
+        np.copyto(e, x)
+        np.copyto(e, LARGE_NEGATIVE, where=drop)
+        e -= e.max(axis=axis, keepdims=True)
+    np.exp(e, out=e)
+    e /= e.sum(axis=axis, keepdims=True)
+    if drop is not None:
+        np.copyto(e, 0, where=drop)
+
+
+def softmax_gradient_into(dx: np.ndarray, g: np.ndarray, z: np.ndarray, axis: Any) -> None:
+    """dx = z * (g - sum(g * z) over axis), in place in dx."""
+    np.multiply(g, z, out=dx)
+    np.subtract(g, dx.sum(axis=axis, keepdims=True), out=dx)
+    dx *= z
+
+
+def leading_blocks(shape: tuple[int, ...], axis: Any) -> list[slice]:
+    """Blocks of the first axis, one per core, when the softmax is not taken over it (else the whole)."""
+    axes = axis if isinstance(axis, tuple) else (axis,)  # out of range: numpy's own AxisError, in the block
+    return [slice(None)] if not shape or any(a % len(shape) == 0 for a in axes) else batch_blocks(shape[0])
+
+
 @register()
 class MaskedSoftmax(Function):
     """z = mask * softmax(where(mask, x, -1e9)) over axis;  dx = z * (g - sum(g * z) over axis)"""
     # Keras's Softmax layer with a mask: a fully masked row gives zeros (never NaN, never uniform weights),
     # and no gradient reaches a masked score. One op: composed, where/exp/sum/div keep four arrays alive.
+    # Each block of the batch on a core of its own (the passes are memory-bound numpy loops, GIL released).
     def forward(self, x, mask, axis=-1):
         mask, x = check_softmax_mask(mask, x.shape), x if x.dtype.kind == "f" else x.astype(np.float64)  # as np.exp
-        every = mask.all()  # nothing masked (MultiHeadAttention without masks): the wheres would copy x twice
-        keep = None if every else np.broadcast_to(mask, x.shape)
-        e = x - x.max(axis=axis, keepdims=True) if every else np.where(keep, x, np.asarray(LARGE_NEGATIVE, x.dtype))
-        if not every:
-            e -= e.max(axis=axis, keepdims=True)
-        np.exp(e, out=e)  # in place, as each step below: the scores are the step's largest array
-        e /= e.sum(axis=axis, keepdims=True)
-        if not every:
-            np.copyto(e, 0, where=~keep)
+        keep = None if mask.all() else np.broadcast_to(mask, x.shape)  # nothing masked: no wheres to copy x
+        e = np.empty_like(x)
+        side_by_side([partial(softmax_into, e[s], x[s], None if keep is None else keep[s], axis)
+                      for s in leading_blocks(x.shape, axis)])
         self.out, self.axis = e, axis
         return e
 
     def backward(self, g):
-        dx = g - (g * self.out).sum(axis=self.axis, keepdims=True)
-        dx *= self.out
+        dx = np.empty_like(self.out)
+        side_by_side([partial(softmax_gradient_into, dx[s], g[s], self.out[s], self.axis)
+                      for s in leading_blocks(g.shape, self.axis)])
         return (dx,)
+
+
+@register()
+class LayerNorm(Function):
+    """z = (x - mean) (var + eps)^-1/2 gamma + beta over axes, xh its first factors;  dgamma = g xh, dbeta = g,
+    dx = (var + eps)^-1/2 (g gamma - mean(g gamma) - xh mean(g gamma xh)), means over axes"""
+    # LayerNormalization as one op, to the same rounding as its ten composed ops (mean, subtract, square,
+    # mean, add, power, multiply, multiply, add), which kept as many activation-sized arrays and passes.
+    arity = 3
+
+    def forward(self, x, gamma, beta, axes: tuple[int, ...], epsilon: float):
+        share = np.asarray(1 / np.prod([x.shape[a] for a in axes]), x.dtype)  # a mean as Tensor.mean's: sum * share
+        centered = x - x.sum(axis=axes, keepdims=True) * share
+        variance = (centered ** 2).sum(axis=axes, keepdims=True) * share
+        self.scale = (variance + np.asarray(epsilon, variance.dtype)) ** -0.5
+        self.normalized, self.gamma, self.beta_shape, self.axes = centered * self.scale, gamma, np.shape(beta), axes
+        return self.normalized * gamma + beta
+
+    def backward(self, g):
+        xh, dxh = self.normalized, g * self.gamma
+        dx = dxh - dxh.mean(axis=self.axes, keepdims=True)
+        dx -= xh * (dxh * xh).mean(axis=self.axes, keepdims=True)
+        dx *= self.scale
+        return dx, unbroadcast(g * xh, np.shape(self.gamma)), unbroadcast(g, self.beta_shape)
