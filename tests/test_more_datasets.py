@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import pickle
+import zipfile
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from dataset_files import (FASHION_FILES, build_fashion, build_mnist, build_npz_member_by_hand, build_reuters,
                            idx_bytes, newswires, npy_of_pickle, numpy1_pickle, object_array)
 from tinygrad_embed.datasets import fashion_mnist, files, mnist, reuters
+from tinygrad_embed.datasets.npz import read_npz
 
 
 def _npy(array: np.ndarray) -> bytes:
@@ -242,3 +244,20 @@ def test_keras_spells_them_so():
     from tinygrad_embed.datasets import fashion_mnist as by_import
     assert keras.datasets.mnist.load_data is mnist.load_data and by_import is fashion_mnist
     assert callable(keras.datasets.reuters.get_word_index)
+
+
+@pytest.mark.parametrize("header", [b"{'descr': '<i8', 'fortran_order': False, 'shape': (3,)}}",
+                                    b"{'descr': '<i8', 'fortran_order': False, 'shape': (3,",
+                                    b"{'descr': '<i8' 'fortran_order' False ]"])
+def test_a_damaged_array_header_is_a_value_error_naming_the_member(tmp_path, header):
+    """numpy's header parser raises tokenize's and ast's errors on a damaged header: a ValueError here."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.arange(3))
+    raw = buffer.getvalue()
+    start, length = 10, int.from_bytes(raw[8:10], "little")  # version 1.0: magic, version, 2-byte length
+    damaged = raw[:start] + header.ljust(length - 1) + b"\n" + raw[start + length:]
+    path = tmp_path / "reuters.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("x.npy", damaged)
+    with pytest.raises(ValueError, match="x.npy in .*reuters.npz"):
+        read_npz(path)

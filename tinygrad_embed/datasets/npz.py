@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import tokenize
 import zipfile
 from pathlib import Path
 
@@ -34,9 +35,12 @@ class _ArraysOnly(pickle.Unpickler):
 def _read_member(raw: bytes, where: str) -> np.ndarray:
     """One .npy member: numeric arrays with pickle off, object arrays through _ArraysOnly."""
     stream = io.BytesIO(raw)
-    version = np.lib.format.read_magic(stream)
-    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, _, dtype = read_header(stream)
+    try:  # numpy parses the header with tokenize and ast: a damaged one raises their errors, not ValueError
+        version = np.lib.format.read_magic(stream)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(stream)
+    except (ValueError, TypeError, SyntaxError, tokenize.TokenError, RecursionError, MemoryError) as error:
+        raise ValueError(f"{where} has a damaged array header: {error!r}") from None
     if not dtype.hasobject:
         return np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
     try:
