@@ -8,11 +8,10 @@ picks the format; object_registration.py, the user's classes by name (Keras's re
 keras_objects.py, keras_assets.py and keras_ops.py, the user's code, TextVectorization's vocabulary and keras.ops
 calls in Keras's files. Models are built through the layer registry: nothing here imports models/."""
 from .archive import FORMAT, read_archive, write_archive
-from .keras_config import keras_layer
 from .object_registration import (CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
                                   get_registered_object, register_keras_serializable)
 from .saving_api import load_model, save_model
 
 __all__ = ["load_model", "save_model", "read_archive", "write_archive", "FORMAT", "register_keras_serializable",
            "get_registered_name", "get_registered_object", "get_custom_objects", "custom_object_scope",
-           "CustomObjectScope", "keras_layer"]
+           "CustomObjectScope"]

@@ -31,20 +31,6 @@ KERAS_LAYERS = ("InputLayer", "Embedding", "Dense", "LSTM", "GRU", "SimpleRNN", 
                 "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "BatchNormalization",
                 "LayerNormalization", "Attention", "AdditiveAttention", "MultiHeadAttention", "EinsumDense",
                 "TextVectorization", "Lambda", "RNN", "LSTMCell", "GRUCell", "SimpleRNNCell", "StackedRNNCells")
-# Layers added later join with keras_layer("ClassName"), as a user's code may call it: their config crosses
-# as their get_config gives it, their weights as Keras's walk finds them (keras_files._custom_groups): their
-# own in layers/<name>/vars, a sublayer held as attribute `query_dense` in layers/<name>/query_dense/vars.
-EXTRA_KERAS_LAYERS: set[str] = set()
-
-
-def keras_layer(class_name: str) -> None:
-    """Declare a layer class of this project that Keras 3 has under the same name, for .keras files."""
-    EXTRA_KERAS_LAYERS.add(class_name)
-
-
-def is_keras_layer(class_name: str) -> bool:
-    return class_name in KERAS_LAYERS or class_name in EXTRA_KERAS_LAYERS
-
 OURS_ONLY = ("fused", "input_length", "batch_input_shape")  # Keras 3 has no such argument (the InputLayer holds the shape)
 NOT_IN_KERAS_CONFIG = {"SpatialDropout1D": ("trainable",)}  # Keras's constructor refuses it (the layer has no weights)
 ANY = object()
@@ -121,7 +107,7 @@ def _layer_to_keras(layer: Layer) -> dict[str, Any]:
     if not cls.__module__.startswith("tinygrad_embed."):  # a user's class: Keras's entry for a custom object
         config = {key: _value_to_keras(value) for key, value in layer.get_config().items() if key not in OURS_ONLY}
         return keras_objects.custom_entry(cls, config)
-    if not is_keras_layer(name):
+    if not name in KERAS_LAYERS:
         raise ValueError(f"layer {layer.name!r} is a {name}, which Keras does not have: a .keras file holds Keras's "
                          f"built-in layers ({', '.join(KERAS_LAYERS)}) and registered custom layers; save the weights "
                          "(.weights.h5) instead")
@@ -284,7 +270,7 @@ def _layer_from_keras(entry: dict[str, Any], lookup: Any, nested: bool = False) 
         config = {k: (v["config"]["name"] if k == "dtype" and isinstance(v, dict) else v)
                   for k, v in entry["config"].items()}
         return {"class_name": custom.__name__, "class": custom, "config": config}
-    if not is_keras_layer(name) or entry.get("registered_name") not in (None, name):
+    if not name in KERAS_LAYERS or entry.get("registered_name") not in (None, name):
         raise ValueError(f"unknown layer class {name!r} (registered as {entry.get('registered_name')!r}): a Keras file "
                          f"here may hold Keras's built-in layers {', '.join(KERAS_LAYERS)} and registered custom "
                          "layers")

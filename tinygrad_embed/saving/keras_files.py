@@ -42,7 +42,7 @@ from ..layers.time_distributed import TimeDistributed
 from . import archive as npz
 from . import keras_assets, native
 from .archive import write_atomically
-from .keras_config import EXTRA_KERAS_LAYERS, from_keras_config, to_keras_config
+from .keras_config import from_keras_config, to_keras_config
 
 EXTRA = "pip install 'tinygrad_embed[keras-files]'"
 KERAS_VERSION = "3.0.0"  # the oldest Keras 3 writes and reads this layout
@@ -140,8 +140,8 @@ def _layer_groups(layer: Layer, path: str) -> list[tuple[str, str, list]]:
                 + _layer_groups(layer.backward_layer, f"{path}/backward_layer"))
     if isinstance(layer, MultiHeadAttention):  # Keras keeps each projection in a group of its own
         return [(f"{path}/{name}/vars", dense.name, dense.weights) for name, dense in layer.keras_sublayers()]
-    if not type(layer).__module__.startswith("tinygrad_embed.") or type(layer).__name__ in EXTRA_KERAS_LAYERS:
-        return _custom_groups(layer, path)  # the user's layers, and those added with keras_layer(): Keras's walk
+    if not type(layer).__module__.startswith("tinygrad_embed."):
+        return _custom_groups(layer, path)  # the user's layers: Keras's walk
     if isinstance(layer, _Recurrent):  # Keras's RNN layers keep their weights in their cell
         return [(f"{path}/cell/vars", f"{snake_case(type(layer).__name__)}_cell", layer.weights)]
     if isinstance(layer, RNN):
