@@ -18,13 +18,8 @@ import tinygrad_embed  # noqa: E402
 from legacy_h5_files import (KERAS22_TRAINING, TF_KERAS_TRAINING, adam_state, functional_weights,  # noqa: E402
                              keras22_functional_config, sequential_weights, tf_keras_sequential_config,
                              write_keras2_file)
+from test_keras_parity_files import padded_ids  # noqa: E402
 from tinygrad_embed.models import load_model  # noqa: E402
-
-
-def padded_ids(seed, batch=8, steps=6, vocab=20):
-    ids = np.random.default_rng(seed).integers(1, vocab, (batch, steps))
-    ids[0, :2], ids[1, 4:], ids[2, :5] = 0, 0, 0  # pre-, post- and heavy padding
-    return ids
 
 
 def text_model(api):
