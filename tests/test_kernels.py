@@ -166,7 +166,7 @@ def test_simple_rnn_step_kernels_equal_numpy_twins(case):
 
 
 def test_every_kernel_has_a_numpy_twin_that_a_test_here_runs():
-    source = open(__file__).read()
+    source = open(__file__).read() + open(__file__.replace("test_kernels.py", "test_kernels_loops.py")).read()
     helpers = {"gate_tanh", "gate_sigmoid", "tanh_float32"}  # inlined into the kernels, tested through them
     compiled = [name for name, f in vars(kernels).items() if isinstance(f, numba.core.registry.CPUDispatcher)]
     assert "gather" in compiled and "simple_rnn_step_backward" in compiled

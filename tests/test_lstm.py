@@ -152,14 +152,17 @@ def test_a_mask_of_the_wrong_shape_is_refused():
         layer(np.zeros((2, 4, 3), np.float32), mask=np.ones((2, 5), bool))
 
 
-def test_fully_masked_steps_run_no_kernel(monkeypatch):
+def test_masked_steps_compute_only_their_active_rows(monkeypatch):
+    # the compiled loop cannot be watched, so its twin runs in its place (tests/test_kernels_loops.py
+    # proves them equal), and the twin's step kernel counts the rows it is given
     calls = []
-    real_step = kernels.lstm_step_forward
-    monkeypatch.setattr(kernels, "lstm_step_forward", lambda *args: calls.append(len(args[-1])) or real_step(*args))
+    real_step = kernels.lstm_step_forward_numpy
+    monkeypatch.setattr(kernels, "lstm_forward_steps", kernels.lstm_forward_steps_numpy)
+    monkeypatch.setattr(kernels, "lstm_step_forward_numpy", lambda *args: calls.append(len(args[-1])) or real_step(*args))
     mask = np.zeros((3, 10), bool)
     mask[0, 6:], mask[1, 8:], mask[2, 4:] = True, True, True  # pre-padding: steps 0-3 empty
     LSTM(2)(np.ones((3, 10, 2), np.float32), mask=mask)
-    assert calls == [1, 1, 2, 2, 3, 3]  # one call per step with any real row, only those rows
+    assert calls == [0, 0, 0, 0, 1, 1, 2, 2, 3, 3]  # only the real rows of each step
 
 
 def test_an_lstm_over_500_steps_backpropagates():

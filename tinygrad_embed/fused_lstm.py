@@ -8,8 +8,8 @@ from functools import partial
 import numpy as np
 
 from . import kernels
-from .fused_rnn import (batch_blocks, batch_rows, dropped_matmul, dropped_matmul_input_grad,
-                        dropped_matmul_weight_grad, one_float_type, pack_steps, side_by_side)
+from .fused_rnn import (batch_blocks, batch_rows, dropped_matmul_weight_grad, gates_of, one_float_type, pack_steps,
+                        side_by_side)
 from .functions import Function, register
 
 BLOCK_STEPS = 32  # x W + b is computed this many steps at a time: large products, small buffers
@@ -17,11 +17,9 @@ BLOCK_STEPS = 32  # x W + b is computed this many steps at a time: large product
 
 @register()
 class FusedLSTM(Function):
-    """[h_t | c_t] for each step (or the last), c_t = f c_{t-1} + i g, h_t = o tanh(c_t), with
-    i, f, g, o = act(x_t W + h_{t-1} U + b); masked steps keep h, c. Backward: BPTT by hand. Keras's
-    dropout masks, when given, multiply x_t and h_{t-1} before their products (see fused_rnn.py).
-    h0, c0: the initial state (zeros when not given). The rows of a batch never meet, so each core
-    runs the recurrence of its own block of rows (_LSTMRows), side by side."""
+    """[h_t | c_t] for each step (or the last), c_t = f c_{t-1} + i g, h_t = o tanh(c_t), i, f, g, o = act(x_t W
+    + h_{t-1} U + b); masked steps keep h, c; Keras's dropout masks multiply x_t and h_{t-1}; h0, c0 default 0.
+    Backward: BPTT by hand. A batch's rows never meet, so each core runs its own block of rows (_LSTMRows)."""
     arity = 6
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0=None, c0=None, mask=None, all_steps=True,
@@ -51,79 +49,44 @@ class _LSTMRows:
         self.keep, self.all_steps = keep, all_steps
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, c0, mask, input_masks, recurrent_masks):
-        dtype = x.dtype
-        batch, steps, _ = x.shape
-        units = recurrent_kernel.shape[0]
-        step_rows, offsets, packed_rows, packed_steps = pack_steps(mask, batch, steps)
-        # Backward reads the gate activations and h_{t-1} of every packed row and c after every step,
-        # so with a backward to come all of them are kept. Without one (no_grad: predict, evaluate) the
-        # loop holds only what the next step reads: the gates of one block of steps, h_{t-1} of one
-        # step, and when only the last step is returned two states, before and after the step. The
-        # state after step t sits in slot (t + 1) % slots.
-        keep, all_steps = self.keep, self.all_steps
-        packed = len(packed_rows)
+        (batch, steps, _), units, dtype = x.shape, recurrent_kernel.shape[0], x.dtype
+        _, offsets, packed_rows, packed_steps = pack_steps(mask, batch, steps)
+        # Backward reads the gates and h_{t-1} of every packed row and every c; without one (predict) only what
+        # the next step reads is kept: one block of steps' gates, one h_{t-1}, two states. After t: slot (t+1) % slots
+        keep, all_steps, packed = self.keep, self.all_steps, len(packed_rows)
         gates = np.empty((packed if keep else min(packed, BLOCK_STEPS * batch), 4 * units), dtype)
         h_prev = np.empty((packed if keep else batch, units), dtype)
         slots = steps + 1 if keep or all_steps else 2
         h, c = np.zeros((slots, batch, units), dtype), np.zeros((slots, batch, units), dtype)
         h[0], c[0] = (0 if h0 is None else h0), (0 if c0 is None else c0)
-        recurrent = np.empty((batch, 4 * units), dtype)
-        for t, rows in enumerate(step_rows):
-            lo, hi = offsets[t], offsets[t + 1]
-            if t % BLOCK_STEPS == 0:  # x W + b for the next block of steps, in one product
-                block = slice(lo, offsets[min(t + BLOCK_STEPS, steps)])
-                first = 0 if keep else lo  # the packed row that row 0 of gates holds
-                block_gates = gates[block.start - first:block.stop - first]
-                dropped_matmul(x[packed_rows[block], packed_steps[block]], kernel, input_masks, packed_rows[block],
-                               block_gates)
-                block_gates += bias
-            before, after = t % slots, (t + 1) % slots
-            if lo == hi:  # every row masked: the state carries over, nothing to compute
-                h[after], c[after] = h[before], c[before]
-                continue
-            step_h_prev = h_prev[lo:hi] if keep else h_prev[:hi - lo]
-            kernels.gather(step_h_prev, h[before], rows)
-            dropped_matmul(step_h_prev, recurrent_kernel, recurrent_masks, rows, recurrent[:hi - lo])
-            kernels.lstm_step_forward(h[after], c[after], gates[lo - first:hi - first], recurrent[:hi - lo],
-                                      h[before], c[before], rows)
+        masks = gates_of(input_masks, batch, x.shape[2], dtype), gates_of(recurrent_masks, batch, units, dtype)
+        for start in range(0, steps, BLOCK_STEPS):  # x W + b for a block of steps in one product, then its loop
+            stop = min(start + BLOCK_STEPS, steps)
+            block, first = slice(offsets[start], offsets[stop]), 0 if keep else offsets[start]  # first: gates[0]'s row
+            block_x, block_gates = x[packed_rows[block], packed_steps[block]], gates[block.start - first:block.stop - first]
+            kernels.masked_matmul(block_gates, block_x, kernel, masks[0], packed_rows[block], np.empty_like(block_x))
+            block_gates += bias
+            kernels.lstm_forward_steps(h, c, gates, h_prev, recurrent_kernel, masks[1], packed_rows, offsets,
+                                       start, stop, first, keep)
         if keep:
-            self.x, self.weights = x, (kernel, recurrent_kernel)
-            self.masks = input_masks, recurrent_masks
-            self.step_rows, self.offsets = step_rows, offsets
-            self.packed_rows, self.packed_steps = packed_rows, packed_steps
-            self.gates, self.h_prev, self.c = gates, h_prev, c
+            self.x, self.weights, self.masks, self.offsets = x, (kernel, recurrent_kernel), masks, offsets
+            self.packed_rows, self.packed_steps, self.gates, self.h_prev, self.c = packed_rows, packed_steps, gates, h_prev, c
         picked = slice(1, None) if all_steps else slice(steps % slots, steps % slots + 1)
         return np.concatenate([h[picked], c[picked]], axis=2).transpose(1, 0, 2)
 
     def backward(self, grad, retain_graph):
         x, (kernel, recurrent_kernel), (input_masks, recurrent_masks) = self.x, self.weights, self.masks
-        batch, steps, _ = x.shape
-        units = recurrent_kernel.shape[0]
-        upstream = np.ascontiguousarray(grad.transpose(1, 0, 2))  # time-major: [dh | dc] per step
-        dh, dc = np.zeros((batch, units), grad.dtype), np.zeros((batch, units), grad.dtype)
-        dz_step, dh_packed = np.empty((batch, 4 * units), grad.dtype), np.empty((batch, units), grad.dtype)
-        recurrent_t = np.ascontiguousarray(recurrent_kernel.T)
-        # dL/dz of every packed row. Once step t's dz is known its activations are spent, so dz
-        # overwrites them, saving a buffer as large as gates; but after backward(retain_graph=True)
-        # this backward may run again, and then the activations must stay.
-        dz_all = np.empty_like(self.gates) if retain_graph else self.gates
-        for t in reversed(range(steps)):
-            if self.all_steps or t == steps - 1:
-                step_grad = upstream[t if self.all_steps else 0]
-                dh += step_grad[:, :units]
-                dc += step_grad[:, units:]
-            lo, hi, rows = self.offsets[t], self.offsets[t + 1], self.step_rows[t]
-            if lo == hi:
-                continue
-            dz = dz_step[:hi - lo]
-            kernels.lstm_step_backward(dz, dh, dc, self.gates[lo:hi], self.c[t + 1], self.c[t], rows)
-            dropped_matmul_input_grad(dz, recurrent_t, recurrent_masks, rows, dh_packed[:hi - lo])
-            kernels.scatter_add(dh, rows, dh_packed[:hi - lo])  # the kernel zeroed these rows of dh
-            dz_all[lo:hi] = dz
-        where, rows = (self.packed_rows, self.packed_steps), self.packed_rows
-        dx, dx_packed = np.zeros(x.shape, grad.dtype), np.empty((len(rows), x.shape[2]), grad.dtype)
-        dropped_matmul_input_grad(dz_all, kernel.T, input_masks, rows, dx_packed)
-        dx[where] = dx_packed
-        return (dx, dropped_matmul_weight_grad(x[where], dz_all, input_masks, rows),
-                dropped_matmul_weight_grad(self.h_prev, dz_all, recurrent_masks, rows), dz_all.sum(axis=0),
+        dtype, rows = self.gates.dtype, self.packed_rows  # the compiled loop's products need one type
+        upstream = np.ascontiguousarray(grad.transpose(1, 0, 2), dtype)  # time-major: [dh | dc] per step
+        dh, dc = np.zeros(self.c.shape[1:], dtype), np.zeros(self.c.shape[1:], dtype)
+        # dz, dL/dz of every packed row, overwrites the spent gates unless this backward may run again
+        dz = np.empty_like(self.gates) if retain_graph else self.gates
+        kernels.lstm_backward_steps(dz, dh, dc, upstream, self.gates, self.c, np.ascontiguousarray(recurrent_kernel.T),
+                                    recurrent_masks, rows, self.offsets, self.all_steps)
+        dx, dx_packed = np.zeros(x.shape, dtype), np.empty((len(rows), x.shape[2]), dtype)
+        kernels.masked_matmul_input_grad(dx_packed, dz, np.ascontiguousarray(kernel.T), input_masks, rows,
+                                         np.empty_like(dx_packed))
+        dx[rows, self.packed_steps] = dx_packed
+        return (dx, dropped_matmul_weight_grad(x[rows, self.packed_steps], dz, input_masks, rows),
+                dropped_matmul_weight_grad(self.h_prev, dz, recurrent_masks, rows), dz.sum(axis=0),
                 dh, dc)  # what reaches the initial state

@@ -17,11 +17,11 @@ ROWS_PER_BLOCK = 16  # at least this many rows per block: smaller products gain 
 
 
 def one_float_type(op: str, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The arrays in their common type, which the step kernels need to be float32 or float64."""
+    """The arrays in their common type, float32 or float64, C-ordered: what the kernels (and BLAS in them) read."""
     dtype = np.result_type(*arrays)
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"{op} runs in float32 or float64, got inputs of type {dtype}")
-    return tuple(a.astype(dtype, copy=False) for a in arrays)
+    return tuple(np.ascontiguousarray(a, dtype) for a in arrays)
 
 
 def pack_steps(mask: np.ndarray | None, batch: int, steps: int):
@@ -31,6 +31,11 @@ def pack_steps(mask: np.ndarray | None, batch: int, steps: int):
     offsets = np.concatenate([[0], np.cumsum([len(r) for r in step_rows])])
     packed_steps, packed_rows = np.nonzero(active)
     return step_rows, offsets, packed_rows, packed_steps
+
+
+def gates_of(masks: np.ndarray | None, batch: int, width: int, dtype: np.dtype) -> np.ndarray:
+    """Dropout masks as the kernels take them: (gates, batch, width), C-ordered; no gates for none."""
+    return np.zeros((0, batch, width), dtype) if masks is None else np.ascontiguousarray(masks, dtype)
 
 
 def _blocks(masks: np.ndarray, width: int):
@@ -64,7 +69,7 @@ def dropped_matmul_input_grad(grad: np.ndarray, weights_t: np.ndarray, masks: np
 def dropped_matmul_weight_grad(a: np.ndarray, grad: np.ndarray, masks: np.ndarray | None,
                                rows: np.ndarray) -> np.ndarray:
     """d weights for out = dropped_matmul(a, weights, masks, rows): (a * mask)^T @ grad, block by block."""
-    if masks is None:
+    if masks is None or len(masks) == 0:
         return a.T @ grad
     return np.concatenate([(a * masks[g][rows]).T @ grad[:, block] for g, block in _blocks(masks, grad.shape[1])],
                           axis=1)

@@ -4,6 +4,9 @@ Kernels take plain arrays, the output buffer first, and never see a Tensor. They
 blocks of a batch's rows run side by side in threads (fused_rnn.side_by_side). They trust their inputs:
 numba checks no bounds and wraps negative indices, so the callers validate first (functions.Gather does).
 """
+import ctypes
+
+import llvmlite.binding
 import numba
 import numpy as np
 
@@ -99,9 +102,8 @@ def _gate_sigmoid_for(x):
 # same arithmetic in one loop over 2-D indices ran 2 to 3 times slower, unvectorised).
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def lstm_step_forward(h_next, c_next, gates, recurrent, h_prev, c_prev, rows):
-    """One time step for the batch rows listed in `rows`; the other rows are masked and keep their
-    state. On entry gates[k] = x_t W + b and recurrent[k] = h_prev[rows[k]] U, gate order i, f, c, o
-    (Keras's); on exit gates[k] holds the activations i, f, g, o that the backward step needs."""
+    """One time step for the rows listed in `rows` (the others keep their state). On entry gates[k] = x_t W + b,
+    recurrent[k] = h_prev[rows[k]] U, gate order i, f, c, o (Keras's); on exit gates[k] holds i, f, g, o."""
     units = h_prev.shape[1]
     h_next[:] = h_prev
     c_next[:] = c_prev
@@ -140,10 +142,8 @@ def lstm_step_forward_numpy(h_next, c_next, gates, recurrent, h_prev, c_prev, ro
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def lstm_step_backward(dz, dh, dc, gates, c_next, c_prev, rows):
-    """Backward through one time step for the rows listed in `rows`. gates[k] holds the activations
-    i, f, g, o; on entry dh and dc hold the gradient reaching h_t and c_t. On exit dz[k] holds the
-    gradient of the pre-activations, dc the gradient reaching c_{t-1}, and dh is zero in these rows,
-    ready for the caller to add dh_{t-1} = dz U^T. Masked rows pass dh and dc through untouched."""
+    """Backward through one step for `rows` (gates[k]: i, f, g, o; dh, dc: the gradient reaching h_t, c_t): dz[k]
+    gets dL/dz, dc what reaches c_{t-1}, dh zeros in these rows (the caller adds dz U^T); masked rows pass."""
     units = dh.shape[1]
     one = dh.dtype.type(1)
     for k in range(rows.shape[0]):
@@ -277,3 +277,169 @@ def simple_rnn_step_backward(d, dh, h_new, rows):
 def simple_rnn_step_backward_numpy(d, dh, h_new, rows):
     d[:] = dh[rows] * (1 - h_new ** 2)
     dh[rows] = 0
+
+
+# ---- Matrix products inside a kernel: numpy's own BLAS, called directly ---------------------------
+# A recurrence's whole time loop runs as one compiled function (lstm_forward_steps below), without the
+# GIL, so the products inside it must be callable from numba. numba's np.dot reaches BLAS only through
+# scipy, a second OpenBLAS, measured 20% slower than numpy's at these sizes (docs/lstm.md); so the cblas
+# gemm of the BLAS that numpy loaded (threadpoolctl lists it) is declared to numba as an external
+# function. Without one, matmul falls back to loops.
+def _numpy_blas_gemm():
+    """(addresses of cblas_sgemm and cblas_dgemm, numba's type of their integers) or (None, None)."""
+    from threadpoolctl import ThreadpoolController
+    libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+    for library in sorted(libraries, key=lambda lib: "numpy" not in lib.filepath):  # numpy's first
+        dll = ctypes.CDLL(library.filepath)
+        for prefix, suffix, integer in (("scipy_", "64_", numba.types.int64), ("", "64_", numba.types.int64),
+                                        ("scipy_", "", numba.types.int32), ("", "", numba.types.int32)):
+            names = [f"{prefix}cblas_{kind}gemm{suffix}" for kind in "sd"]
+            if all(hasattr(dll, name) for name in names):
+                return [ctypes.cast(getattr(dll, name), ctypes.c_void_p).value for name in names], integer
+    return None, None
+
+
+def _external_gemm(name: str, address: int, real, integer):
+    """cblas_?gemm(order, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) for numba."""
+    llvmlite.binding.add_symbol(name, address)
+    pointer = numba.types.intp  # a pointer travels as a 64-bit integer
+    return numba.types.ExternalFunction(name, numba.types.void(
+        numba.types.int32, numba.types.int32, numba.types.int32, integer, integer, integer, real, pointer,
+        integer, pointer, integer, real, pointer, integer))
+
+
+_GEMM_ADDRESSES, _GEMM_INTEGER = _numpy_blas_gemm()
+if _GEMM_ADDRESSES:
+    _SGEMM = _external_gemm("tinygrad_embed_sgemm", _GEMM_ADDRESSES[0], numba.types.float32, _GEMM_INTEGER)
+    _DGEMM = _external_gemm("tinygrad_embed_dgemm", _GEMM_ADDRESSES[1], numba.types.float64, _GEMM_INTEGER)
+ROW_MAJOR, NO_TRANSPOSE = 101, 111  # cblas's enums
+
+
+def matmul(out, a, b):
+    """out = a @ b for 2-D arrays whose rows are contiguous (any row stride). This plain function is the
+    twin, and what runs when numba is off; in a kernel, the overload below runs."""
+    np.matmul(a, b, out=out)
+
+
+def matmul_loops(out, a, b):
+    """out = a @ b in plain loops: matmul inside a kernel when no BLAS with a cblas gemm was found."""
+    out[:] = 0
+    for i in range(a.shape[0]):
+        for p in range(a.shape[1]):
+            out[i] += a[i, p] * b[p]
+
+
+@numba.extending.overload(matmul)
+def _matmul_for(out, a, b):
+    if not out.dtype == a.dtype == b.dtype:
+        raise numba.core.errors.TypingError(f"matmul needs one float type, got {out.dtype}, {a.dtype}, {b.dtype}")
+    if not _GEMM_ADDRESSES:
+        return matmul_loops
+    gemm = _SGEMM if out.dtype == numba.types.float32 else _DGEMM
+
+    def blas(out, a, b):
+        size = a.itemsize
+        gemm(ROW_MAJOR, NO_TRANSPOSE, NO_TRANSPOSE, a.shape[0], b.shape[1], a.shape[1], 1.0, a.ctypes.data,
+             max(a.strides[0] // size, a.shape[1], 1), b.ctypes.data, max(b.strides[0] // size, b.shape[1], 1),
+             0.0, out.ctypes.data, max(out.strides[0] // size, out.shape[1], 1))
+    return blas
+
+
+@numba.njit(cache=True, nogil=True)
+def masked_matmul(out, a, weights, masks, rows, scratch):
+    """out = (a * masks[g][rows]) @ weights[:, block g], a block of columns per mask (Keras's dropout)."""
+    if masks.shape[0] == 0:
+        return matmul(out, a, weights)
+    size, part = weights.shape[1] // masks.shape[0], scratch[:a.shape[0]]
+    for g in range(masks.shape[0]):
+        for k in range(a.shape[0]):
+            part[k] = a[k] * masks[g, rows[k]]
+        matmul(out[:, g * size:(g + 1) * size], part, weights[:, g * size:(g + 1) * size])
+
+
+@numba.njit(cache=True, nogil=True)
+def masked_matmul_input_grad(out, grad, weights_t, masks, rows, scratch):
+    """out = d a for masked_matmul(., a, weights, masks, rows): each block's grad @ weights_t times its mask."""
+    if masks.shape[0] == 0:
+        return matmul(out, grad, weights_t)
+    size, part = weights_t.shape[0] // masks.shape[0], scratch[:grad.shape[0]]
+    out[:] = 0
+    for g in range(masks.shape[0]):
+        matmul(part, grad[:, g * size:(g + 1) * size], weights_t[g * size:(g + 1) * size])
+        for k in range(grad.shape[0]):
+            out[k] += part[k] * masks[g, rows[k]]
+
+
+# ---- The LSTM's time loop, compiled whole: no Python between steps, no GIL -------------------------
+@numba.njit(cache=True, nogil=True)
+def lstm_forward_steps(h, c, gates, h_prev, recurrent_kernel, masks, packed_rows, offsets, start, stop, first,
+                       keep):
+    """Steps start..stop-1, each: h_{t-1} of its active rows (packed_rows[offsets[t]:offsets[t+1]]) into
+    h_prev (every step's when keep), times the recurrent kernel, then lstm_step_forward on gates[p - first]."""
+    recurrent, scratch = np.empty((h.shape[1], gates.shape[1]), gates.dtype), np.empty(h.shape[1:], h.dtype)
+    for t in range(start, stop):
+        lo, hi, before, after = offsets[t], offsets[t + 1], t % h.shape[0], (t + 1) % h.shape[0]
+        rows, step_h = packed_rows[lo:hi], h_prev[lo:hi] if keep else h_prev[:hi - lo]
+        gather(step_h, h[before], rows)
+        masked_matmul(recurrent[:hi - lo], step_h, recurrent_kernel, masks, rows, scratch)
+        lstm_step_forward(h[after], c[after], gates[lo - first:hi - first], recurrent[:hi - lo], h[before],
+                          c[before], rows)
+
+
+def lstm_forward_steps_numpy(h, c, gates, h_prev, recurrent_kernel, masks, packed_rows, offsets, start, stop,
+                             first, keep):
+    for t in range(start, stop):
+        lo, hi, before, after = offsets[t], offsets[t + 1], t % len(h), (t + 1) % len(h)
+        rows = packed_rows[lo:hi]
+        step_h, recurrent = h[before][rows], np.empty((hi - lo, gates.shape[1]), gates.dtype)
+        (h_prev[lo:hi] if keep else h_prev[:hi - lo])[:] = step_h
+        masked_matmul_numpy(recurrent, step_h, recurrent_kernel, masks, rows)
+        lstm_step_forward_numpy(h[after], c[after], gates[lo - first:hi - first], recurrent, h[before], c[before], rows)
+
+
+def masked_matmul_numpy(out, a, weights, masks, rows, scratch=None):
+    if len(masks) == 0:
+        out[:] = a @ weights
+        return
+    out[:] = np.concatenate([(a * m[rows]) @ w for m, w in zip(masks, np.split(weights, len(masks), 1))], axis=1)
+
+
+def masked_matmul_input_grad_numpy(out, grad, weights_t, masks, rows, scratch=None):
+    if len(masks) == 0:
+        out[:] = grad @ weights_t
+        return
+    blocks = zip(masks, np.split(grad, len(masks), 1), np.split(weights_t, len(masks), 0))
+    out[:] = sum((g @ w) * m[rows] for m, g, w in blocks)
+
+
+@numba.njit(cache=True, nogil=True)
+def lstm_backward_steps(dz_all, dh, dc, upstream, gates, c, recurrent_t, masks, packed_rows, offsets, all_steps):
+    """BPTT through every step, last first; upstream[t]: [dh | dc] reaching step t's output (all_steps) or the
+    last's. dz_all (may be gates: spent activations) gets dL/dz; dh, dc end as what reaches the start."""
+    units, steps = dh.shape[1], offsets.shape[0] - 1
+    dz_step, dh_packed, scratch = np.empty((dh.shape[0], gates.shape[1]), dh.dtype), np.empty_like(dh), np.empty_like(dh)
+    for t in range(steps - 1, -1, -1):
+        if all_steps or t == steps - 1:
+            dh += upstream[t if all_steps else 0, :, :units]
+            dc += upstream[t if all_steps else 0, :, units:]
+        lo, hi = offsets[t], offsets[t + 1]
+        rows, dz = packed_rows[lo:hi], dz_step[:hi - lo]
+        lstm_step_backward(dz, dh, dc, gates[lo:hi], c[t + 1], c[t], rows)
+        masked_matmul_input_grad(dh_packed[:hi - lo], dz, recurrent_t, masks, rows, scratch)
+        scatter_add(dh, rows, dh_packed[:hi - lo])  # lstm_step_backward zeroed these rows of dh
+        dz_all[lo:hi] = dz
+
+
+def lstm_backward_steps_numpy(dz_all, dh, dc, upstream, gates, c, recurrent_t, masks, packed_rows, offsets,
+                              all_steps):
+    units, steps = dh.shape[1], len(offsets) - 1
+    for t in reversed(range(steps)):
+        if all_steps or t == steps - 1:
+            dh += upstream[t if all_steps else 0, :, :units]
+            dc += upstream[t if all_steps else 0, :, units:]
+        lo, hi = offsets[t], offsets[t + 1]
+        rows, dz, dh_packed = packed_rows[lo:hi], np.empty_like(gates[lo:hi]), np.empty((hi - lo, units), dh.dtype)
+        lstm_step_backward_numpy(dz, dh, dc, gates[lo:hi], c[t + 1], c[t], rows)
+        masked_matmul_input_grad_numpy(dh_packed, dz, recurrent_t, masks, rows)
+        dh[rows] += dh_packed
+        dz_all[lo:hi] = dz

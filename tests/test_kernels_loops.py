@@ -1,0 +1,99 @@
+"""The compiled time loops (kernels.lstm_forward_steps, lstm_backward_steps) and the products inside them
+(kernels.matmul, masked_matmul, masked_matmul_input_grad) against their plain-numpy twins: masked steps,
+steps with no active row, recurrent dropout masks (one per gate, or one for all), float32 and float64."""
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from tinygrad_embed import kernels
+from tinygrad_embed.fused_rnn import pack_steps
+
+
+def tolerance(dtype):
+    return dict(rtol=1e-12, atol=1e-13) if dtype == np.float64 else dict(rtol=0, atol=1e-5)
+
+
+@st.composite
+def recurrences(draw):
+    """An LSTM's loop inputs: dtype, mask (batch, steps), packed rows and offsets, recurrent masks (0, 1 or 4
+    gates), and a random generator for the arrays."""
+    batch, steps, units = draw(st.integers(1, 5)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    mask = draw(hnp.arrays(bool, (batch, steps)))
+    _, offsets, packed_rows, _ = pack_steps(mask, batch, steps)
+    rng = np.random.default_rng(draw(st.integers(0, 999)))
+    gates = draw(st.sampled_from([0, 1, 4]))
+    masks = (rng.random((gates, batch, units)) < 0.7).astype(dtype) / 0.7
+    return dtype, batch, steps, units, packed_rows, offsets, masks, rng
+
+
+@given(recurrences(), st.booleans())
+def test_lstm_forward_steps_equal_numpy_twin(case, keep):
+    dtype, batch, steps, units, packed_rows, offsets, masks, rng = case
+    gates_in = rng.standard_normal((len(packed_rows), 4 * units)).astype(dtype)
+    kernel = rng.standard_normal((units, 4 * units)).astype(dtype)
+    start = rng.standard_normal((2, batch, units)).astype(dtype)
+    results = []
+    for loop in (kernels.lstm_forward_steps, kernels.lstm_forward_steps_numpy):
+        slots = steps + 1 if keep else 2
+        h, c = np.full((slots, batch, units), np.nan, dtype), np.full((slots, batch, units), np.nan, dtype)
+        h[0], c[0] = start
+        gates, h_prev = gates_in.copy(), np.zeros((len(packed_rows) if keep else batch, units), dtype)
+        loop(h, c, gates, h_prev, kernel, masks, packed_rows, offsets, 0, steps, 0, keep)
+        results.append((h, c, gates, h_prev if keep else h_prev[:0]))
+    for ours, twin in zip(*results):
+        np.testing.assert_allclose(ours, twin, **tolerance(dtype))
+
+
+@given(recurrences(), st.booleans(), st.booleans())
+def test_lstm_backward_steps_equal_numpy_twin(case, all_steps, in_place):
+    dtype, batch, steps, units, packed_rows, offsets, masks, rng = case
+    activations = 1 / (1 + np.exp(-rng.standard_normal((len(packed_rows), 4 * units)))).astype(dtype)
+    c = rng.standard_normal((steps + 1, batch, units)).astype(dtype)
+    upstream = rng.standard_normal((steps if all_steps else 1, batch, 2 * units)).astype(dtype)
+    recurrent_t = rng.standard_normal((4 * units, units)).astype(dtype)
+    dh_start, dc_start = rng.standard_normal((2, batch, units)).astype(dtype)
+    results = []
+    for loop in (kernels.lstm_backward_steps, kernels.lstm_backward_steps_numpy):
+        gates, dh, dc = activations.copy(), dh_start.copy(), dc_start.copy()
+        dz_all = gates if in_place else np.full_like(gates, np.nan)
+        loop(dz_all, dh, dc, upstream, gates, c, recurrent_t, masks, packed_rows, offsets, all_steps)
+        results.append((dz_all, dh, dc))
+    for ours, twin in zip(*results):
+        np.testing.assert_allclose(ours, twin, **tolerance(dtype))
+
+
+@given(recurrences())
+def test_masked_products_equal_numpy_twins(case):
+    dtype, batch, _, units, _, _, masks, rng = case
+    rows = np.flatnonzero(rng.random(batch) < 0.6)
+    a, weights = rng.standard_normal((len(rows), units)).astype(dtype), rng.standard_normal((units, 4 * units)).astype(dtype)
+    grad = rng.standard_normal((len(rows), 4 * units)).astype(dtype)
+    for kernel, twin, inputs, shape in ((kernels.masked_matmul, kernels.masked_matmul_numpy, (a, weights), (len(rows), 4 * units)),
+                                        (kernels.masked_matmul_input_grad, kernels.masked_matmul_input_grad_numpy,
+                                         (grad, np.ascontiguousarray(weights.T)), (len(rows), units))):
+        ours, theirs = np.full(shape, np.nan, dtype), np.full(shape, np.nan, dtype)
+        kernel(ours, *inputs, masks, rows, np.empty((batch, units), dtype))
+        twin(theirs, *inputs, masks, rows)
+        np.testing.assert_allclose(ours, theirs, **tolerance(dtype))
+
+
+@given(st.integers(0, 4), st.integers(1, 5), st.integers(1, 5), st.sampled_from([np.float32, np.float64]))
+def test_the_fallback_product_loops_equal_numpy(n, k, m, dtype):
+    rng = np.random.default_rng(n * 100 + k * 10 + m)
+    a, b = rng.standard_normal((n, k)).astype(dtype), rng.standard_normal((k, m)).astype(dtype)
+    out = np.full((n, m), np.nan, dtype)
+    kernels.matmul_loops(out, a, b)
+    np.testing.assert_allclose(out, a @ b, **tolerance(dtype))
+
+
+def test_a_product_of_two_float_types_is_refused_when_compiled():
+    import numba
+    import pytest
+
+    @numba.njit
+    def product(out, a, b):
+        kernels.matmul(out, a, b)
+    with pytest.raises(numba.core.errors.TypingError, match="one float type"):
+        product(np.zeros((2, 2)), np.zeros((2, 3), np.float32), np.zeros((3, 2)))
