@@ -1,11 +1,13 @@
 """Batches of reviews of similar length, for `examples/imdb_lstm.py --fast`: a Keras 3 PyDataset.
 
-Padded to 500 words, 59% of the time steps of an IMDB training epoch are padding: the median review is
-174 words long. With Embedding(mask_zero=True) the LSTM skips a padded row's steps, but a step still costs
-what its active rows cost, and a batch costs as many steps as its longest review. So: cut each review to
-its last `maxlen` words ("pre", as pad_sequences does), sort the reviews by length, cut the sorted list into
-batches, and pad each batch ("pre") only to its own longest review. Neighbours in the sorted list differ
-by a word or two, so almost nothing is padding.
+Padded to 500 words, 56% of the time steps of an IMDB training epoch are padding: the median review is
+175 ids long (its start mark included), and 8% are longer than 500. With Embedding(mask_zero=True) the
+LSTM skips a padded row's steps, but a batch still runs as many steps as its longest review (in a batch of
+64 drawn at random, nearly always 500), and a step with few active rows does not cost proportionally less
+(BLAS is most efficient on whole blocks of rows). So: cut each review to its last `maxlen` words ("pre",
+as pad_sequences does), sort the reviews by length, cut the sorted list into batches, and pad each batch
+("pre") only to its own longest review. Neighbours in the sorted list differ by a word or two, so almost
+nothing is padding (0.3% of the steps of the 25,000 training reviews).
 
 Each epoch (on_epoch_end, with the run's seed) draws a new order: reviews of equal length are shuffled
 among themselves before the sort, so the batches are not the same groups every epoch, and the batches
