@@ -126,6 +126,7 @@ def fast(args: argparse.Namespace) -> None:
     model = Sequential([Input(shape=(None,)), Embedding(5000, 32, mask_zero=True), LSTM(100),
                         Dense(1, activation="sigmoid")])
     model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    model.summary()  # (None, None, 32): any batch width
     timer = EpochTimer()
     model.fit(train, epochs=args.epochs or 3, callbacks=[timer], verbose=2)
     print("seconds per epoch (training): " + ", ".join(f"{s:.1f}" for s in timer.seconds))
