@@ -33,13 +33,15 @@ def last_accuracy(command: list[str], seed: int) -> float:
     return float(last.split(": ")[1])
 
 
-def export_arrays(path: str) -> None:
-    """The example's arrays (the project's loader, padded to 500), for the peer to train on."""
+def export_arrays(path: str, train_samples: int | None = None) -> None:
+    """The example's arrays (the project's loader, padded to 500), for the peer to train on; train_samples
+    keeps the first N training reviews, as the example's --train-samples does."""
     import numpy as np
 
     from tinygrad_embed.datasets import imdb
     from tinygrad_embed.preprocessing import sequence
     (x_train, y_train), (x_test, y_test) = imdb.load_data(num_words=5000)
+    x_train, y_train = x_train[:train_samples], y_train[:train_samples]
     np.savez(path, x_train=sequence.pad_sequences(x_train, maxlen=500), y_train=y_train,
              x_test=sequence.pad_sequences(x_test, maxlen=500), y_test=y_test)
 

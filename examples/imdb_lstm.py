@@ -4,6 +4,13 @@ Dense(1, sigmoid), binary cross-entropy, Adam, batch 64, 3 epochs.
 
     python examples/imdb_lstm.py [--epochs 3] [--mask-zero] [--seed 7] [--plot DIR] [--save FILE]
     python examples/imdb_lstm.py --recipe best [--seed 7]
+    python examples/imdb_lstm.py --fast [--seed 7]
+
+`--fast` trains the same model (with mask_zero=True and no fixed input length) for the same 3 epochs on
+batches of reviews of similar length, each padded only to its own longest (examples/length_batches.py, a
+PyDataset), evaluates on the test reviews batched the same way (256 to a batch), and prints the seconds
+from the start of the script to the final accuracy. It watches no validation figures: nothing would be
+chosen by them (benchmarks/fast_epochs.py judged the epoch count on held-out training reviews).
 
 `--recipe best` keeps the model (with mask_zero=True) and changes only how it is trained: the last 10%
 of the training reviews are held out for validation, the learning rate halves after an epoch whose
@@ -16,15 +23,18 @@ The dataset comes from TINYGRAD_EMBED_IMDB, the cache, or a download (tinygrad_e
 In the seed recipe, validation figures each epoch come from the first 5,000 test reviews (for
 watching only: nothing is chosen by them); the final line is the accuracy on all 25,000 test reviews.
 """
-import argparse
 import time
+
+START = time.perf_counter()  # --fast reports the wall time from here: imports and loading count
+
+import argparse
 from pathlib import Path
 
 import numpy as np
 
 from tinygrad_embed.callbacks import Callback, EarlyStopping, ReduceLROnPlateau
 from tinygrad_embed.datasets import imdb
-from tinygrad_embed.layers import LSTM, Dense, Embedding
+from tinygrad_embed.layers import LSTM, Dense, Embedding, Input
 from tinygrad_embed.models import Sequential
 from tinygrad_embed.preprocessing import sequence
 from tinygrad_embed.utils import set_random_seed
@@ -49,14 +59,20 @@ def main() -> None:
     parser.add_argument("--recipe", choices=["seed", "best"], default="seed",
                         help="seed: the tutorial's 3 epochs; best: validation split, ReduceLROnPlateau, EarlyStopping")
     parser.add_argument("--epochs", type=int, default=None, help="default: 3 (seed recipe), at most 20 (best)")
+    parser.add_argument("--fast", action="store_true",
+                        help="mask_zero=True on batches of reviews of similar length (length_batches.py)")
     parser.add_argument("--mask-zero", action="store_true", help="skip the padding (Embedding(mask_zero=True))")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--plot", metavar="DIR", help="write training curves and an embedding projection (PNG) here")
     parser.add_argument("--save", metavar="FILE", help="save the trained model here (.npz, .keras or .h5)")
     parser.add_argument("--train-samples", type=int, default=None, help="train on the first N reviews only (quick runs)")
     args = parser.parse_args()
+    if args.fast and (args.recipe != "seed" or args.plot):
+        parser.error("--fast has its own recipe and no validation curves to plot")
 
     set_random_seed(args.seed)
+    if args.fast:
+        return fast(args)
     top_words, max_review_length, embedding_vecor_length = 5000, 500, 32
     start = time.perf_counter()
     (X_train, y_train), (X_test, y_test) = imdb.load_data(num_words=top_words)
@@ -92,6 +108,35 @@ def main() -> None:
         print(f"saved the model to {args.save}")
     if args.plot:
         plot(history.history, model.layers[0].get_weights()[0], Path(args.plot))
+
+
+def fast(args: argparse.Namespace) -> None:
+    """The seed model, mask_zero=True, on batches of reviews of similar length (length_batches.py)."""
+    from length_batches import LengthBatches  # beside this file: python puts examples/ on the path
+
+    (X_train, y_train), (X_test, y_test) = imdb.load_data(num_words=5000)
+    if args.train_samples:
+        X_train, y_train = X_train[:args.train_samples], y_train[:args.train_samples]
+    train = LengthBatches(X_train, y_train, batch_size=64, maxlen=500, seed=args.seed)
+    # evaluation keeps no gradient, so bigger blocks of rows are free memory-wise and use BLAS better
+    test = LengthBatches(X_test, y_test, batch_size=256, maxlen=500, shuffle=False)
+    print(f"loaded {len(X_train) + len(X_test):,} reviews in {time.perf_counter() - START:.1f} s from the start; "
+          f"padding: {train.padding_fraction():.1%} of the training steps (padded to 500: "
+          f"{1 - train.lengths.mean() / 500:.1%})")
+    model = Sequential([Input(shape=(None,)), Embedding(5000, 32, mask_zero=True), LSTM(100),
+                        Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    model.summary()  # (None, None, 32): any batch width
+    timer = EpochTimer()
+    model.fit(train, epochs=args.epochs or 3, callbacks=[timer], verbose=2)
+    print("seconds per epoch (training): " + ", ".join(f"{s:.1f}" for s in timer.seconds))
+    loss, accuracy = model.evaluate(test, verbose=0)
+    print(f"total seconds from the start of the script: {time.perf_counter() - START:.1f}")
+    print(f"test loss: {loss:.4f}")
+    print(f"test accuracy: {accuracy:.4f}")
+    if args.save:
+        model.save(args.save)
+        print(f"saved the model to {args.save}")
 
 
 def plot(history: dict, table: np.ndarray, directory: Path) -> None:
