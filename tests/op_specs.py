@@ -253,6 +253,14 @@ def pair_reference_numpy(*arrays, ops, split, options):
                            for op, inputs, option in zip(ops, (arrays[:split], arrays[split:]), options)], axis=-1)
 
 
+@st.composite
+def columns_cases(draw):
+    """An array of 1 to 3 axes and a run of its last axis's columns (maybe none, maybe all)."""
+    x = draw(float64_arrays(draw(shapes(min_dims=1, max_dims=3))))
+    start = draw(st.integers(0, x.shape[-1]))
+    return (x,), (start, draw(st.integers(start, x.shape[-1]))), {}
+
+
 def lstm_reference_numpy(*arrays, **options):
     from tinygrad_embed import Tensor
     from tinygrad_embed.layers import lstm_reference
@@ -289,6 +297,7 @@ SPECS = {
     "FusedGRU": OpSpec(gru_cases(), gru_reference_numpy),
     "FusedSimpleRNN": OpSpec(simple_rnn_cases(), simple_rnn_reference_numpy),
     "FusedPair": OpSpec(pair_cases(), pair_reference_numpy),
+    "Columns": OpSpec(columns_cases(), lambda x, start, stop: x[..., start:stop]),
     "Relu": OpSpec(unary(avoid=1e-3), lambda x: np.maximum(x, 0)),
     "Sum": OpSpec(reduce_cases(), np.sum),
     "Max": OpSpec(reduce_cases(distinct=True), np.max),

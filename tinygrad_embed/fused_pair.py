@@ -42,6 +42,21 @@ class FusedPair(Function):
         return [d for direction, count in zip(directions, self.counts) for d in direction[:count]]
 
 
+@register()
+class Columns(Function):
+    """z = x[..., start:stop];  dx = zeros with g in those columns (one direction's part of a FusedPair's result)"""
+    # GetItem's backward adds through np.add.at, which any index needs (an element may be read twice) and which
+    # takes several times as long as this plain write for a pair's sequences of outputs (batch x steps x width)
+    def forward(self, x, start: int, stop: int):
+        self.shape, self.columns = x.shape, slice(start, stop)
+        return x[..., self.columns]
+
+    def backward(self, g):
+        dx = np.zeros(self.shape, dtype=g.dtype)
+        dx[..., self.columns] = g
+        return (dx,)
+
+
 def _forward(part, op: type, arrays: tuple, options: dict) -> np.ndarray:
     """One direction's output, its fused op's forward on a single block of all the batch's rows."""
     x, kernel, recurrent_kernel, bias = one_float_type(op.__name__, *arrays[:4])

@@ -124,8 +124,8 @@ class Bidirectional(Layer):
         result = FusedPair.apply(*forward, *backward, ops=tuple(half.fused_op for half in halves), split=len(forward),
                                  options=(forward_options, backward_options))
         width = sum(self.forward_layer.state_sizes)  # of the forward op's result: h, or [h | c] for the LSTM
-        return (self.forward_layer.fused_outputs(result[..., :width], forward, forward_options),
-                self.backward_layer.fused_outputs(result[..., width:], backward, backward_options))
+        return (self.forward_layer.fused_outputs(result, 0, forward, forward_options),
+                self.backward_layer.fused_outputs(result, width, backward, backward_options))
 
     def _merge(self, y: Tensor, y_rev: Tensor) -> Tensor | list[Tensor]:
         if self.merge_mode == "concat":

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import activations, initializers
 from ..functions import Function, concatenate
+from ..fused_pair import Columns
 from ..tensor import Tensor
 from ..helpers import dropout_rate, positive_int, random_generator
 from .base import Layer
@@ -332,9 +333,13 @@ class _Recurrent(_RecurrentBase):
         return (x, self.kernel, self.recurrent_kernel, self.bias, *(states or ())), \
             dict(mask=mask, all_steps=self.return_sequences, input_masks=input_masks, recurrent_masks=recurrent_masks)
 
-    def fused_outputs(self, result: Tensor, inputs: tuple, options: dict) -> Any:
-        """What call() returns once the fused op gave `result` for these fused_arguments."""
-        sequence, final = self.split_result(result)
+    def fused_outputs(self, result: Tensor, start: int, inputs: tuple, options: dict) -> Any:
+        """What call() returns once the fused op gave its result for these fused_arguments, in `result`'s columns
+        from `start` on: the states side by side, h first, as split_result reads them."""
+        # Columns rather than result[...] (GetItem): its backward writes the gradient where np.add.at would add it
+        bounds = start + np.cumsum([0, *self.state_sizes])
+        sequence = Columns.apply(result, start, start + self.units)
+        final = [Columns.apply(result[:, -1], lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
         if options["mask"] is not None and len(inputs) > 4:  # initial states given
             sequence = zeroed_before_start(sequence, options["mask"], inputs[0].dtype)
         if self.stateful:
