@@ -192,7 +192,7 @@ def test_with_merge_mode_none_each_direction_hands_the_mask_on():
 def run_once(wrapper, x, mask, states, training, paired, monkeypatch):
     """[every output, then the gradients of x, of the initial states and of every weight] for a random upstream
     gradient, the directions paired (one FusedPair) or not (each layer's own call); dropout drawn afresh."""
-    monkeypatch.setattr(Bidirectional, "_paired", lambda self: paired)
+    monkeypatch.setattr(Bidirectional, "_paired", lambda self, batch: paired)
     for seed, half in enumerate((wrapper.forward_layer, wrapper.backward_layer)):
         half._generator = np.random.default_rng(seed)
     x = tg.Tensor(x, requires_grad=True)
@@ -224,7 +224,7 @@ def test_the_paired_directions_give_what_the_two_layers_give(case, dtype, monkey
     layer = RECURRENT[kind](4, dropout=0.3, recurrent_dropout=0.2, return_sequences=case["return_sequences"],
                             return_state=case["return_state"], dtype=dtype)
     wrapper = Bidirectional(layer, merge_mode=merge_mode)
-    assert wrapper._paired()
+    assert wrapper._paired(40)
     x, mask = padded(batch=40)
     mask[:, 2] = False  # a step masked in every row
     rng = np.random.default_rng(3)
@@ -269,4 +269,12 @@ def test_paired_go_backwards_stateful_and_a_backward_layer_of_its_own(options, m
     (lambda: Bidirectional(tg.layers.RNN(tg.layers.GRUCell(3))), False),  # a cell's step, composed
 ])
 def test_only_two_fused_ops_are_paired(make, paired):
-    assert make()._paired() is paired
+    assert make()._paired(64) is paired
+
+
+def test_on_more_cores_a_large_batch_splits_its_rows_in_each_direction_instead():
+    wrapper = Bidirectional(LSTM(3))
+    with mock.patch.object(fused_rnn, "CORES", 4):
+        assert wrapper._paired(47) and not wrapper._paired(48)  # 48 rows: three blocks of 16 in each direction
+    with mock.patch.object(fused_rnn, "CORES", 2):
+        assert wrapper._paired(48) and wrapper._paired(640)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..functions import concatenate
 from ..fused_pair import ROWS as FUSED_PAIRS, FusedPair
+from ..fused_rnn import batch_blocks
 from ..tensor import Tensor
 from .base import Layer, deserialize_layer, serialize_layer
 from .recurrent import _Recurrent, sequence_shape, split_states, with_states
@@ -92,7 +93,7 @@ class Bidirectional(Layer):
         # Keras's split: the first half of the states starts the forward layer, the second the backward
         half = len(self.forward_layer.state_sizes)
         forward_states, backward_states = (None, None) if states is None else (states[:half], states[half:])
-        if self._paired():
+        if self._paired(inputs.shape[0]):
             y, y_rev = self._run_paired(inputs, mask, training, forward_states, backward_states)
         else:
             y = self.forward_layer(inputs, mask=mask, training=training, initial_state=forward_states)
@@ -109,11 +110,13 @@ class Bidirectional(Layer):
         outputs = self._merge(y, y_rev)
         return outputs + states if self.merge_mode is None else ([outputs, *states] if states else outputs)
 
-    def _paired(self) -> bool:
-        """Whether the two directions run as one FusedPair, each on a core (both run fused ops); else each
-        layer runs as it would alone (the composed reference, another cell)."""
-        return all(isinstance(half, _Recurrent) and half.fused and half.fused_op in FUSED_PAIRS
-                   for half in (self.forward_layer, self.backward_layer))
+    def _paired(self, batch: int) -> bool:
+        """Whether the two directions run as one FusedPair, each on a core: when both run fused ops (else each
+        layer runs as it would alone: the composed reference, another cell), and the pair's two threads fill
+        as many cores as one direction's blocks of rows would (all of them on a machine of two cores)."""
+        return len(batch_blocks(batch)) <= 2 and all(
+            isinstance(half, _Recurrent) and half.fused and half.fused_op in FUSED_PAIRS
+            for half in (self.forward_layer, self.backward_layer))
 
     def _run_paired(self, x: Tensor, mask: np.ndarray | None, training: bool | None, forward_states: list | None,
                     backward_states: list | None) -> tuple[Any, Any]:
