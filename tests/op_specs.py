@@ -198,9 +198,11 @@ def dropout_masks(draw, gates, batch, features, units):
 
 
 @st.composite
-def recurrent_cases(draw, gates, bias_shape, state_count=1):
-    """(x, kernel, recurrent_kernel, bias, and maybe the initial states), mask, dropout masks."""
-    batch, steps, features, units = (draw(st.integers(1, n)) for n in (3, 5, 3, 3))
+def recurrent_cases(draw, gates, bias_shape, state_count=1, batch=None, steps=None, all_steps=None):
+    """(x, kernel, recurrent_kernel, bias, and maybe the initial states), mask, dropout masks; batch, steps
+    and all_steps drawn unless given."""
+    batch, steps = batch or draw(st.integers(1, 3)), steps or draw(st.integers(1, 5))
+    features, units = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     x = draw(float64_arrays((batch, steps, features)))
     kernel, recurrent = (draw(float64_arrays(shape, -1, 1)) for shape in ((features, gates * units),
                                                                           (units, gates * units)))
@@ -208,7 +210,8 @@ def recurrent_cases(draw, gates, bias_shape, state_count=1):
     mask = draw(st.one_of(st.none(), hnp.arrays(bool, (batch, steps))))
     input_masks, recurrent_masks = draw(dropout_masks(gates, batch, features, units))
     states = [draw(float64_arrays((batch, units))) for _ in range(state_count)] if draw(st.booleans()) else []
-    return (x, kernel, recurrent, bias, *states), (), {"mask": mask, "all_steps": draw(st.booleans()),
+    all_steps = draw(st.booleans()) if all_steps is None else all_steps
+    return (x, kernel, recurrent, bias, *states), (), {"mask": mask, "all_steps": all_steps,
                                               "input_masks": input_masks, "recurrent_masks": recurrent_masks}
 
 
@@ -222,6 +225,40 @@ def gru_cases():
 
 def simple_rnn_cases():
     return recurrent_cases(1, lambda units: (units,))
+
+
+# The fused recurrences a FusedPair holds: (gates, bias shape, state count) of each
+DIRECTIONS = {"FusedLSTM": (4, lambda units: (4 * units,), 2), "FusedGRU": (3, lambda units: (2, 3 * units), 1),
+              "FusedSimpleRNN": (1, lambda units: (units,), 1)}
+
+
+@st.composite
+def pair_cases(draw):
+    """Two directions, each any fused recurrence, over one batch and one count of steps, as Bidirectional
+    gives FusedPair: the first's inputs, then the second's; ops, where they split, and each one's options."""
+    from tinygrad_embed.functions import OPS
+    names = [draw(st.sampled_from(sorted(DIRECTIONS))) for _ in range(2)]
+    batch, steps, all_steps = draw(st.integers(1, 3)), draw(st.integers(1, 5)), draw(st.booleans())
+    first, second = (draw(recurrent_cases(*DIRECTIONS[name], batch=batch, steps=steps, all_steps=all_steps))
+                     for name in names)
+    return (*first[0], *second[0]), (), {"ops": tuple(OPS[name] for name in names), "split": len(first[0]),
+                                         "options": (first[2], second[2])}
+
+
+def pair_reference_numpy(*arrays, ops, split, options):
+    """The two directions' references, joined along the last axis."""
+    references = {"FusedLSTM": lstm_reference_numpy, "FusedGRU": gru_reference_numpy,
+                  "FusedSimpleRNN": simple_rnn_reference_numpy}
+    return np.concatenate([references[op.__name__](*inputs, **option)
+                           for op, inputs, option in zip(ops, (arrays[:split], arrays[split:]), options)], axis=-1)
+
+
+@st.composite
+def columns_cases(draw):
+    """An array of 1 to 3 axes and a run of its last axis's columns (maybe none, maybe all)."""
+    x = draw(float64_arrays(draw(shapes(min_dims=1, max_dims=3))))
+    start = draw(st.integers(0, x.shape[-1]))
+    return (x,), (start, draw(st.integers(start, x.shape[-1]))), {}
 
 
 def lstm_reference_numpy(*arrays, **options):
@@ -259,6 +296,8 @@ SPECS = {
     "FusedLSTM": OpSpec(lstm_cases(), lstm_reference_numpy),
     "FusedGRU": OpSpec(gru_cases(), gru_reference_numpy),
     "FusedSimpleRNN": OpSpec(simple_rnn_cases(), simple_rnn_reference_numpy),
+    "FusedPair": OpSpec(pair_cases(), pair_reference_numpy),
+    "Columns": OpSpec(columns_cases(), lambda x, start, stop: x[..., start:stop]),
     "Relu": OpSpec(unary(avoid=1e-3), lambda x: np.maximum(x, 0)),
     "Sum": OpSpec(reduce_cases(), np.sum),
     "Max": OpSpec(reduce_cases(distinct=True), np.max),

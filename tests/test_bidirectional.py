@@ -1,11 +1,13 @@
 """Bidirectional: equal to a forward layer and a go_backwards layer composed by hand, the real steps of a
 padded row read both ways, gradients, Keras's errors, dropout's training flag, saving and loading."""
 import itertools
+from unittest import mock
 
 import numpy as np
 import pytest
 
 import tinygrad_embed as tg
+from tinygrad_embed import fused_rnn
 from tinygrad_embed.layers import GRU, LSTM, Bidirectional, Dense, Embedding, Input, SimpleRNN
 from tinygrad_embed.models import Model, Sequential, load_model
 from tinygrad_embed.functions import concatenate
@@ -184,3 +186,95 @@ def test_with_merge_mode_none_each_direction_hands_the_mask_on():
     np.testing.assert_array_equal(backward._keras_mask, ids != 0)  # re-reversed with the outputs: input order
     single = Bidirectional(LSTM(2, return_sequences=True))(embedded)
     np.testing.assert_array_equal(single._keras_mask, ids != 0)
+
+
+# ---- the two directions at once (FusedPair, issue 32): the same as the two layers run one after the other ----
+def run_once(wrapper, x, mask, states, training, paired, monkeypatch):
+    """[every output, then the gradients of x, of the initial states and of every weight] for a random upstream
+    gradient, the directions paired (one FusedPair) or not (each layer's own call); dropout drawn afresh."""
+    monkeypatch.setattr(Bidirectional, "_paired", lambda self, batch: paired)
+    for seed, half in enumerate((wrapper.forward_layer, wrapper.backward_layer)):
+        half._generator = np.random.default_rng(seed)
+    x = tg.Tensor(x, requires_grad=True)
+    states = None if states is None else [tg.Tensor(s, requires_grad=True) for s in states]
+    for weight in wrapper.trainable_weights:
+        weight.grad = None
+    outputs = wrapper(x, mask=mask, initial_state=states, training=training)
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    rng = np.random.default_rng(9)
+    sum(((out * rng.standard_normal(out.shape).astype(out.dtype)).sum() for out in outputs), start=0).backward()
+    return [out.data for out in outputs] + [x.grad] + [s.grad for s in states or ()] + \
+        [weight.grad for weight in wrapper.trainable_weights]
+
+
+# Alone, each layer splits the 40 rows into two blocks: its weights' gradients sum the blocks in another order,
+# which moves a sum by a few roundings of its largest terms (float32: 6e-8 each), so the bound scales with them
+TOLERANCES = {"float64": 1e-12, "float32": 1e-5}
+PAIRED_CASES = [dict(kind=kind, merge_mode=merge, return_sequences=sequences, return_state=state)
+                for kind, merge, sequences, state in itertools.product(RECURRENT, MERGES, (False, True), (False, True))
+                if merge in ("concat", None) or (sequences and not state)]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("case", PAIRED_CASES, ids=lambda c: "-".join(map(str, c.values())))
+def test_the_paired_directions_give_what_the_two_layers_give(case, dtype, monkeypatch):
+    """A batch of 40 (each direction on its own core), masks with a row and steps all masked, initial states,
+    dropout: outputs, states and every gradient as each layer's own call gives them."""
+    kind, merge_mode = case["kind"], case["merge_mode"]
+    layer = RECURRENT[kind](4, dropout=0.3, recurrent_dropout=0.2, return_sequences=case["return_sequences"],
+                            return_state=case["return_state"], dtype=dtype)
+    wrapper = Bidirectional(layer, merge_mode=merge_mode)
+    assert wrapper._paired(40)
+    x, mask = padded(batch=40)
+    mask[:, 2] = False  # a step masked in every row
+    rng = np.random.default_rng(3)
+    states = [rng.standard_normal((40, 4)).astype(dtype) for _ in range(wrapper.state_count)]
+    paired = run_once(wrapper, x.astype(dtype), mask, states, True, True, monkeypatch)
+    with mock.patch("tinygrad_embed.fused_pair.side_by_side", wraps=fused_rnn.side_by_side) as at_once:
+        run_once(wrapper, x.astype(dtype), mask, states, True, True, monkeypatch)
+    assert at_once.call_count == (2 if fused_rnn.CORES > 1 else 0)  # forward and backward, a direction per core
+    alone = run_once(wrapper, x.astype(dtype), mask, states, True, False, monkeypatch)
+    assert len(paired) == len(alone)
+    for mine, theirs in zip(paired, alone):
+        assert mine.dtype == theirs.dtype == np.dtype(dtype)
+        tolerance = TOLERANCES[dtype]
+        np.testing.assert_allclose(mine, theirs, rtol=tolerance, atol=tolerance * np.abs(theirs).max())
+
+
+@pytest.mark.parametrize("options", [dict(go_backwards=True, return_sequences=True), dict(stateful=True),
+                                     dict(return_sequences=True, return_state=True)])
+def test_paired_go_backwards_stateful_and_a_backward_layer_of_its_own(options, monkeypatch):
+    x, mask = padded(2, batch=20)
+    results = []
+    for paired in (True, False):
+        wrapper = Bidirectional(GRU(3, dtype="float64", **options), merge_mode="concat",
+                                backward_layer=None if "stateful" in options else
+                                LSTM(2, dtype="float64", **{**options, "go_backwards": not options.get("go_backwards")}))
+        wrapper(x)
+        wrapper.set_weights([np.full_like(w, 0.1 * (i + 1)) for i, w in enumerate(wrapper.get_weights())])
+        wrapper.reset_states()  # a stateful wrapper starts from zeros, whatever its first call with other weights left
+        first = run_once(wrapper, x, mask, None, False, paired, monkeypatch)  # a stateful wrapper goes on from here
+        results.append(first + run_once(wrapper, x[::-1].copy(), None, None, False, paired, monkeypatch))
+    for mine, theirs in zip(*results):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+@pytest.mark.parametrize("make, paired", [
+    (lambda: Bidirectional(LSTM(3)), True),
+    (lambda: Bidirectional(SimpleRNN(3), backward_layer=GRU(2, go_backwards=True)), True),
+    (lambda: Bidirectional(LSTM(3, fused=False)), False),  # the composed reference
+    (lambda: Bidirectional(GRU(3, reset_after=False)), False),  # no fused op for this variant
+    (lambda: Bidirectional(LSTM(3, activation="relu")), False),  # the fused kernels hard-wire tanh
+    (lambda: Bidirectional(LSTM(3), backward_layer=LSTM(3, go_backwards=True, fused=False)), False),
+    (lambda: Bidirectional(tg.layers.RNN(tg.layers.GRUCell(3))), False),  # a cell's step, composed
+])
+def test_only_two_fused_ops_are_paired(make, paired):
+    assert make()._paired(64) is paired
+
+
+def test_on_more_cores_a_large_batch_splits_its_rows_in_each_direction_instead():
+    wrapper = Bidirectional(LSTM(3))
+    with mock.patch.object(fused_rnn, "CORES", 4):
+        assert wrapper._paired(47) and not wrapper._paired(48)  # 48 rows: three blocks of 16 in each direction
+    with mock.patch.object(fused_rnn, "CORES", 2):
+        assert wrapper._paired(48) and wrapper._paired(640)

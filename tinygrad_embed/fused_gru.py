@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels
+from .fused_blocks import backward_in_blocks, forward_in_blocks
 from .fused_lstm import BLOCK_STEPS
 from .fused_rnn import (dropped_matmul, dropped_matmul_input_grad, dropped_matmul_weight_grad, one_float_type,
                         pack_steps)
@@ -20,17 +21,33 @@ class FusedGRU(Function):
     """h_t for each step (or the last): z, r = sigmoid(x_t W + h_{t-1} U + b), hh = tanh(x_t W_h + b_in_h
     + r (h_{t-1} U_h + b_rec_h)), h_t = z h_{t-1} + (1 - z) hh; bias (2, 3u) = [b_in; b_rec]; masked steps
     keep h. Keras's dropout masks, when given, multiply x_t and h_{t-1} before their products. h0: the
-    initial state (zeros when not given)."""
+    initial state (zeros when not given). Each core runs the recurrence of its own block of rows (_GRURows),
+    side by side (fused_blocks.py)."""
     arity = 5
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0=None, mask=None, all_steps=True, input_masks=None,
                 recurrent_masks=None):
         x, kernel, recurrent_kernel, bias = one_float_type("FusedGRU", x, kernel, recurrent_kernel, bias)
+        return forward_in_blocks(self, _GRURows, x, (kernel, recurrent_kernel, bias),
+                                 (h0, mask, input_masks, recurrent_masks), all_steps)
+
+    def backward(self, grad):
+        return backward_in_blocks(self, grad)  # dx, d kernel, d recurrent_kernel, d bias, and what reaches h0
+
+
+class _GRURows:
+    """The GRU over one block of a batch's rows: forward keeps what backward reads (when `keep`)."""
+
+    def __init__(self, keep: bool, all_steps: bool) -> None:
+        self.keep, self.all_steps = keep, all_steps
+
+    def forward(self, x, kernel, recurrent_kernel, bias, h0, mask, input_masks, recurrent_masks):
         dtype = x.dtype
         batch, steps, _ = x.shape
         units = recurrent_kernel.shape[0]
         step_rows, offsets, packed_rows, packed_steps = pack_steps(mask, batch, steps)
-        keep, packed = self.needs_backward, len(packed_rows)  # without a backward: one block of gates, as FusedLSTM
+        # Without a backward, one block of gates is kept at a time, as FusedLSTM does
+        keep, packed, all_steps = self.keep, len(packed_rows), self.all_steps
         gates = np.empty((packed if keep else min(packed, BLOCK_STEPS * batch), 4 * units), dtype)
         h_prev = np.empty((packed if keep else batch, units), dtype)
         h = np.zeros((steps + 1 if all_steps else 2, batch, units), dtype)  # the state after step t: h[(t + 1) % slots]
@@ -51,12 +68,12 @@ class FusedGRU(Function):
             recurrent[:hi - lo] += bias[1]
             kernels.gru_step_forward(h[after], gates[lo - first:hi - first], recurrent[:hi - lo], h[before], rows)
         if keep:
-            self.x, self.weights, self.masks, self.all_steps = x, (kernel, recurrent_kernel), (input_masks, recurrent_masks), all_steps
+            self.x, self.weights, self.masks = x, (kernel, recurrent_kernel), (input_masks, recurrent_masks)
             self.step_rows, self.offsets, self.packed = step_rows, offsets, (packed_rows, packed_steps)
             self.gates, self.h_prev = gates, h_prev
         return (h[1:] if all_steps else h[steps % slots][None]).transpose(1, 0, 2).copy()
 
-    def backward(self, grad):
+    def backward(self, grad, retain_graph):
         x, (kernel, recurrent_kernel), (input_masks, recurrent_masks) = self.x, self.weights, self.masks
         batch, steps, _ = x.shape
         units = recurrent_kernel.shape[0]
@@ -65,7 +82,7 @@ class FusedGRU(Function):
         # d of every packed row: [dz, dr, drh, dhh] (kernels.gru_step_backward); the first three are the
         # gradient of h_{t-1} U + b_rec, and dz, dr, dhh that of x_t W + b_in. The kernel writes over the
         # activations it has just read, unless this backward may run again (retain_graph).
-        d_all = np.empty_like(self.gates) if self.retain_graph else self.gates
+        d_all = np.empty_like(self.gates) if retain_graph else self.gates
         recurrent_t = _with_zero_block(recurrent_kernel.T, 3 * units, units)  # for [dz, dr, drh, dhh]
         for t in reversed(range(steps)):
             if self.all_steps or t == steps - 1:

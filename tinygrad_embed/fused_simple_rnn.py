@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels
+from .fused_blocks import backward_in_blocks, forward_in_blocks
 from .fused_lstm import BLOCK_STEPS
 from .fused_rnn import (dropped_matmul, dropped_matmul_input_grad, dropped_matmul_weight_grad, one_float_type,
                         pack_steps)
@@ -20,17 +21,33 @@ from .functions import Function, register
 @register()
 class FusedSimpleRNN(Function):
     """h_t for each step (or the last): h_t = tanh(x_t W + b + h_{t-1} U), from h0 (zeros when not given);
-    masked steps keep h. Keras's dropout masks, when given, multiply x_t and h_{t-1} before their products."""
+    masked steps keep h. Keras's dropout masks, when given, multiply x_t and h_{t-1} before their products.
+    Each core runs the recurrence of its own block of rows (_SimpleRNNRows), side by side (fused_blocks.py)."""
     arity = 5
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0=None, mask=None, all_steps=True, input_masks=None,
                 recurrent_masks=None):
         x, kernel, recurrent_kernel, bias = one_float_type("FusedSimpleRNN", x, kernel, recurrent_kernel, bias)
+        return forward_in_blocks(self, _SimpleRNNRows, x, (kernel, recurrent_kernel, bias),
+                                 (h0, mask, input_masks, recurrent_masks), all_steps)
+
+    def backward(self, grad):
+        return backward_in_blocks(self, grad)  # dx, d kernel, d recurrent_kernel, d bias, and what reaches h0
+
+
+class _SimpleRNNRows:
+    """SimpleRNN over one block of a batch's rows: forward keeps what backward reads (when `keep`)."""
+
+    def __init__(self, keep: bool, all_steps: bool) -> None:
+        self.keep, self.all_steps = keep, all_steps
+
+    def forward(self, x, kernel, recurrent_kernel, bias, h0, mask, input_masks, recurrent_masks):
         dtype = x.dtype
         batch, steps, _ = x.shape
         units = recurrent_kernel.shape[0]
         step_rows, offsets, packed_rows, packed_steps = pack_steps(mask, batch, steps)
-        keep, packed = self.needs_backward, len(packed_rows)  # without a backward: one block, as FusedLSTM
+        # Without a backward, one block of pre-activations is kept at a time, as FusedLSTM does
+        keep, packed, all_steps = self.keep, len(packed_rows), self.all_steps
         h_all = np.empty((packed if keep else min(packed, BLOCK_STEPS * batch), units), dtype)  # x W + b, then h_t
         h_prev = np.empty((packed if keep else batch, units), dtype)
         h = np.zeros((steps + 1 if all_steps else 2, batch, units), dtype)  # the state after step t: h[(t + 1) % slots]
@@ -50,12 +67,13 @@ class FusedSimpleRNN(Function):
             dropped_matmul(step_h_prev, recurrent_kernel, recurrent_masks, rows, recurrent[:hi - lo])
             kernels.simple_rnn_step_forward(h[after], h_all[lo - first:hi - first], recurrent[:hi - lo], h[before], rows)
         if keep:
-            self.x, self.weights, self.masks, self.all_steps = x, (kernel, recurrent_kernel), (input_masks, recurrent_masks), all_steps
+            self.x, self.weights, self.masks = x, (kernel, recurrent_kernel), (input_masks, recurrent_masks)
             self.step_rows, self.offsets, self.packed = step_rows, offsets, (packed_rows, packed_steps)
             self.h_all, self.h_prev = h_all, h_prev
         return (h[1:] if all_steps else h[steps % slots][None]).transpose(1, 0, 2).copy()
 
-    def backward(self, grad):
+    def backward(self, grad, retain_graph):
+        """retain_graph changes nothing here: the loop writes only into buffers of its own."""
         x, (kernel, recurrent_kernel), (input_masks, recurrent_masks) = self.x, self.weights, self.masks
         batch, steps, _ = x.shape
         upstream = np.ascontiguousarray(grad.transpose(1, 0, 2))  # time-major

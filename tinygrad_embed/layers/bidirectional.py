@@ -14,9 +14,11 @@ from typing import Any
 import numpy as np
 
 from ..functions import concatenate
+from ..fused_pair import ROWS as FUSED_PAIRS, FusedPair
+from ..fused_rnn import batch_blocks
 from ..tensor import Tensor
 from .base import Layer, deserialize_layer, serialize_layer
-from .recurrent import sequence_shape, split_states, with_states
+from .recurrent import _Recurrent, sequence_shape, split_states, with_states
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 RECURRENT_ATTRIBUTES = ("go_backwards", "return_sequences", "return_state", "stateful")
@@ -91,8 +93,11 @@ class Bidirectional(Layer):
         # Keras's split: the first half of the states starts the forward layer, the second the backward
         half = len(self.forward_layer.state_sizes)
         forward_states, backward_states = (None, None) if states is None else (states[:half], states[half:])
-        y = self.forward_layer(inputs, mask=mask, training=training, initial_state=forward_states)
-        y_rev = self.backward_layer(inputs, mask=mask, training=training, initial_state=backward_states)
+        if self._paired(inputs.shape[0]):
+            y, y_rev = self._run_paired(inputs, mask, training, forward_states, backward_states)
+        else:
+            y = self.forward_layer(inputs, mask=mask, training=training, initial_state=forward_states)
+            y_rev = self.backward_layer(inputs, mask=mask, training=training, initial_state=backward_states)
         states = []
         if self.return_state:
             (y, *forward_states), (y_rev, *backward_states) = y, y_rev
@@ -104,6 +109,26 @@ class Bidirectional(Layer):
                 y, y_rev = y * keep, y_rev * keep
         outputs = self._merge(y, y_rev)
         return outputs + states if self.merge_mode is None else ([outputs, *states] if states else outputs)
+
+    def _paired(self, batch: int) -> bool:
+        """Whether the two directions run as one FusedPair, each on a core: when both run fused ops (else each
+        layer runs as it would alone: the composed reference, another cell), and the pair's two threads fill
+        as many cores as one direction's blocks of rows would (all of them on a machine of two cores)."""
+        return len(batch_blocks(batch)) <= 2 and all(
+            isinstance(half, _Recurrent) and half.fused and half.fused_op in FUSED_PAIRS
+            for half in (self.forward_layer, self.backward_layer))
+
+    def _run_paired(self, x: Tensor, mask: np.ndarray | None, training: bool | None, forward_states: list | None,
+                    backward_states: list | None) -> tuple[Any, Any]:
+        """Each direction's outputs, as its layer's call would give them, from one FusedPair of its fused ops."""
+        halves = (self.forward_layer, self.backward_layer)
+        (forward, forward_options), (backward, backward_options) = (
+            half.fused_arguments(x, mask, training, states) for half, states in zip(halves, (forward_states, backward_states)))
+        result = FusedPair.apply(*forward, *backward, ops=tuple(half.fused_op for half in halves), split=len(forward),
+                                 options=(forward_options, backward_options))
+        width = sum(self.forward_layer.state_sizes)  # of the forward op's result: h, or [h | c] for the LSTM
+        return (self.forward_layer.fused_outputs(result, 0, forward, forward_options),
+                self.backward_layer.fused_outputs(result, width, backward, backward_options))
 
     def _merge(self, y: Tensor, y_rev: Tensor) -> Tensor | list[Tensor]:
         if self.merge_mode == "concat":

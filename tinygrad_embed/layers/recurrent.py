@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import activations, initializers
 from ..functions import Function, concatenate
+from ..fused_pair import Columns
 from ..tensor import Tensor
 from ..helpers import dropout_rate, positive_int, random_generator
 from .base import Layer
@@ -319,6 +320,32 @@ class _Recurrent(_RecurrentBase):
     def split_result(self, result: Tensor) -> tuple[Tensor, list[Tensor]]:
         """The recurrence's result as (the outputs, the final states): here h of each step, so [its last h]."""
         return result, [result[:, -1]]
+
+    # ---- beside another recurrence (Bidirectional's FusedPair): call() and run() cut at the fused op ----------
+    # The two halves below make what call() and run() make before and after their fused op; Bidirectional
+    # runs its two directions' fused ops as one. tests/test_bidirectional.py proves both ways give the same.
+    def fused_arguments(self, x: Tensor, mask: np.ndarray | None, training: bool | None,
+                        states: list[Tensor] | None) -> tuple[tuple, dict]:
+        """(inputs, options) that call() would hand the fused op for this sequence, mask and initial states."""
+        self._check_sequence(x)
+        x, mask, states = self._prepared(x, mask, states)
+        input_masks, recurrent_masks = self.dropout_masks(x, training)
+        return (x, self.kernel, self.recurrent_kernel, self.bias, *(states or ())), \
+            dict(mask=mask, all_steps=self.return_sequences, input_masks=input_masks, recurrent_masks=recurrent_masks)
+
+    def fused_outputs(self, result: Tensor, start: int, inputs: tuple, options: dict) -> Any:
+        """What call() returns once the fused op gave its result for these fused_arguments, in `result`'s columns
+        from `start` on: the states side by side, h first, as split_result reads them."""
+        # Columns rather than result[...] (GetItem): its backward writes the gradient where np.add.at would add it
+        bounds = start + np.cumsum([0, *self.state_sizes])
+        sequence = Columns.apply(result, start, start + self.units)
+        final = [Columns.apply(result[:, -1], lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        if options["mask"] is not None and len(inputs) > 4:  # initial states given
+            sequence = zeroed_before_start(sequence, options["mask"], inputs[0].dtype)
+        if self.stateful:
+            self._carried = [Tensor(state.data.copy()) for state in final]
+        output = sequence if self.return_sequences else sequence[:, -1]
+        return [output, *self.pack_states(final)] if self.return_state else output
 
     def dropout_masks(self, x: Tensor, training: bool | None) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Keras's masks for this batch, (count, batch, features) and (count, batch, units), or None."""
