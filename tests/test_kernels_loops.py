@@ -97,3 +97,45 @@ def test_a_product_of_two_float_types_is_refused_when_compiled():
         kernels.matmul(out, a, b)
     with pytest.raises(numba.core.errors.TypingError, match="one float type"):
         product(np.zeros((2, 2)), np.zeros((2, 3), np.float32), np.zeros((3, 2)))
+
+
+@given(recurrences(), st.booleans(), st.booleans())
+def test_gru_and_simple_rnn_forward_steps_equal_numpy_twin(case, gru, keep):
+    dtype, batch, steps, units, packed_rows, offsets, masks, rng = case
+    masks = masks[:3] if gru else masks[:1]  # the GRU's recurrent dropout has a mask per gate, 3
+    width = 4 * units if gru else units  # gates: z, r, hh, rh; or h_t
+    gates_in = rng.standard_normal((len(packed_rows), width)).astype(dtype)
+    kernel = rng.standard_normal((units, 3 * units if gru else units)).astype(dtype)
+    bias = rng.standard_normal(kernel.shape[1]).astype(dtype) if gru else np.zeros(units, dtype)
+    start = rng.standard_normal((batch, units)).astype(dtype)
+    results = []
+    for loop in (kernels.rnn_forward_steps, kernels.rnn_forward_steps_numpy):
+        h = np.full((steps + 1 if keep else 2, batch, units), np.nan, dtype)
+        h[0] = start
+        gates, h_prev = gates_in.copy(), np.zeros((len(packed_rows) if keep else batch, units), dtype)
+        loop(gru, h, gates, h_prev, kernel, bias, masks, packed_rows, offsets, 0, steps, 0, keep)
+        results.append((h, gates, h_prev if keep else h_prev[:0]))
+    for ours, twin in zip(*results):
+        np.testing.assert_allclose(ours, twin, **tolerance(dtype))
+
+
+@given(recurrences(), st.booleans(), st.booleans(), st.booleans())
+def test_gru_and_simple_rnn_backward_steps_equal_numpy_twin(case, gru, all_steps, in_place):
+    dtype, batch, steps, units, packed_rows, offsets, masks, rng = case
+    masks = masks[:3] if gru else masks[:1]
+    width = 4 * units if gru else units
+    saved_in = np.tanh(rng.standard_normal((len(packed_rows), width))).astype(dtype)
+    h_prev = rng.standard_normal((len(packed_rows), units)).astype(dtype)
+    upstream = rng.standard_normal((steps if all_steps else 1, batch, units)).astype(dtype)
+    # the GRU without masks multiplies all four blocks by U^T with a zero block; with masks three blocks by U^T
+    rows_t = (3 * units if len(masks) else 4 * units) if gru else units
+    recurrent_t = rng.standard_normal((rows_t, units)).astype(dtype)
+    dh_start = rng.standard_normal((batch, units)).astype(dtype)
+    results = []
+    for loop in (kernels.rnn_backward_steps, kernels.rnn_backward_steps_numpy):
+        saved, dh = saved_in.copy(), dh_start.copy()
+        d_all = saved if in_place and gru else np.full_like(saved, np.nan)
+        loop(gru, d_all, dh, upstream, saved, h_prev, recurrent_t, masks, packed_rows, offsets, all_steps)
+        results.append((d_all, dh))
+    for ours, twin in zip(*results):
+        np.testing.assert_allclose(ours, twin, **tolerance(dtype))

@@ -11,8 +11,7 @@ import numpy as np
 from . import kernels
 from .fused_blocks import backward_in_blocks, forward_in_blocks
 from .fused_lstm import BLOCK_STEPS
-from .fused_rnn import (dropped_matmul, dropped_matmul_input_grad, dropped_matmul_weight_grad, one_float_type,
-                        pack_steps)
+from .fused_rnn import dropped_matmul_input_grad, dropped_matmul_weight_grad, gates_of, one_float_type, pack_steps
 from .functions import Function, register
 
 
@@ -45,31 +44,25 @@ class _GRURows:
         dtype = x.dtype
         batch, steps, _ = x.shape
         units = recurrent_kernel.shape[0]
-        step_rows, offsets, packed_rows, packed_steps = pack_steps(mask, batch, steps)
+        _, offsets, packed_rows, packed_steps = pack_steps(mask, batch, steps)
         # Without a backward, one block of gates is kept at a time, as FusedLSTM does
         keep, packed, all_steps = self.keep, len(packed_rows), self.all_steps
         gates = np.empty((packed if keep else min(packed, BLOCK_STEPS * batch), 4 * units), dtype)
         h_prev = np.empty((packed if keep else batch, units), dtype)
         h = np.zeros((steps + 1 if all_steps else 2, batch, units), dtype)  # the state after step t: h[(t + 1) % slots]
         h[0] = 0 if h0 is None else h0
-        slots, recurrent = len(h), np.empty((batch, 3 * units), dtype)
-        for t, rows in enumerate(step_rows):
-            lo, hi = offsets[t], offsets[t + 1]
-            if t % BLOCK_STEPS == 0:
-                block, first = slice(lo, offsets[min(t + BLOCK_STEPS, steps)]), 0 if keep else lo
-                block_gates = gates[block.start - first:block.stop - first, :3 * units]
-                dropped_matmul(x[packed_rows[block], packed_steps[block]], kernel, input_masks, packed_rows[block],
-                               block_gates)
-                block_gates += bias[0]
-            before, after = t % slots, (t + 1) % slots
-            step_h_prev = h_prev[lo:hi] if keep else h_prev[:hi - lo]
-            kernels.gather(step_h_prev, h[before], rows)
-            dropped_matmul(step_h_prev, recurrent_kernel, recurrent_masks, rows, recurrent[:hi - lo])
-            recurrent[:hi - lo] += bias[1]
-            kernels.gru_step_forward(h[after], gates[lo - first:hi - first], recurrent[:hi - lo], h[before], rows)
+        slots, masks = len(h), (gates_of(input_masks, batch, x.shape[2], dtype), gates_of(recurrent_masks, batch, units, dtype))
+        for start in range(0, steps, BLOCK_STEPS):  # x W + b_in for a block of steps, then its compiled loop
+            stop = min(start + BLOCK_STEPS, steps)
+            block, first = slice(offsets[start], offsets[stop]), 0 if keep else offsets[start]
+            block_x, block_gates = x[packed_rows[block], packed_steps[block]], gates[block.start - first:block.stop - first, :3 * units]
+            kernels.masked_matmul(block_gates, block_x, kernel, masks[0], packed_rows[block], np.empty_like(block_x))
+            block_gates += bias[0]
+            kernels.rnn_forward_steps(True, h, gates, h_prev, recurrent_kernel, bias[1], masks[1], packed_rows, offsets,
+                                      start, stop, first, keep)
         if keep:
             self.x, self.weights, self.masks = x, (kernel, recurrent_kernel), (input_masks, recurrent_masks)
-            self.step_rows, self.offsets, self.packed = step_rows, offsets, (packed_rows, packed_steps)
+            self.offsets, self.packed = offsets, (packed_rows, packed_steps)
             self.gates, self.h_prev = gates, h_prev
         return (h[1:] if all_steps else h[steps % slots][None]).transpose(1, 0, 2).copy()
 
@@ -77,26 +70,20 @@ class _GRURows:
         x, (kernel, recurrent_kernel), (input_masks, recurrent_masks) = self.x, self.weights, self.masks
         batch, steps, _ = x.shape
         units = recurrent_kernel.shape[0]
-        upstream = np.ascontiguousarray(grad.transpose(1, 0, 2))  # time-major
-        dh, dh_packed = np.zeros((batch, units), grad.dtype), np.empty((batch, units), grad.dtype)
+        upstream = np.ascontiguousarray(grad.transpose(1, 0, 2), self.gates.dtype)  # time-major, the loop's type
+        dh = np.zeros((batch, units), self.gates.dtype)
         # d of every packed row: [dz, dr, drh, dhh] (kernels.gru_step_backward); the first three are the
         # gradient of h_{t-1} U + b_rec, and dz, dr, dhh that of x_t W + b_in. The kernel writes over the
         # activations it has just read, unless this backward may run again (retain_graph).
         d_all = np.empty_like(self.gates) if retain_graph else self.gates
-        recurrent_t = _with_zero_block(recurrent_kernel.T, 3 * units, units)  # for [dz, dr, drh, dhh]
-        for t in reversed(range(steps)):
-            if self.all_steps or t == steps - 1:
-                dh += upstream[t if self.all_steps else 0]
-            lo, hi, rows = self.offsets[t], self.offsets[t + 1], self.step_rows[t]
-            kernels.gru_step_backward(d_all[lo:hi], dh, self.gates[lo:hi], self.h_prev[lo:hi], rows)
-            if recurrent_masks is None:
-                np.matmul(d_all[lo:hi], recurrent_t, out=dh_packed[:hi - lo])
-            else:
-                dropped_matmul_input_grad(d_all[lo:hi, :3 * units], recurrent_t[:3 * units], recurrent_masks, rows,
-                                          dh_packed[:hi - lo])
-            kernels.scatter_add(dh, rows, dh_packed[:hi - lo])
+        # without masks, [dz, dr, drh, dhh] times U^T with a zero block for dhh; with them, [dz, dr, drh] times U^T
+        recurrent_t = _with_zero_block(recurrent_kernel.T, 3 * units, units) if recurrent_masks is None else \
+            np.ascontiguousarray(recurrent_kernel.T)
+        kernels.rnn_backward_steps(True, d_all, dh, upstream, self.gates, self.h_prev, recurrent_t,
+                                   gates_of(recurrent_masks, batch, units, dh.dtype), self.packed[0], self.offsets,
+                                   self.all_steps)
         (packed_rows, packed_steps), input_columns = self.packed, np.r_[:2 * units, 3 * units:4 * units]
-        dx, dx_packed = np.zeros(x.shape, grad.dtype), np.empty((len(packed_rows), x.shape[2]), grad.dtype)
+        dx, dx_packed = np.zeros(x.shape, dh.dtype), np.empty((len(packed_rows), x.shape[2]), dh.dtype)
         x_packed = x[packed_rows, packed_steps]
         if input_masks is None:
             np.matmul(d_all, _with_zero_block(kernel.T, 2 * units, units), out=dx_packed)

@@ -13,7 +13,7 @@ import numpy as np
 from . import kernels
 from .fused_blocks import backward_in_blocks, forward_in_blocks
 from .fused_lstm import BLOCK_STEPS
-from .fused_rnn import (dropped_matmul, dropped_matmul_input_grad, dropped_matmul_weight_grad, one_float_type,
+from .fused_rnn import (dropped_matmul_input_grad, dropped_matmul_weight_grad, gates_of, one_float_type,
                         pack_steps)
 from .functions import Function, register
 
@@ -45,30 +45,25 @@ class _SimpleRNNRows:
         dtype = x.dtype
         batch, steps, _ = x.shape
         units = recurrent_kernel.shape[0]
-        step_rows, offsets, packed_rows, packed_steps = pack_steps(mask, batch, steps)
+        _, offsets, packed_rows, packed_steps = pack_steps(mask, batch, steps)
         # Without a backward, one block of pre-activations is kept at a time, as FusedLSTM does
         keep, packed, all_steps = self.keep, len(packed_rows), self.all_steps
         h_all = np.empty((packed if keep else min(packed, BLOCK_STEPS * batch), units), dtype)  # x W + b, then h_t
         h_prev = np.empty((packed if keep else batch, units), dtype)
         h = np.zeros((steps + 1 if all_steps else 2, batch, units), dtype)  # the state after step t: h[(t + 1) % slots]
         h[0] = 0 if h0 is None else h0
-        slots, recurrent = len(h), np.empty((batch, units), dtype)
-        for t, rows in enumerate(step_rows):
-            lo, hi = offsets[t], offsets[t + 1]
-            if t % BLOCK_STEPS == 0:
-                block, first = slice(lo, offsets[min(t + BLOCK_STEPS, steps)]), 0 if keep else lo
-                block_pre = h_all[block.start - first:block.stop - first]
-                dropped_matmul(x[packed_rows[block], packed_steps[block]], kernel, input_masks, packed_rows[block],
-                               block_pre)
-                block_pre += bias
-            before, after = t % slots, (t + 1) % slots
-            step_h_prev = h_prev[lo:hi] if keep else h_prev[:hi - lo]
-            kernels.gather(step_h_prev, h[before], rows)
-            dropped_matmul(step_h_prev, recurrent_kernel, recurrent_masks, rows, recurrent[:hi - lo])
-            kernels.simple_rnn_step_forward(h[after], h_all[lo - first:hi - first], recurrent[:hi - lo], h[before], rows)
+        slots, masks = len(h), (gates_of(input_masks, batch, x.shape[2], dtype), gates_of(recurrent_masks, batch, units, dtype))
+        for start in range(0, steps, BLOCK_STEPS):  # x W + b for a block of steps, then its compiled loop
+            stop = min(start + BLOCK_STEPS, steps)
+            block, first = slice(offsets[start], offsets[stop]), 0 if keep else offsets[start]
+            block_x, block_pre = x[packed_rows[block], packed_steps[block]], h_all[block.start - first:block.stop - first]
+            kernels.masked_matmul(block_pre, block_x, kernel, masks[0], packed_rows[block], np.empty_like(block_x))
+            block_pre += bias
+            kernels.rnn_forward_steps(False, h, h_all, h_prev, recurrent_kernel, np.zeros(units, dtype), masks[1],
+                                      packed_rows, offsets, start, stop, first, keep)
         if keep:
             self.x, self.weights, self.masks = x, (kernel, recurrent_kernel), (input_masks, recurrent_masks)
-            self.step_rows, self.offsets, self.packed = step_rows, offsets, (packed_rows, packed_steps)
+            self.offsets, self.packed = offsets, (packed_rows, packed_steps)
             self.h_all, self.h_prev = h_all, h_prev
         return (h[1:] if all_steps else h[steps % slots][None]).transpose(1, 0, 2).copy()
 
@@ -76,19 +71,15 @@ class _SimpleRNNRows:
         """retain_graph changes nothing here: the loop writes only into buffers of its own."""
         x, (kernel, recurrent_kernel), (input_masks, recurrent_masks) = self.x, self.weights, self.masks
         batch, steps, _ = x.shape
-        upstream = np.ascontiguousarray(grad.transpose(1, 0, 2))  # time-major
-        dh, dh_packed = np.zeros((batch, kernel.shape[1]), grad.dtype), np.empty((batch, kernel.shape[1]), grad.dtype)
-        d_all = np.empty_like(self.h_all)  # d of every packed row's pre-activation
-        recurrent_t = np.ascontiguousarray(recurrent_kernel.T)
-        for t in reversed(range(steps)):
-            if self.all_steps or t == steps - 1:
-                dh += upstream[t if self.all_steps else 0]
-            lo, hi, rows = self.offsets[t], self.offsets[t + 1], self.step_rows[t]
-            kernels.simple_rnn_step_backward(d_all[lo:hi], dh, self.h_all[lo:hi], rows)
-            dropped_matmul_input_grad(d_all[lo:hi], recurrent_t, recurrent_masks, rows, dh_packed[:hi - lo])
-            kernels.scatter_add(dh, rows, dh_packed[:hi - lo])
+        dtype = self.h_all.dtype  # the compiled loop's products need one type
+        upstream = np.ascontiguousarray(grad.transpose(1, 0, 2), dtype)  # time-major
+        dh, d_all = np.zeros((batch, kernel.shape[1]), dtype), np.empty_like(self.h_all)  # d_all: dL/d pre-activations
+        kernels.rnn_backward_steps(False, d_all, dh, upstream, self.h_all, self.h_prev,
+                                   np.ascontiguousarray(recurrent_kernel.T),
+                                   gates_of(recurrent_masks, batch, kernel.shape[1], dtype), self.packed[0],
+                                   self.offsets, self.all_steps)
         packed_rows, packed_steps = self.packed
-        dx, dx_packed = np.zeros(x.shape, grad.dtype), np.empty((len(packed_rows), x.shape[2]), grad.dtype)
+        dx, dx_packed = np.zeros(x.shape, dh.dtype), np.empty((len(packed_rows), x.shape[2]), dh.dtype)
         dropped_matmul_input_grad(d_all, kernel.T, input_masks, packed_rows, dx_packed)
         dx[packed_rows, packed_steps] = dx_packed
         return (dx, dropped_matmul_weight_grad(x[packed_rows, packed_steps], d_all, input_masks, packed_rows),

@@ -443,3 +443,69 @@ def lstm_backward_steps_numpy(dz_all, dh, dc, upstream, gates, c, recurrent_t, m
         masked_matmul_input_grad_numpy(dh_packed, dz, recurrent_t, masks, rows)
         dh[rows] += dh_packed
         dz_all[lo:hi] = dz
+
+
+# ---- The GRU's and SimpleRNN's time loops, compiled as the LSTM's ---------------------------------
+@numba.njit(cache=True, nogil=True)
+def rnn_forward_steps(gru, h, gates, h_prev, recurrent_kernel, recurrent_bias, masks, packed_rows, offsets, start,
+                      stop, first, keep):
+    """lstm_forward_steps for the GRU (gru: h_{t-1} U + b_rec, gru_step_forward) or the SimpleRNN (h_{t-1} U,
+    simple_rnn_step_forward; recurrent_bias zeros); gates: x_t W + b_in, or x_t W + b."""
+    recurrent, scratch = np.empty((h.shape[1], recurrent_kernel.shape[1]), h.dtype), np.empty(h.shape[1:], h.dtype)
+    for t in range(start, stop):
+        lo, hi, before, after = offsets[t], offsets[t + 1], t % h.shape[0], (t + 1) % h.shape[0]
+        rows, step_h, product = packed_rows[lo:hi], h_prev[lo:hi] if keep else h_prev[:hi - lo], recurrent[:hi - lo]
+        gather(step_h, h[before], rows)
+        masked_matmul(product, step_h, recurrent_kernel, masks, rows, scratch)
+        product += recurrent_bias
+        if gru:
+            gru_step_forward(h[after], gates[lo - first:hi - first], product, h[before], rows)
+        else:
+            simple_rnn_step_forward(h[after], gates[lo - first:hi - first], product, h[before], rows)
+
+
+def rnn_forward_steps_numpy(gru, h, gates, h_prev, recurrent_kernel, recurrent_bias, masks, packed_rows, offsets,
+                            start, stop, first, keep):
+    for t in range(start, stop):
+        lo, hi, before, after = offsets[t], offsets[t + 1], t % len(h), (t + 1) % len(h)
+        rows = packed_rows[lo:hi]
+        step_h, product = h[before][rows], np.empty((hi - lo, recurrent_kernel.shape[1]), h.dtype)
+        (h_prev[lo:hi] if keep else h_prev[:hi - lo])[:] = step_h
+        masked_matmul_numpy(product, step_h, recurrent_kernel, masks, rows)
+        step = gru_step_forward_numpy if gru else simple_rnn_step_forward_numpy
+        step(h[after], gates[lo - first:hi - first], product + recurrent_bias, h[before], rows)
+
+
+@numba.njit(cache=True, nogil=True)
+def rnn_backward_steps(gru, d_all, dh, upstream, saved, h_prev, recurrent_t, masks, packed_rows, offsets, all_steps):
+    """lstm_backward_steps for the GRU (gru; saved: the activations z, r, hh, rh; recurrent_t: U^T, or with a zero
+    block for dhh when no masks, 4u x u) or the SimpleRNN (saved: h_t); d_all (may be saved) gets dL/dz."""
+    steps, dh_packed, scratch = offsets.shape[0] - 1, np.empty_like(dh), np.empty_like(dh)
+    for t in range(steps - 1, -1, -1):
+        if all_steps or t == steps - 1:
+            dh += upstream[t if all_steps else 0]
+        lo, hi = offsets[t], offsets[t + 1]
+        rows, d = packed_rows[lo:hi], d_all[lo:hi]
+        if gru:
+            gru_step_backward(d, dh, saved[lo:hi], h_prev[lo:hi], rows)
+        else:
+            simple_rnn_step_backward(d, dh, saved[lo:hi], rows)
+        masked_matmul_input_grad(dh_packed[:hi - lo], d[:, :recurrent_t.shape[0]], recurrent_t, masks, rows, scratch)
+        scatter_add(dh, rows, dh_packed[:hi - lo])
+
+
+def rnn_backward_steps_numpy(gru, d_all, dh, upstream, saved, h_prev, recurrent_t, masks, packed_rows, offsets,
+                             all_steps):
+    steps = len(offsets) - 1
+    for t in reversed(range(steps)):
+        if all_steps or t == steps - 1:
+            dh += upstream[t if all_steps else 0]
+        lo, hi = offsets[t], offsets[t + 1]
+        rows, d, dh_packed = packed_rows[lo:hi], np.empty_like(saved[lo:hi]), np.empty((hi - lo, dh.shape[1]), dh.dtype)
+        if gru:
+            gru_step_backward_numpy(d, dh, saved[lo:hi], h_prev[lo:hi], rows)
+        else:
+            simple_rnn_step_backward_numpy(d, dh, saved[lo:hi], rows)
+        masked_matmul_input_grad_numpy(dh_packed, d[:, :recurrent_t.shape[0]], recurrent_t, masks, rows)
+        dh[rows] += dh_packed
+        d_all[lo:hi] = d
