@@ -44,7 +44,7 @@ class _GRURows:
         dtype = x.dtype
         batch, steps, _ = x.shape
         units = recurrent_kernel.shape[0]
-        _, offsets, packed_rows, packed_steps = pack_steps(mask, batch, steps)
+        offsets, packed_rows, packed_steps = pack_steps(mask, batch, steps)
         # Without a backward, one block of gates is kept at a time, as FusedLSTM does
         keep, packed, all_steps = self.keep, len(packed_rows), self.all_steps
         gates = np.empty((packed if keep else min(packed, BLOCK_STEPS * batch), 4 * units), dtype)

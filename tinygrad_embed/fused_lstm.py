@@ -50,7 +50,7 @@ class _LSTMRows:
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, c0, mask, input_masks, recurrent_masks):
         (batch, steps, _), units, dtype = x.shape, recurrent_kernel.shape[0], x.dtype
-        _, offsets, packed_rows, packed_steps = pack_steps(mask, batch, steps)
+        offsets, packed_rows, packed_steps = pack_steps(mask, batch, steps)
         # Backward reads the gates and h_{t-1} of every packed row and every c; without one (predict) only what
         # the next step reads is kept: one block of steps' gates, one h_{t-1}, two states. After t: slot (t+1) % slots
         keep, all_steps, packed = self.keep, self.all_steps, len(packed_rows)

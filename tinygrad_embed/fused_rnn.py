@@ -25,12 +25,10 @@ def one_float_type(op: str, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 def pack_steps(mask: np.ndarray | None, batch: int, steps: int):
-    """(rows unmasked at each step, offsets, packed_rows, packed_steps)."""
+    """(offsets, packed_rows, packed_steps): step t's unmasked rows are packed_rows[offsets[t]:offsets[t + 1]]."""
     active = np.ones((steps, batch), bool) if mask is None else np.asarray(mask, bool).T
-    step_rows = [np.flatnonzero(step) for step in active]
-    offsets = np.concatenate([[0], np.cumsum([len(r) for r in step_rows])])
     packed_steps, packed_rows = np.nonzero(active)
-    return step_rows, offsets, packed_rows, packed_steps
+    return np.concatenate([[0], np.cumsum(np.count_nonzero(active, axis=1))]), packed_rows, packed_steps
 
 
 def gates_of(masks: np.ndarray | None, batch: int, width: int, dtype: np.dtype) -> np.ndarray:

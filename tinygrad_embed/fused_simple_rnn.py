@@ -45,7 +45,7 @@ class _SimpleRNNRows:
         dtype = x.dtype
         batch, steps, _ = x.shape
         units = recurrent_kernel.shape[0]
-        _, offsets, packed_rows, packed_steps = pack_steps(mask, batch, steps)
+        offsets, packed_rows, packed_steps = pack_steps(mask, batch, steps)
         # Without a backward, one block of pre-activations is kept at a time, as FusedLSTM does
         keep, packed, all_steps = self.keep, len(packed_rows), self.all_steps
         h_all = np.empty((packed if keep else min(packed, BLOCK_STEPS * batch), units), dtype)  # x W + b, then h_t
