@@ -83,9 +83,10 @@ def test_masked_products_equal_numpy_twins(case):
 def test_the_fallback_product_loops_equal_numpy(n, k, m, dtype):
     rng = np.random.default_rng(n * 100 + k * 10 + m)
     a, b = rng.standard_normal((n, k)).astype(dtype), rng.standard_normal((k, m)).astype(dtype)
-    out = np.full((n, m), np.nan, dtype)
+    out, twin = np.full((n, m), np.nan, dtype), np.full((n, m), np.nan, dtype)
     kernels.matmul_loops(out, a, b)
-    np.testing.assert_allclose(out, a @ b, **tolerance(dtype))
+    kernels.matmul_loops_numpy(twin, a, b)
+    np.testing.assert_allclose(out, twin, **tolerance(dtype))
 
 
 def test_a_product_of_two_float_types_is_refused_when_compiled():
@@ -139,3 +140,20 @@ def test_gru_and_simple_rnn_backward_steps_equal_numpy_twin(case, gru, all_steps
         results.append((d_all, dh))
     for ours, twin in zip(*results):
         np.testing.assert_allclose(ours, twin, **tolerance(dtype))
+
+
+@given(st.integers(1, 4), st.integers(1, 5), st.integers(1, 5), st.sampled_from(["C", "F", "columns"]),
+       st.sampled_from([np.float32, np.float64]))
+def test_the_compiled_product_equals_numpy_on_any_layout(n, k, m, layout, dtype):
+    # BLAS reads rows of unit-step entries; other layouts (Fortran order, every other column) take the loops
+    import numba
+
+    @numba.njit
+    def product(out, a, b):
+        kernels.matmul(out, a, b)
+    rng = np.random.default_rng(n * 100 + k * 10 + m)
+    a, b = rng.standard_normal((n, 2 * k)).astype(dtype), rng.standard_normal((k, m)).astype(dtype)
+    a = {"C": np.ascontiguousarray(a[:, :k]), "F": np.asfortranarray(a[:, :k]), "columns": a[:, ::2]}[layout]
+    out = np.full((n, m), np.nan, dtype)
+    product(out, a, b)
+    np.testing.assert_allclose(out, a @ b, **tolerance(dtype))

@@ -11,7 +11,7 @@ import numpy as np
 from . import kernels
 from .fused_blocks import backward_in_blocks, forward_in_blocks
 from .fused_lstm import BLOCK_STEPS
-from .fused_rnn import dropped_matmul_input_grad, dropped_matmul_weight_grad, gates_of, one_float_type, pack_steps
+from .fused_rnn import dropped_matmul_weight_grad, gates_of, one_float_type, pack_steps
 from .functions import Function, register
 
 
@@ -89,8 +89,10 @@ class _GRURows:
             np.matmul(d_all, _with_zero_block(kernel.T, 2 * units, units), out=dx_packed)
             d_kernel = (x_packed.T @ d_all)[:, input_columns]
         else:
-            d_input = d_all[:, input_columns]
-            dropped_matmul_input_grad(d_input, kernel.T, input_masks, packed_rows, dx_packed)
+            d_input = np.ascontiguousarray(d_all[:, input_columns])  # fancy indexing may leave columns apart
+            kernels.masked_matmul_input_grad(dx_packed, d_input, np.ascontiguousarray(kernel.T),
+                                             gates_of(input_masks, batch, x.shape[2], dh.dtype), packed_rows,
+                                             np.empty_like(dx_packed))
             d_kernel = dropped_matmul_weight_grad(x_packed, d_input, input_masks, packed_rows)
         dx[packed_rows, packed_steps] = dx_packed
         d_recurrent = (self.h_prev.T @ d_all)[:, :3 * units] if recurrent_masks is None else \

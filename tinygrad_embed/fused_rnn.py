@@ -42,31 +42,9 @@ def _blocks(masks: np.ndarray, width: int):
     return [(g, slice(g * size, (g + 1) * size)) for g in range(len(masks))]
 
 
-def dropped_matmul(a: np.ndarray, weights: np.ndarray, masks: np.ndarray | None, rows: np.ndarray,
-                   out: np.ndarray) -> None:
-    """out = (a * mask[rows]) @ weights, block by block when each gate has its own mask."""
-    if masks is None:
-        np.matmul(a, weights, out=out)
-        return
-    for g, block in _blocks(masks, weights.shape[1]):
-        out[:, block] = (a * masks[g][rows]) @ weights[:, block]
-
-
-def dropped_matmul_input_grad(grad: np.ndarray, weights_t: np.ndarray, masks: np.ndarray | None,
-                              rows: np.ndarray, out: np.ndarray) -> None:
-    """out = d a for dropped_matmul(a, weights, masks, rows): grad @ weights^T, each block times its mask
-    (weights_t: the weights transposed)."""
-    if masks is None:
-        np.matmul(grad, weights_t, out=out)
-        return
-    out[:] = 0
-    for g, block in _blocks(masks, weights_t.shape[0]):
-        out += (grad[:, block] @ weights_t[block]) * masks[g][rows]
-
-
 def dropped_matmul_weight_grad(a: np.ndarray, grad: np.ndarray, masks: np.ndarray | None,
                                rows: np.ndarray) -> np.ndarray:
-    """d weights for out = dropped_matmul(a, weights, masks, rows): (a * mask)^T @ grad, block by block."""
+    """d weights for out = kernels.masked_matmul(., a, weights, masks, rows): (a * mask)^T @ grad, block by block."""
     if masks is None or len(masks) == 0:
         return a.T @ grad
     return np.concatenate([(a * masks[g][rows]).T @ grad[:, block] for g, block in _blocks(masks, grad.shape[1])],

@@ -13,7 +13,7 @@ import numpy as np
 from . import kernels
 from .fused_blocks import backward_in_blocks, forward_in_blocks
 from .fused_lstm import BLOCK_STEPS
-from .fused_rnn import (dropped_matmul_input_grad, dropped_matmul_weight_grad, gates_of, one_float_type,
+from .fused_rnn import (dropped_matmul_weight_grad, gates_of, one_float_type,
                         pack_steps)
 from .functions import Function, register
 
@@ -80,7 +80,8 @@ class _SimpleRNNRows:
                                    self.offsets, self.all_steps)
         packed_rows, packed_steps = self.packed
         dx, dx_packed = np.zeros(x.shape, dh.dtype), np.empty((len(packed_rows), x.shape[2]), dh.dtype)
-        dropped_matmul_input_grad(d_all, kernel.T, input_masks, packed_rows, dx_packed)
+        kernels.masked_matmul_input_grad(dx_packed, d_all, np.ascontiguousarray(kernel.T),
+                                         gates_of(input_masks, batch, x.shape[2], dtype), packed_rows, np.empty_like(dx_packed))
         dx[packed_rows, packed_steps] = dx_packed
         return (dx, dropped_matmul_weight_grad(x[packed_rows, packed_steps], d_all, input_masks, packed_rows),
                 dropped_matmul_weight_grad(self.h_prev, d_all, recurrent_masks, packed_rows), d_all.sum(axis=0),

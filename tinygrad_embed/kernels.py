@@ -316,17 +316,23 @@ ROW_MAJOR, NO_TRANSPOSE = 101, 111  # cblas's enums
 
 
 def matmul(out, a, b):
-    """out = a @ b for 2-D arrays whose rows are contiguous (any row stride). This plain function is the
-    twin, and what runs when numba is off; in a kernel, the overload below runs."""
+    """out = a @ b for 2-D arrays, by BLAS when each one's rows are contiguous (any row stride), else by loops.
+    This plain function is the twin, and what runs when numba is off; in a kernel, the overload below runs."""
     np.matmul(a, b, out=out)
 
 
+@numba.njit(cache=True, nogil=True)
 def matmul_loops(out, a, b):
-    """out = a @ b in plain loops: matmul inside a kernel when no BLAS with a cblas gemm was found."""
+    """out = a @ b in plain loops: matmul inside a kernel when no BLAS with a cblas gemm was found, or for
+    operands whose rows BLAS cannot read."""
     out[:] = 0
     for i in range(a.shape[0]):
         for p in range(a.shape[1]):
             out[i] += a[i, p] * b[p]
+
+
+def matmul_loops_numpy(out, a, b):
+    np.matmul(a, b, out=out)
 
 
 @numba.extending.overload(matmul)
@@ -334,11 +340,13 @@ def _matmul_for(out, a, b):
     if not out.dtype == a.dtype == b.dtype:
         raise numba.core.errors.TypingError(f"matmul needs one float type, got {out.dtype}, {a.dtype}, {b.dtype}")
     if not _GEMM_ADDRESSES:
-        return matmul_loops
+        return lambda out, a, b: matmul_loops(out, a, b)
     gemm = _SGEMM if out.dtype == numba.types.float32 else _DGEMM
 
     def blas(out, a, b):
         size = a.itemsize
+        if a.strides[1] != size or b.strides[1] != size or out.strides[1] != size:  # not rows BLAS can read
+            return matmul_loops(out, a, b)
         gemm(ROW_MAJOR, NO_TRANSPOSE, NO_TRANSPOSE, a.shape[0], b.shape[1], a.shape[1], 1.0, a.ctypes.data,
              max(a.strides[0] // size, a.shape[1], 1), b.ctypes.data, max(b.strides[0] // size, b.shape[1], 1),
              0.0, out.ctypes.data, max(out.strides[0] // size, out.shape[1], 1))
