@@ -1,7 +1,9 @@
 """The compiled time loops (kernels.lstm_forward_steps, lstm_backward_steps) and the products inside them
 (kernels.matmul, masked_matmul, masked_matmul_input_grad) against their plain-numpy twins: masked steps,
 steps with no active row, recurrent dropout masks (one per gate, or one for all), float32 and float64."""
+import numba
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -90,14 +92,8 @@ def test_the_fallback_product_loops_equal_numpy(n, k, m, dtype):
 
 
 def test_a_product_of_two_float_types_is_refused_when_compiled():
-    import numba
-    import pytest
-
-    @numba.njit
-    def product(out, a, b):
-        kernels.matmul(out, a, b)
     with pytest.raises(numba.core.errors.TypingError, match="one float type"):
-        product(np.zeros((2, 2)), np.zeros((2, 3), np.float32), np.zeros((3, 2)))
+        compiled_product(np.zeros((2, 2)), np.zeros((2, 3), np.float32), np.zeros((3, 2)))
 
 
 @given(recurrences(), st.booleans(), st.booleans())
@@ -142,18 +138,18 @@ def test_gru_and_simple_rnn_backward_steps_equal_numpy_twin(case, gru, all_steps
         np.testing.assert_allclose(ours, twin, **tolerance(dtype))
 
 
+@numba.njit
+def compiled_product(out, a, b):
+    kernels.matmul(out, a, b)
+
+
 @given(st.integers(1, 4), st.integers(1, 5), st.integers(1, 5), st.sampled_from(["C", "F", "columns"]),
        st.sampled_from([np.float32, np.float64]))
 def test_the_compiled_product_equals_numpy_on_any_layout(n, k, m, layout, dtype):
     # BLAS reads rows of unit-step entries; other layouts (Fortran order, every other column) take the loops
-    import numba
-
-    @numba.njit
-    def product(out, a, b):
-        kernels.matmul(out, a, b)
     rng = np.random.default_rng(n * 100 + k * 10 + m)
     a, b = rng.standard_normal((n, 2 * k)).astype(dtype), rng.standard_normal((k, m)).astype(dtype)
     a = {"C": np.ascontiguousarray(a[:, :k]), "F": np.asfortranarray(a[:, :k]), "columns": a[:, ::2]}[layout]
     out = np.full((n, m), np.nan, dtype)
-    product(out, a, b)
+    compiled_product(out, a, b)
     np.testing.assert_allclose(out, a @ b, **tolerance(dtype))
