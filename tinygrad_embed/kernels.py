@@ -310,8 +310,11 @@ def _external_gemm(name: str, address: int, real, integer):
 
 _GEMM_ADDRESSES, _GEMM_INTEGER = _numpy_blas_gemm()
 if _GEMM_ADDRESSES:
-    _SGEMM = _external_gemm("tinygrad_embed_sgemm", _GEMM_ADDRESSES[0], numba.types.float32, _GEMM_INTEGER)
-    _DGEMM = _external_gemm("tinygrad_embed_dgemm", _GEMM_ADDRESSES[1], numba.types.float64, _GEMM_INTEGER)
+    # the integers' width in the name: a kernel cached against a BLAS of the other width fails to link, loudly
+    _SGEMM = _external_gemm(f"tinygrad_embed_sgemm_{_GEMM_INTEGER}", _GEMM_ADDRESSES[0], numba.types.float32,
+                            _GEMM_INTEGER)
+    _DGEMM = _external_gemm(f"tinygrad_embed_dgemm_{_GEMM_INTEGER}", _GEMM_ADDRESSES[1], numba.types.float64,
+                            _GEMM_INTEGER)
 ROW_MAJOR, NO_TRANSPOSE = 101, 111  # cblas's enums
 
 
