@@ -12,8 +12,10 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(INSTALLED)
 
+# One pytest worker per core (pytest-xdist): a cold numba cache compiles the recurrences' time loops once per
+# worker, side by side, and the suite's tests are independent (each writes only under its own tmp_path).
 test: $(INSTALLED)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 # The linter (a small rule set of real mistakes) and the import floors (import-linter contracts in pyproject.toml).
 lint: $(INSTALLED)

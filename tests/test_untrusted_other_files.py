@@ -38,7 +38,9 @@ def test_a_path_in_a_native_config_is_never_opened(files, tmp_path, case):
         layer = {"class_name": "TimeDistributed", "config": {"name": "td", "layer": layer}}
     path = edit_native_config(files["npz model"], lambda config: {**config, "layers": [layer, *config["layers"]]})
     error = never_blocks(load, "npz model", path)
-    assert isinstance(error, ValueError) and "names a file as its" in str(error) and str(target) in str(error)
+    # the message quotes the value's repr cut at 80 characters (a deep temporary directory is longer)
+    assert isinstance(error, ValueError) and "names a file as its" in str(error)
+    assert repr(str(target))[:80] in str(error)
     assert str(path) in str(error)
 
 
