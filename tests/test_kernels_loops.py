@@ -30,38 +30,42 @@ def recurrences(draw):
     return dtype, batch, steps, units, packed_rows, offsets, masks, rng
 
 
-@given(recurrences(), st.booleans())
-def test_lstm_forward_steps_equal_numpy_twin(case, keep):
+@given(recurrences(), st.booleans(), st.integers(1, 4))
+def test_lstm_forward_steps_equal_numpy_twin(case, keep, width):
     dtype, batch, steps, units, packed_rows, offsets, masks, rng = case
-    gates_in = rng.standard_normal((len(packed_rows), 4 * units)).astype(dtype)
-    kernel = rng.standard_normal((units, 4 * units)).astype(dtype)
+    x = rng.standard_normal((batch, steps, width)).astype(dtype)
+    weights = rng.standard_normal((width + units, 4 * units)).astype(dtype)  # [W; U]
+    bias = rng.standard_normal(4 * units).astype(dtype)
+    masks = np.concatenate([rng.random((len(masks), batch, width)).astype(dtype), masks], axis=2)  # [x | h] masks
     start = rng.standard_normal((2, batch, units)).astype(dtype)
     results = []
     for loop in (kernels.lstm_forward_steps, kernels.lstm_forward_steps_numpy):
-        slots = steps + 1 if keep else 2
+        slots, kept = (steps + 1, len(packed_rows)) if keep else (2, batch)
         h, c = np.full((slots, batch, units), np.nan, dtype), np.full((slots, batch, units), np.nan, dtype)
         h[0], c[0] = start
-        gates, h_prev = gates_in.copy(), np.zeros((len(packed_rows) if keep else batch, units), dtype)
-        loop(h, c, gates, h_prev, kernel, masks, packed_rows, offsets, 0, steps, 0, keep)
-        results.append((h, c, gates, h_prev if keep else h_prev[:0]))
+        gates, xh = np.full((kept, 4 * units), np.nan, dtype), np.full((kept, width + units), np.nan, dtype)
+        loop(h, c, gates, xh, x, weights, bias, masks, packed_rows, offsets, keep)
+        results.append((h, c, gates, xh) if keep else (h, c))  # without keep, the buffers hold the last step's
     for ours, twin in zip(*results):
         np.testing.assert_allclose(ours, twin, **tolerance(dtype))
 
 
-@given(recurrences(), st.booleans(), st.booleans())
-def test_lstm_backward_steps_equal_numpy_twin(case, all_steps, in_place):
+@given(recurrences(), st.booleans(), st.booleans(), st.integers(1, 4))
+def test_lstm_backward_steps_equal_numpy_twin(case, all_steps, in_place, width):
     dtype, batch, steps, units, packed_rows, offsets, masks, rng = case
     activations = 1 / (1 + np.exp(-rng.standard_normal((len(packed_rows), 4 * units)))).astype(dtype)
     c = rng.standard_normal((steps + 1, batch, units)).astype(dtype)
     upstream = rng.standard_normal((steps if all_steps else 1, batch, 2 * units)).astype(dtype)
-    recurrent_t = rng.standard_normal((4 * units, units)).astype(dtype)
+    weights_t = rng.standard_normal((4 * units, width + units)).astype(dtype)
+    masks = np.concatenate([rng.random((len(masks), batch, width)).astype(dtype), masks], axis=2)  # [x | h] masks
     dh_start, dc_start = rng.standard_normal((2, batch, units)).astype(dtype)
+    dx_start = rng.standard_normal((batch, steps, width)).astype(dtype)  # masked steps' rows keep theirs
     results = []
     for loop in (kernels.lstm_backward_steps, kernels.lstm_backward_steps_numpy):
-        gates, dh, dc = activations.copy(), dh_start.copy(), dc_start.copy()
+        gates, dh, dc, dx = activations.copy(), dh_start.copy(), dc_start.copy(), dx_start.copy()
         dz_all = gates if in_place else np.full_like(gates, np.nan)
-        loop(dz_all, dh, dc, upstream, gates, c, recurrent_t, masks, packed_rows, offsets, all_steps)
-        results.append((dz_all, dh, dc))
+        loop(dz_all, dh, dc, dx, upstream, gates, c, weights_t, masks, packed_rows, offsets, all_steps)
+        results.append((dz_all, dh, dc, dx))
     for ours, twin in zip(*results):
         np.testing.assert_allclose(ours, twin, **tolerance(dtype))
 

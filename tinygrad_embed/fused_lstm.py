@@ -8,11 +8,9 @@ from functools import partial
 import numpy as np
 
 from . import kernels
-from .fused_rnn import (batch_blocks, batch_rows, dropped_matmul_weight_grad, gates_of, one_float_type, pack_steps,
-                        side_by_side)
+from .fused_rnn import (batch_blocks, batch_rows, dropped_matmul_weight_grad, joined_masks, one_float_type,
+                        pack_steps, side_by_side)
 from .functions import Function, register
-
-BLOCK_STEPS = 32  # x W + b is computed this many steps at a time: large products, small buffers
 
 
 @register()
@@ -49,44 +47,32 @@ class _LSTMRows:
         self.keep, self.all_steps = keep, all_steps
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, c0, mask, input_masks, recurrent_masks):
-        (batch, steps, _), units, dtype = x.shape, recurrent_kernel.shape[0], x.dtype
-        offsets, packed_rows, packed_steps = pack_steps(mask, batch, steps)
-        # Backward reads the gates and h_{t-1} of every packed row and every c; without one (predict) only what
-        # the next step reads is kept: one block of steps' gates, one h_{t-1}, two states. After t: slot (t+1) % slots
-        keep, all_steps, packed = self.keep, self.all_steps, len(packed_rows)
-        gates = np.empty((packed if keep else min(packed, BLOCK_STEPS * batch), 4 * units), dtype)
-        h_prev = np.empty((packed if keep else batch, units), dtype)
+        (batch, steps, width), units, dtype = x.shape, recurrent_kernel.shape[0], x.dtype
+        offsets, packed_rows, _ = pack_steps(mask, batch, steps)
+        # Backward reads the gates and [x_t | h_{t-1}] of every packed row and every c; without one (predict),
+        # only what the next step reads is kept: one step's gates and [x_t | h_{t-1}], two states. After t: slot
+        # (t + 1) % slots
+        keep, all_steps, kept = self.keep, self.all_steps, len(packed_rows) if self.keep else batch
+        gates, xh = np.empty((kept, 4 * units), dtype), np.empty((kept, width + units), dtype)
         slots = steps + 1 if keep or all_steps else 2
         h, c = np.zeros((slots, batch, units), dtype), np.zeros((slots, batch, units), dtype)
         h[0], c[0] = (0 if h0 is None else h0), (0 if c0 is None else c0)
-        masks = gates_of(input_masks, batch, x.shape[2], dtype), gates_of(recurrent_masks, batch, units, dtype)
-        for start in range(0, steps, BLOCK_STEPS):  # x W + b for a block of steps in one product, then its loop
-            stop = min(start + BLOCK_STEPS, steps)
-            block, first = slice(offsets[start], offsets[stop]), 0 if keep else offsets[start]  # first: gates[0]'s row
-            block_x, block_gates = x[packed_rows[block], packed_steps[block]], gates[block.start - first:block.stop - first]
-            kernels.masked_matmul(block_gates, block_x, kernel, masks[0], packed_rows[block], np.empty_like(block_x))
-            block_gates += bias
-            kernels.lstm_forward_steps(h, c, gates, h_prev, recurrent_kernel, masks[1], packed_rows, offsets,
-                                       start, stop, first, keep)
+        masks = joined_masks(input_masks, recurrent_masks, batch, (width, units), dtype)
+        weights = np.concatenate([kernel, recurrent_kernel])  # [W; U]: one product per step on [x_t | h_{t-1}]
+        kernels.lstm_forward_steps(h, c, gates, xh, x, weights, bias, masks, packed_rows, offsets, keep)
         if keep:
-            self.x, self.weights, self.masks, self.offsets = x, (kernel, recurrent_kernel), masks, offsets
-            self.packed_rows, self.packed_steps, self.gates, self.h_prev, self.c = packed_rows, packed_steps, gates, h_prev, c
+            self.x_shape, self.weights, self.masks, self.offsets = x.shape, weights, masks, offsets
+            self.rows, self.gates, self.xh, self.c = packed_rows, gates, xh, c
         picked = slice(1, None) if all_steps else slice(steps % slots, steps % slots + 1)
         return np.concatenate([h[picked], c[picked]], axis=2).transpose(1, 0, 2)
 
     def backward(self, grad, retain_graph):
-        x, (kernel, recurrent_kernel), (input_masks, recurrent_masks) = self.x, self.weights, self.masks
-        dtype, rows = self.gates.dtype, self.packed_rows  # the compiled loop's products need one type
+        dtype, width = self.gates.dtype, self.x_shape[2]  # the compiled loop's products need one type
         upstream = np.ascontiguousarray(grad.transpose(1, 0, 2), dtype)  # time-major: [dh | dc] per step
-        dh, dc = np.zeros(self.c.shape[1:], dtype), np.zeros(self.c.shape[1:], dtype)
+        dh, dc, dx = np.zeros(self.c.shape[1:], dtype), np.zeros(self.c.shape[1:], dtype), np.zeros(self.x_shape, dtype)
         # dz, dL/dz of every packed row, overwrites the spent gates unless this backward may run again
         dz = np.empty_like(self.gates) if retain_graph else self.gates
-        kernels.lstm_backward_steps(dz, dh, dc, upstream, self.gates, self.c, np.ascontiguousarray(recurrent_kernel.T),
-                                    recurrent_masks, rows, self.offsets, self.all_steps)
-        dx, dx_packed = np.zeros(x.shape, dtype), np.empty((len(rows), x.shape[2]), dtype)
-        kernels.masked_matmul_input_grad(dx_packed, dz, np.ascontiguousarray(kernel.T), input_masks, rows,
-                                         np.empty_like(dx_packed))
-        dx[rows, self.packed_steps] = dx_packed
-        return (dx, dropped_matmul_weight_grad(x[rows, self.packed_steps], dz, input_masks, rows),
-                dropped_matmul_weight_grad(self.h_prev, dz, recurrent_masks, rows), dz.sum(axis=0),
-                dh, dc)  # what reaches the initial state
+        kernels.lstm_backward_steps(dz, dh, dc, dx, upstream, self.gates, self.c, np.ascontiguousarray(self.weights.T),
+                                    self.masks, self.rows, self.offsets, self.all_steps)
+        d_weights = dropped_matmul_weight_grad(self.xh, dz, self.masks, self.rows)  # [dW; dU] in one product
+        return dx, d_weights[:width], d_weights[width:], dz.sum(axis=0), dh, dc  # dh, dc: what reaches h0, c0

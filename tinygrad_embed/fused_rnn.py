@@ -13,6 +13,7 @@ import numpy as np
 # Side by side: a batch's rows never meet in a recurrence, so blocks of rows run in a thread per core, with
 # BLAS held to one thread each (why: docs/lstm.md, "The fused LSTM", point 5).
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+BLOCK_STEPS = 32  # the GRU and SimpleRNN compute x W + b this many steps at a time: large products, small buffers
 ROWS_PER_BLOCK = 16  # at least this many rows per block: smaller products gain nothing from a thread
 
 
@@ -34,6 +35,19 @@ def pack_steps(mask: np.ndarray | None, batch: int, steps: int):
 def gates_of(masks: np.ndarray | None, batch: int, width: int, dtype: np.dtype) -> np.ndarray:
     """Dropout masks as the kernels take them: (gates, batch, width), C-ordered; no gates for none."""
     return np.zeros((0, batch, width), dtype) if masks is None else np.ascontiguousarray(masks, dtype)
+
+
+def joined_masks(input_masks: np.ndarray | None, recurrent_masks: np.ndarray | None, batch: int,
+                 widths: tuple[int, int], dtype: np.dtype) -> np.ndarray:
+    """Input and recurrent dropout masks side by side, for products on [x_t | h_{t-1}]: (gates, batch, features
+    + units), ones where one of the two is None; no gates for none (Keras draws both with the same count)."""
+    if input_masks is None and recurrent_masks is None:
+        return np.zeros((0, batch, sum(widths)), dtype)
+    joined = np.ones((max(len(m) for m in (input_masks, recurrent_masks) if m is not None), batch, sum(widths)), dtype)
+    for masks, columns in ((input_masks, slice(0, widths[0])), (recurrent_masks, slice(widths[0], None))):
+        if masks is not None:
+            joined[:, :, columns] = masks
+    return joined
 
 
 def _blocks(masks: np.ndarray, width: int):

@@ -101,24 +101,24 @@ def _gate_sigmoid_for(x):
 # provably non-negative and few arrays per loop, LLVM vectorises every one of them (measured: the
 # same arithmetic in one loop over 2-D indices ran 2 to 3 times slower, unvectorised).
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def lstm_step_forward(h_next, c_next, gates, recurrent, h_prev, c_prev, rows):
-    """One time step for the rows listed in `rows` (the others keep their state). On entry gates[k] = x_t W + b,
-    recurrent[k] = h_prev[rows[k]] U, gate order i, f, c, o (Keras's); on exit gates[k] holds i, f, g, o."""
+def lstm_step_forward(h_next, c_next, gates, bias, h_prev, c_prev, rows):
+    """One time step for the rows listed in `rows` (the others keep their state). On entry gates[k] = [x_t |
+    h_prev[rows[k]]] [W; U], gate order i, f, c, o (Keras's); on exit gates[k] holds i, f, g, o."""
     units = h_prev.shape[1]
     h_next[:] = h_prev
     c_next[:] = c_prev
+    bi, bf, bg, bo = bias[:units], bias[units:2 * units], bias[2 * units:3 * units], bias[3 * units:]
     for k in range(rows.shape[0]):
-        z, r = gates[k], recurrent[k]
+        z = gates[k]
         i, f, g, o = z[:units], z[units:2 * units], z[2 * units:3 * units], z[3 * units:]
-        ri, rf, rg, ro = r[:units], r[units:2 * units], r[2 * units:3 * units], r[3 * units:]
         for j in range(units):
-            i[j] = gate_sigmoid(i[j] + ri[j])
+            i[j] = gate_sigmoid(i[j] + bi[j])
         for j in range(units):
-            f[j] = gate_sigmoid(f[j] + rf[j])
+            f[j] = gate_sigmoid(f[j] + bf[j])
         for j in range(units):
-            g[j] = gate_tanh(g[j] + rg[j])
+            g[j] = gate_tanh(g[j] + bg[j])
         for j in range(units):
-            o[j] = gate_sigmoid(o[j] + ro[j])
+            o[j] = gate_sigmoid(o[j] + bo[j])
         c_old, c_new, h_new = c_prev[rows[k]], c_next[rows[k]], h_next[rows[k]]
         for j in range(units):
             c_new[j] = f[j] * c_old[j] + i[j] * g[j]
@@ -129,8 +129,8 @@ def _sigmoid(z):
     return 1 / (1 + np.exp(-z))
 
 
-def lstm_step_forward_numpy(h_next, c_next, gates, recurrent, h_prev, c_prev, rows):
-    z = gates + recurrent
+def lstm_step_forward_numpy(h_next, c_next, gates, bias, h_prev, c_prev, rows):
+    z = gates + bias
     units = h_prev.shape[1]
     i, f, o = _sigmoid(z[:, :units]), _sigmoid(z[:, units:2 * units]), _sigmoid(z[:, 3 * units:])
     g = np.tanh(z[:, 2 * units:3 * units])
@@ -382,30 +382,33 @@ def masked_matmul_input_grad(out, grad, weights_t, masks, rows, scratch):
 
 
 # ---- The LSTM's time loop, compiled whole: no Python between steps, no GIL -------------------------
+# Each step's product is [x_t | h_{t-1}] @ [W; U], one product of depth features + units (as cuDNN's): no
+# separate x W over the steps, whose depth (the features, 32 in the seed model) keeps BLAS far from its peak;
+# backward gets [dx_t | dh_{t-1}] from one product too, and [dW; dU] from one product after the loop.
 @numba.njit(cache=True, nogil=True)
-def lstm_forward_steps(h, c, gates, h_prev, recurrent_kernel, masks, packed_rows, offsets, start, stop, first,
-                       keep):
-    """Steps start..stop-1, each: h_{t-1} of its active rows (packed_rows[offsets[t]:offsets[t+1]]) into
-    h_prev (every step's when keep), times the recurrent kernel, then lstm_step_forward on gates[p - first]."""
-    recurrent, scratch = np.empty((h.shape[1], gates.shape[1]), gates.dtype), np.empty(h.shape[1:], h.dtype)
-    for t in range(start, stop):
+def lstm_forward_steps(h, c, gates, xh, x, weights, bias, masks, packed_rows, offsets, keep):
+    """Every step t: [x_t | h_{t-1}] of its active rows (packed_rows[offsets[t]:offsets[t + 1]]) into xh (every
+    step's when keep, else from row 0), times weights = [W; U] into gates (the same), then lstm_step_forward."""
+    width, scratch = x.shape[2], np.empty((h.shape[1], xh.shape[1]), xh.dtype)
+    for t in range(offsets.shape[0] - 1):
         lo, hi, before, after = offsets[t], offsets[t + 1], t % h.shape[0], (t + 1) % h.shape[0]
-        rows, step_h = packed_rows[lo:hi], h_prev[lo:hi] if keep else h_prev[:hi - lo]
-        gather(step_h, h[before], rows)
-        masked_matmul(recurrent[:hi - lo], step_h, recurrent_kernel, masks, rows, scratch)
-        lstm_step_forward(h[after], c[after], gates[lo - first:hi - first], recurrent[:hi - lo], h[before],
-                          c[before], rows)
+        rows, at = packed_rows[lo:hi], lo if keep else 0
+        step_xh, step_gates = xh[at:at + hi - lo], gates[at:at + hi - lo]
+        for k in range(hi - lo):
+            step_xh[k, :width] = x[rows[k], t]
+            step_xh[k, width:] = h[before, rows[k]]
+        masked_matmul(step_gates, step_xh, weights, masks, rows, scratch)
+        lstm_step_forward(h[after], c[after], step_gates, bias, h[before], c[before], rows)
 
 
-def lstm_forward_steps_numpy(h, c, gates, h_prev, recurrent_kernel, masks, packed_rows, offsets, start, stop,
-                             first, keep):
-    for t in range(start, stop):
+def lstm_forward_steps_numpy(h, c, gates, xh, x, weights, bias, masks, packed_rows, offsets, keep):
+    for t in range(len(offsets) - 1):
         lo, hi, before, after = offsets[t], offsets[t + 1], t % len(h), (t + 1) % len(h)
-        rows = packed_rows[lo:hi]
-        step_h, recurrent = h[before][rows], np.empty((hi - lo, gates.shape[1]), gates.dtype)
-        (h_prev[lo:hi] if keep else h_prev[:hi - lo])[:] = step_h
-        masked_matmul_numpy(recurrent, step_h, recurrent_kernel, masks, rows)
-        lstm_step_forward_numpy(h[after], c[after], gates[lo - first:hi - first], recurrent, h[before], c[before], rows)
+        rows, at = packed_rows[lo:hi], lo if keep else 0
+        step_xh = np.concatenate([x[rows, t], h[before][rows]], axis=1)
+        xh[at:at + hi - lo] = step_xh
+        masked_matmul_numpy(gates[at:at + hi - lo], step_xh, weights, masks, rows)
+        lstm_step_forward_numpy(h[after], c[after], gates[at:at + hi - lo], bias, h[before], c[before], rows)
 
 
 def masked_matmul_numpy(out, a, weights, masks, rows, scratch=None):
@@ -424,35 +427,42 @@ def masked_matmul_input_grad_numpy(out, grad, weights_t, masks, rows, scratch=No
 
 
 @numba.njit(cache=True, nogil=True)
-def lstm_backward_steps(dz_all, dh, dc, upstream, gates, c, recurrent_t, masks, packed_rows, offsets, all_steps):
+def lstm_backward_steps(dz_all, dh, dc, dx, upstream, gates, c, weights_t, masks, packed_rows, offsets, all_steps):
     """BPTT through every step, last first; upstream[t]: [dh | dc] reaching step t's output (all_steps) or the
-    last's. dz_all (may be gates: spent activations) gets dL/dz; dh, dc end as what reaches the start."""
-    units, steps = dh.shape[1], offsets.shape[0] - 1
-    dz_step, dh_packed, scratch = np.empty((dh.shape[0], gates.shape[1]), dh.dtype), np.empty_like(dh), np.empty_like(dh)
+    last's. dz_all (may be gates: spent activations) gets dL/dz, dx[row, t] dL/dx_t (other rows untouched);
+    dh, dc end as what reaches the start. weights_t: [W; U]^T."""
+    units, steps, width = dh.shape[1], offsets.shape[0] - 1, dx.shape[2]
+    dz_step = np.empty((dh.shape[0], gates.shape[1]), dh.dtype)
+    buffers = np.empty((2, dh.shape[0], weights_t.shape[1]), dh.dtype)
+    d_xh, scratch = buffers[0], buffers[1]
     for t in range(steps - 1, -1, -1):
         if all_steps or t == steps - 1:
             dh += upstream[t if all_steps else 0, :, :units]
             dc += upstream[t if all_steps else 0, :, units:]
         lo, hi = offsets[t], offsets[t + 1]
-        rows, dz = packed_rows[lo:hi], dz_step[:hi - lo]
+        rows, dz, step_d = packed_rows[lo:hi], dz_step[:hi - lo], d_xh[:hi - lo]
         lstm_step_backward(dz, dh, dc, gates[lo:hi], c[t + 1], c[t], rows)
-        masked_matmul_input_grad(dh_packed[:hi - lo], dz, recurrent_t, masks, rows, scratch)
-        scatter_add(dh, rows, dh_packed[:hi - lo])  # lstm_step_backward zeroed these rows of dh
+        masked_matmul_input_grad(step_d, dz, weights_t, masks, rows, scratch)
+        for k in range(hi - lo):
+            dx[rows[k], t] = step_d[k, :width]
+        scatter_add(dh, rows, step_d[:, width:])  # lstm_step_backward zeroed these rows of dh
         dz_all[lo:hi] = dz
 
 
-def lstm_backward_steps_numpy(dz_all, dh, dc, upstream, gates, c, recurrent_t, masks, packed_rows, offsets,
+def lstm_backward_steps_numpy(dz_all, dh, dc, dx, upstream, gates, c, weights_t, masks, packed_rows, offsets,
                               all_steps):
-    units, steps = dh.shape[1], len(offsets) - 1
+    units, steps, width = dh.shape[1], len(offsets) - 1, dx.shape[2]
     for t in reversed(range(steps)):
         if all_steps or t == steps - 1:
             dh += upstream[t if all_steps else 0, :, :units]
             dc += upstream[t if all_steps else 0, :, units:]
         lo, hi = offsets[t], offsets[t + 1]
-        rows, dz, dh_packed = packed_rows[lo:hi], np.empty_like(gates[lo:hi]), np.empty((hi - lo, units), dh.dtype)
+        rows, dz = packed_rows[lo:hi], np.empty_like(gates[lo:hi])
+        step_d = np.empty((hi - lo, width + units), dh.dtype)
         lstm_step_backward_numpy(dz, dh, dc, gates[lo:hi], c[t + 1], c[t], rows)
-        masked_matmul_input_grad_numpy(dh_packed, dz, recurrent_t, masks, rows)
-        dh[rows] += dh_packed
+        masked_matmul_input_grad_numpy(step_d, dz, weights_t, masks, rows)
+        dx[rows, t] = step_d[:, :width]
+        dh[rows] += step_d[:, width:]
         dz_all[lo:hi] = dz
 
 
