@@ -157,3 +157,19 @@ def test_the_compiled_product_equals_numpy_on_any_layout(n, k, m, layout, dtype)
     out = np.full((n, m), np.nan, dtype)
     compiled_product(out, a, b)
     np.testing.assert_allclose(out, a @ b, **tolerance(dtype))
+
+
+@pytest.mark.parametrize("rows", [18, 19, 32, 33, 50, 75, 76])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_product_just_above_the_blas_small_size_equals_numpy(rows, dtype):
+    # with OpenBLAS's AVX-512 kernels (kernels.SMALL_GEMM), rows x 132 x 400 products of 1 to 4 million
+    # multiply-adds go to BLAS in pieces of rows (19 rows: 2 pieces, 75: 4, 76: whole); the operands are views
+    # into wider arrays, so each piece's start and row strides count
+    rng = np.random.default_rng(rows)
+    a = rng.standard_normal((rows + 3, 140)).astype(dtype)[2:rows + 2, 5:137]
+    b = rng.standard_normal((132, 400)).astype(dtype)
+    wider = np.full((rows, 410), np.nan, dtype)
+    compiled_product(wider[:, 3:403], a, b)
+    exact = a.astype(np.float64) @ b.astype(np.float64)  # sums of 132 terms: float32 keeps about 1e-5 of them
+    np.testing.assert_allclose(wider[:, 3:403], exact, rtol=0, atol=1e-10 if dtype == np.float64 else 1e-4)
+    assert np.isnan(wider[:, :3]).all() and np.isnan(wider[:, 403:]).all()  # nothing written beside out

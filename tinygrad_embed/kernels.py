@@ -286,7 +286,8 @@ def simple_rnn_step_backward_numpy(d, dh, h_new, rows):
 # gemm of the BLAS that numpy loaded (threadpoolctl lists it) is declared to numba as an external
 # function. Without one, matmul falls back to loops.
 def _numpy_blas_gemm():
-    """(addresses of cblas_sgemm and cblas_dgemm, numba's type of their integers) or (None, None)."""
+    """(addresses of cblas_sgemm and cblas_dgemm, numba's type of their integers, OpenBLAS's kernel family or
+    None) or (None, None, None)."""
     from threadpoolctl import ThreadpoolController
     libraries = ThreadpoolController().select(user_api="blas").lib_controllers
     for library in sorted(libraries, key=lambda lib: "numpy" not in lib.filepath):  # numpy's first
@@ -295,8 +296,9 @@ def _numpy_blas_gemm():
                                         ("scipy_", "", numba.types.int32), ("", "", numba.types.int32)):
             names = [f"{prefix}cblas_{kind}gemm{suffix}" for kind in "sd"]
             if all(hasattr(dll, name) for name in names):
-                return [ctypes.cast(getattr(dll, name), ctypes.c_void_p).value for name in names], integer
-    return None, None
+                return ([ctypes.cast(getattr(dll, name), ctypes.c_void_p).value for name in names], integer,
+                        getattr(library, "architecture", None))
+    return None, None, None
 
 
 def _external_gemm(name: str, address: int, real, integer):
@@ -308,7 +310,12 @@ def _external_gemm(name: str, address: int, real, integer):
         integer, pointer, integer, real, pointer, integer))
 
 
-_GEMM_ADDRESSES, _GEMM_INTEGER = _numpy_blas_gemm()
+_GEMM_ADDRESSES, _GEMM_INTEGER, _BLAS_KERNELS = _numpy_blas_gemm()
+# OpenBLAS's AVX-512 kernels multiply a product of at most 100^3 multiply-adds (m n k) without packing its
+# operands first: one core multiplied (16 x 132) @ (132 x 400) at 97 GFLOP/s, (32 x 132) @ (132 x 400) at 70-86
+# (docs/lstm.md). So there, a product of up to four times that goes in pieces of rows under it; a bigger one
+# gains nothing (measured), and other kernels (Haswell's, on AVX2) have no such path: products go whole.
+SMALL_GEMM = 1_000_000 if _BLAS_KERNELS in ("SkylakeX", "Cooperlake", "SapphireRapids") else 0
 if _GEMM_ADDRESSES:
     # the integers' width in the name: a kernel cached against a BLAS of the other width fails to link, loudly
     _SGEMM = _external_gemm(f"tinygrad_embed_sgemm_{_GEMM_INTEGER}", _GEMM_ADDRESSES[0], numba.types.float32,
@@ -350,9 +357,15 @@ def _matmul_for(out, a, b):
         size = a.itemsize
         if a.strides[1] != size or b.strides[1] != size or out.strides[1] != size:  # not rows BLAS can read
             return matmul_loops(out, a, b)
-        gemm(ROW_MAJOR, NO_TRANSPOSE, NO_TRANSPOSE, a.shape[0], b.shape[1], a.shape[1], 1.0, a.ctypes.data,
-             max(a.strides[0] // size, a.shape[1], 1), b.ctypes.data, max(b.strides[0] // size, b.shape[1], 1),
-             0.0, out.ctypes.data, max(out.strides[0] // size, out.shape[1], 1))
+        m, work = a.shape[0], a.shape[0] * a.shape[1] * b.shape[1]
+        rows = max(m, 1)
+        if 0 < SMALL_GEMM < work <= 4 * SMALL_GEMM:
+            rows = -(-m // -(-work // SMALL_GEMM))  # as many rows in each piece, the fewest pieces
+        for lo in range(0, m, rows):
+            gemm(ROW_MAJOR, NO_TRANSPOSE, NO_TRANSPOSE, min(rows, m - lo), b.shape[1], a.shape[1], 1.0,
+                 a.ctypes.data + lo * a.strides[0], max(a.strides[0] // size, a.shape[1], 1), b.ctypes.data,
+                 max(b.strides[0] // size, b.shape[1], 1), 0.0, out.ctypes.data + lo * out.strides[0],
+                 max(out.strides[0] // size, out.shape[1], 1))
     return blas
 
 
