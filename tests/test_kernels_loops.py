@@ -30,8 +30,8 @@ def recurrences(draw):
     return dtype, batch, steps, units, packed_rows, offsets, masks, rng
 
 
-@given(recurrences(), st.booleans(), st.integers(1, 4))
-def test_lstm_forward_steps_equal_numpy_twin(case, keep, width):
+@given(recurrences(), st.booleans(), st.booleans(), st.integers(1, 4))
+def test_lstm_forward_steps_equal_numpy_twin(case, keep, every_h, width):
     dtype, batch, steps, units, packed_rows, offsets, masks, rng = case
     x = rng.standard_normal((batch, steps, width)).astype(dtype)
     weights = rng.standard_normal((width + units, 4 * units)).astype(dtype)  # [W; U]
@@ -40,8 +40,9 @@ def test_lstm_forward_steps_equal_numpy_twin(case, keep, width):
     start = rng.standard_normal((2, batch, units)).astype(dtype)
     results = []
     for loop in (kernels.lstm_forward_steps, kernels.lstm_forward_steps_numpy):
-        slots, kept = (steps + 1, len(packed_rows)) if keep else (2, batch)
-        h, c = np.full((slots, batch, units), np.nan, dtype), np.full((slots, batch, units), np.nan, dtype)
+        slots, kept = (steps + 1, len(packed_rows)) if keep else (2, batch)  # training keeps every c, maybe two h
+        h = np.full((steps + 1 if every_h else 2, batch, units), np.nan, dtype)
+        c = np.full((slots, batch, units), np.nan, dtype)
         h[0], c[0] = start
         gates, xh = np.full((kept, 4 * units), np.nan, dtype), np.full((kept, width + units), np.nan, dtype)
         loop(h, c, gates, xh, x, weights, bias, masks, packed_rows, offsets, keep)

@@ -50,21 +50,22 @@ class _LSTMRows:
         (batch, steps, width), units, dtype = x.shape, recurrent_kernel.shape[0], x.dtype
         offsets, packed_rows, _ = pack_steps(mask, batch, steps)
         # Backward reads the gates and [x_t | h_{t-1}] of every packed row and every c; without one (predict),
-        # only what the next step reads is kept: one step's gates and [x_t | h_{t-1}], two states. After t: slot
-        # (t + 1) % slots
+        # only what the next step reads is kept: one step's gates and [x_t | h_{t-1}], two states. After step t,
+        # a state is in slot (t + 1) % slots
         keep, all_steps, kept = self.keep, self.all_steps, len(packed_rows) if self.keep else batch
         gates, xh = np.empty((kept, 4 * units), dtype), np.empty((kept, width + units), dtype)
-        slots = steps + 1 if keep or all_steps else 2
-        h, c = np.zeros((slots, batch, units), dtype), np.zeros((slots, batch, units), dtype)
-        h[0], c[0] = (0 if h0 is None else h0), (0 if c0 is None else c0)
+        h = np.empty((steps + 1 if all_steps else 2, batch, units), dtype)  # backward reads every c, no h
+        c = np.empty((steps + 1 if keep or all_steps else 2, batch, units), dtype)
+        h[0], c[0] = (0 if h0 is None else h0), (0 if c0 is None else c0)  # each step writes all of its slot
         masks = joined_masks(input_masks, recurrent_masks, batch, (width, units), dtype)
         weights = np.concatenate([kernel, recurrent_kernel])  # [W; U]: one product per step on [x_t | h_{t-1}]
         kernels.lstm_forward_steps(h, c, gates, xh, x, weights, bias, masks, packed_rows, offsets, keep)
         if keep:
             self.x_shape, self.weights, self.masks, self.offsets = x.shape, weights, masks, offsets
             self.rows, self.gates, self.xh, self.c = packed_rows, gates, xh, c
-        picked = slice(1, None) if all_steps else slice(steps % slots, steps % slots + 1)
-        return np.concatenate([h[picked], c[picked]], axis=2).transpose(1, 0, 2)
+        if all_steps:
+            return np.concatenate([h[1:], c[1:]], axis=2).transpose(1, 0, 2)
+        return np.concatenate([h[steps % len(h)], c[steps % len(c)]], axis=1)[:, None]
 
     def backward(self, grad, retain_graph):
         dtype, width = self.gates.dtype, self.x_shape[2]  # the compiled loop's products need one type

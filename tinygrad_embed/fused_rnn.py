@@ -3,8 +3,10 @@ unmasked (step, row) pairs (docs/lstm.md, "Masked steps"), the products of a rec
 recurrent dropout masks (docs/recurrent.md), and running blocks of a batch's rows side by side."""
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
+import platform
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
@@ -15,6 +17,20 @@ import numpy as np
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 BLOCK_STEPS = 32  # the GRU and SimpleRNN compute x W + b this many steps at a time: large products, small buffers
 ROWS_PER_BLOCK = 16  # at least this many rows per block: smaller products gain nothing from a thread
+
+
+def keep_freed_memory() -> None:
+    """glibc's malloc gives the arrays of a batch back to the system, and takes new pages, zeroed one by one,
+    for the next batch when its sizes differ (masked batches: their packed rows): a fifth of a masked training
+    step here (docs/lstm.md). Kept instead, as TensorFlow's allocator keeps memory: arrays up to 32 MB from the
+    heap, freed memory not trimmed. TINYGRAD_EMBED_KEEP_MEMORY=0 leaves malloc as it is."""
+    if platform.libc_ver()[0] == "glibc" and os.environ.get("TINYGRAD_EMBED_KEEP_MEMORY") != "0":
+        mallopt = ctypes.CDLL(None).mallopt
+        mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: larger arrays are still mapped, and unmapped when freed
+        mallopt(-1, 2 ** 31 - 1)  # M_TRIM_THRESHOLD
+
+
+keep_freed_memory()
 
 
 def one_float_type(op: str, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -401,7 +401,8 @@ def masked_matmul_input_grad(out, grad, weights_t, masks, rows, scratch):
 @numba.njit(cache=True, nogil=True)
 def lstm_forward_steps(h, c, gates, xh, x, weights, bias, masks, packed_rows, offsets, keep):
     """Every step t: [x_t | h_{t-1}] of its active rows (packed_rows[offsets[t]:offsets[t + 1]]) into xh (every
-    step's when keep, else from row 0), times weights = [W; U] into gates (the same), then lstm_step_forward."""
+    step's when keep, else from row 0), times weights = [W; U] into gates (the same), then lstm_step_forward.
+    h and c hold a state per step, or two (step t's in slot t % slots)."""
     width, scratch = x.shape[2], np.empty((h.shape[1], xh.shape[1]), xh.dtype)
     for t in range(offsets.shape[0] - 1):
         lo, hi, before, after = offsets[t], offsets[t + 1], t % h.shape[0], (t + 1) % h.shape[0]
@@ -411,7 +412,7 @@ def lstm_forward_steps(h, c, gates, xh, x, weights, bias, masks, packed_rows, of
             step_xh[k, :width] = x[rows[k], t]
             step_xh[k, width:] = h[before, rows[k]]
         masked_matmul(step_gates, step_xh, weights, masks, rows, scratch)
-        lstm_step_forward(h[after], c[after], step_gates, bias, h[before], c[before], rows)
+        lstm_step_forward(h[after], c[(t + 1) % c.shape[0]], step_gates, bias, h[before], c[t % c.shape[0]], rows)
 
 
 def lstm_forward_steps_numpy(h, c, gates, xh, x, weights, bias, masks, packed_rows, offsets, keep):
@@ -421,7 +422,8 @@ def lstm_forward_steps_numpy(h, c, gates, xh, x, weights, bias, masks, packed_ro
         step_xh = np.concatenate([x[rows, t], h[before][rows]], axis=1)
         xh[at:at + hi - lo] = step_xh
         masked_matmul_numpy(gates[at:at + hi - lo], step_xh, weights, masks, rows)
-        lstm_step_forward_numpy(h[after], c[after], gates[at:at + hi - lo], bias, h[before], c[before], rows)
+        lstm_step_forward_numpy(h[after], c[(t + 1) % len(c)], gates[at:at + hi - lo], bias, h[before], c[t % len(c)],
+                                rows)
 
 
 def masked_matmul_numpy(out, a, weights, masks, rows, scratch=None):
