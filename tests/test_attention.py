@@ -9,7 +9,8 @@ import pytest
 
 import tinygrad_embed as tg
 from tinygrad_embed import layers, models, ops
-from tinygrad_embed.attention_functions import keep_freed_memory, leading_blocks
+from tinygrad_embed.attention_functions import leading_blocks
+from tinygrad_embed.fused_rnn import keep_freed_memory
 from tinygrad_embed.functions import OPS
 
 RNG = np.random.default_rng(0)

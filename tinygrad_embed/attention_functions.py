@@ -5,8 +5,7 @@ every op is, so the gradient property tests (tests/op_specs.py) and the coverage
 """
 from __future__ import annotations
 
-import ctypes
-from functools import cache, partial
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -106,26 +105,6 @@ def output_view(z: np.ndarray, axes: list[int], shape: tuple[int, ...]) -> np.nd
     return view if view.base is z and rows_in_blas_order(view) else None
 
 
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
-KEPT_FREE_BYTES, MMAP_BYTES = 256 << 20, 32 << 20
-
-
-@cache
-def keep_freed_memory() -> bool:
-    """Ask glibc's malloc to keep up to 256 MB of freed memory for reuse rather than hand it back to the
-    system; True when it agreed (False elsewhere: macOS, Windows, musl keep their own allocator's policy).
-    Why: an attention step frees some 150 MB of arrays (the scores are 10 MB each) and allocates them again
-    in the next step; glibc gave them back each time (its heap's top trimmed past 2x its mmap threshold),
-    so every array came back as fresh pages, zeroed by the kernel on first touch: half the Transformer
-    classifier's step (100 -> 58 ms). Arrays over 32 MB are still mapped and unmapped on their own.
-    The cost: a process keeps the memory of its largest step (at most 256 MB more) while it runs."""
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError, TypeError):
-        return False
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD, KEPT_FREE_BYTES))
-
-
 @register()
 class Einsum(Function):
     """z = einsum("a,b->o", x, y);  dx = einsum("o,b->a", g, y), dy = einsum("a,o->b", x, g)"""
@@ -133,7 +112,6 @@ class Einsum(Function):
     arity = 2
 
     def forward(self, x, y, equation: str):
-        keep_freed_memory()  # once; only models with attention ask it of the process (the others keep the default)
         self.a, self.b, self.out = einsum_subscripts(equation, x, y)
         self.x, self.y = x, y
         return contract(x, y, self.a, self.b, self.out)
