@@ -17,6 +17,8 @@ import numpy as np
 from .fused_rnn import batch_blocks, batch_rows, side_by_side
 from .functions import Function
 
+BLOCK_STEPS = 32  # the GRU and SimpleRNN compute x W + b this many steps at a time: large products, small buffers
+
 
 def forward_in_blocks(op: Function, rows_class: type, x: np.ndarray, weights: tuple[np.ndarray, ...],
                       per_row: tuple[np.ndarray | None, ...], all_steps: bool) -> np.ndarray:

@@ -14,12 +14,10 @@ import numpy as np
 # Side by side: a batch's rows never meet in a recurrence, so blocks of rows run in a thread per core, with
 # BLAS held to one thread each (why: docs/lstm.md, "The fused LSTM", point 5).
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-BLOCK_STEPS = 32  # the GRU and SimpleRNN compute x W + b this many steps at a time: large products, small buffers
 ROWS_PER_BLOCK = 16  # at least this many rows per block: smaller products gain nothing from a thread
 
 
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
-KEPT_FREE_BYTES, MMAP_BYTES = 256 << 20, 32 << 20
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, KEPT_FREE_BYTES, MMAP_BYTES = -1, -3, 256 << 20, 32 << 20  # mallopt's (malloc.h)
 
 
 @functools.cache
@@ -68,12 +66,10 @@ def joined_masks(input_masks: np.ndarray | None, recurrent_masks: np.ndarray | N
                  widths: tuple[int, int], dtype: np.dtype) -> np.ndarray:
     """Input and recurrent dropout masks side by side, for products on [x_t | h_{t-1}]: (gates, batch, features
     + units), ones where one of the two is None; no gates for none (Keras draws both with the same count)."""
-    if input_masks is None and recurrent_masks is None:
-        return np.zeros((0, batch, sum(widths)), dtype)
-    joined = np.ones((max(len(m) for m in (input_masks, recurrent_masks) if m is not None), batch, sum(widths)), dtype)
-    for masks, columns in ((input_masks, slice(0, widths[0])), (recurrent_masks, slice(widths[0], None))):
-        if masks is not None:
-            joined[:, :, columns] = masks
+    count = max((len(m) for m in (input_masks, recurrent_masks) if m is not None), default=0)
+    joined = np.ones((count, batch, sum(widths)), dtype)
+    joined[:, :, :widths[0]] = 1 if input_masks is None else input_masks
+    joined[:, :, widths[0]:] = 1 if recurrent_masks is None else recurrent_masks
     return joined
 
 
