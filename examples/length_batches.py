@@ -5,9 +5,10 @@ Padded to 500 words, 56% of the time steps of an IMDB training epoch are padding
 LSTM skips a padded row's steps, but a batch still runs as many steps as its longest review (in a batch of
 64 drawn at random, nearly always 500), and a step with few active rows does not cost proportionally less
 (BLAS is most efficient on whole blocks of rows). So: cut each review to its last `maxlen` words ("pre",
-as pad_sequences does), sort the reviews by length, cut the sorted list into batches, and pad each batch
-("pre") only to its own longest review. Neighbours in the sorted list differ by a word or two, so almost
-nothing is padding (0.3% of the steps of the 25,000 training reviews).
+as pad_sequences does; maxlen=None keeps every review whole), sort the reviews by length, cut the sorted
+list into batches, and pad each batch ("pre") only to its own longest review. Neighbours in the sorted
+list differ by a word or two, so almost nothing is padding (0.3% of the steps of the 25,000 training
+reviews).
 
 Each epoch (on_epoch_end, with the run's seed) draws a new order: reviews of equal length are shuffled
 among themselves before the sort, so the batches are not the same groups every epoch, and the batches
@@ -26,7 +27,8 @@ class LengthBatches(PyDataset):
 
     def __init__(self, reviews, labels, batch_size=64, maxlen=500, seed=None, shuffle=True, **kwargs):
         super().__init__(**kwargs)
-        self.reviews = [np.asarray(review[-maxlen:], dtype="int32") for review in reviews]  # the last words
+        self.reviews = [np.asarray(review if maxlen is None else review[-maxlen:], dtype="int32")  # the last words
+                        for review in reviews]
         self.lengths = np.array([len(review) for review in self.reviews])
         self.labels = np.asarray(labels, dtype="float32")
         self.batch_size, self.shuffle = batch_size, shuffle

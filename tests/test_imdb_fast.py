@@ -98,6 +98,16 @@ def test_a_batch_is_its_reviews_padded_at_the_front_to_its_longest_and_cut_to_th
     assert len(widths) > 5  # the batches differ in length
 
 
+def test_without_maxlen_every_review_is_whole(train):
+    x_train, y_train = train
+    data = LengthBatches(x_train, y_train, batch_size=16, maxlen=None, seed=3)
+    assert max(map(len, x_train)) > 40  # what maxlen=40 would cut (the test above)
+    for index in range(len(data)):
+        x, _ = data[index]
+        kept = [list(x_train[i]) for i in data.batches[index]]
+        assert x.tolist() == [[0] * (x.shape[1] - len(k)) + k for k in kept]
+
+
 def test_batches_hold_reviews_of_similar_length_with_little_padding(train):
     x_train, y_train = train
     data = LengthBatches(x_train, y_train, batch_size=16, seed=3)
