@@ -24,9 +24,11 @@ print(hashlib.sha256(b"".join(w.tobytes() for w in model.get_weights())).hexdige
 """
 
 
-def weights_digest(threads: int) -> str:
+def weights_digest(threads: int, numba_cache: str | None = None) -> str:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                NUMBA_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    if numba_cache:
+        env["NUMBA_CACHE_DIR"] = numba_cache
     done = subprocess.run([sys.executable, "-c", TRAINING], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
@@ -36,3 +38,9 @@ def weights_digest(threads: int) -> str:
 def test_same_seed_same_weights(threads):
     first, second = weights_digest(threads), weights_digest(threads)
     assert len(first) == 64 and first == second
+
+
+def test_a_first_run_that_compiles_the_kernels_trains_as_the_runs_that_load_them_from_the_cache(tmp_path):
+    # numba's fastmath "reassoc" once let a freshly compiled kernel round unlike its cached copy
+    compiled, cached = (weights_digest(1, str(tmp_path / "numba")) for _ in range(2))
+    assert len(compiled) == 64 and compiled == cached

@@ -45,8 +45,10 @@ def scatter_add_numpy(out, indices, rows):
 # tanh, plain arithmetic that LLVM vectorises (within 3.2e-7 of the true tanh, about float32's own
 # rounding; see tests/test_kernels.py), while float64, which the gradient checks use, stays exact.
 # error_model="numpy" lets a division by zero give inf instead of a check that blocks vectorising;
-# these fastmath flags leave out nnan and ninf so that a NaN in training still shows up.
-FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+# these fastmath flags leave out nnan and ninf so that a NaN in training still shows up, and reassoc, which
+# let a kernel compiled in this process round differently from the same kernel loaded from numba's cache
+# (lstm_backward_steps: a first run, cold cache, and the next ones trained different weights).
+FASTMATH = {"nsz", "arcp", "contract", "afn"}
 _TANH_LIMIT = np.float32(7.90531110763549805)  # tanh rounds to +-1 in float32 beyond this
 _ONE = np.float32(1)
 # Odd numerator and even denominator coefficients, lowest power first: the minimax rational fit that
