@@ -8,8 +8,7 @@ from functools import partial
 import numpy as np
 
 from . import kernels
-from .fused_rnn import (batch_blocks, batch_rows, dropped_matmul_weight_grad, joined_masks, one_float_type,
-                        pack_steps, side_by_side)
+from .fused_rnn import batch_blocks, batch_rows, joined_masks, one_float_type, pack_steps, side_by_side
 from .functions import Function, register
 
 
@@ -49,9 +48,8 @@ class _LSTMRows:
     def forward(self, x, kernel, recurrent_kernel, bias, h0, c0, mask, input_masks, recurrent_masks):
         (batch, steps, width), units, dtype = x.shape, recurrent_kernel.shape[0], x.dtype
         offsets, packed_rows, _ = pack_steps(mask, batch, steps)
-        # Backward reads the gates and [x_t | h_{t-1}] of every packed row and every c; without one (predict),
-        # only what the next step reads is kept: one step's gates and [x_t | h_{t-1}], two states. After step t,
-        # a state is in slot (t + 1) % slots
+        # Backward reads the gates and [x_t | h_{t-1}] of every packed row and every c; without it (predict), one
+        # step's gates and [x_t | h_{t-1}] are kept, and two states. After step t, a state is in slot (t + 1) % slots
         keep, all_steps, kept = self.keep, self.all_steps, len(packed_rows) if self.keep else batch
         gates, xh = np.empty((kept, 4 * units), dtype), np.empty((kept, width + units), dtype)
         h = np.empty((steps + 1 if all_steps else 2, batch, units), dtype)  # backward reads every c, no h
@@ -61,19 +59,17 @@ class _LSTMRows:
         weights = np.concatenate([kernel, recurrent_kernel])  # [W; U]: one product per step on [x_t | h_{t-1}]
         kernels.lstm_forward_steps(h, c, gates, xh, x, weights, bias, masks, packed_rows, offsets, keep)
         if keep:
-            self.x_shape, self.weights, self.masks, self.offsets = x.shape, weights, masks, offsets
+            self.x_shape, self.weights_t, self.masks, self.offsets = x.shape, np.ascontiguousarray(weights.T), masks, offsets
             self.rows, self.gates, self.xh, self.c = packed_rows, gates, xh, c
         if all_steps:
             return np.concatenate([h[1:], c[1:]], axis=2).transpose(1, 0, 2)
         return np.concatenate([h[steps % len(h)], c[steps % len(c)]], axis=1)[:, None]
 
-    def backward(self, grad, retain_graph):
+    def backward(self, grad, retain_graph):  # reads what forward kept and writes none of it: may run again
         dtype, width = self.gates.dtype, self.x_shape[2]  # the compiled loop's products need one type
         upstream = np.ascontiguousarray(grad.transpose(1, 0, 2), dtype)  # time-major: [dh | dc] per step
         dh, dc, dx = np.zeros(self.c.shape[1:], dtype), np.zeros(self.c.shape[1:], dtype), np.zeros(self.x_shape, dtype)
-        # dz, dL/dz of every packed row, overwrites the spent gates unless this backward may run again
-        dz = np.empty_like(self.gates) if retain_graph else self.gates
-        kernels.lstm_backward_steps(dz, dh, dc, dx, upstream, self.gates, self.c, np.ascontiguousarray(self.weights.T),
+        d_weights, d_bias = np.zeros(self.weights_t.shape[::-1], dtype), np.zeros(len(self.weights_t), dtype)  # [dW; dU], db
+        kernels.lstm_backward_steps(d_weights, d_bias, dh, dc, dx, upstream, self.gates, self.xh, self.c, self.weights_t,
                                     self.masks, self.rows, self.offsets, self.all_steps)
-        d_weights = dropped_matmul_weight_grad(self.xh, dz, self.masks, self.rows)  # [dW; dU] in one product
-        return dx, d_weights[:width], d_weights[width:], dz.sum(axis=0), dh, dc  # dh, dc: what reaches h0, c0
+        return dx, d_weights[:width], d_weights[width:], d_bias, dh, dc  # dh, dc: what reaches h0, c0

@@ -26,9 +26,8 @@ def gather_numpy(out, table, indices):
 
 @numba.njit(cache=True, nogil=True)
 def scatter_add(out, indices, rows):
-    """out[indices[k], :] += rows[k, :] for each k in order, so repeated indices accumulate.
-    Serial on purpose: one pass over 32,000 rows of 32 takes well under a millisecond, and a fixed
-    order of additions makes the result bit-for-bit the same on every run."""
+    """out[indices[k], :] += rows[k, :] for each k in order, so repeated indices accumulate. Serial on purpose: a
+    fixed order of additions gives the same bits on every run (32,000 rows of 32 take well under a millisecond)."""
     for k in range(indices.shape[0]):
         row = indices[k]
         for j in range(rows.shape[1]):
@@ -324,49 +323,51 @@ if _GEMM_ADDRESSES:
                             _GEMM_INTEGER)
     _DGEMM = _external_gemm(f"tinygrad_embed_dgemm_{_GEMM_INTEGER}", _GEMM_ADDRESSES[1], numba.types.float64,
                             _GEMM_INTEGER)
-ROW_MAJOR, NO_TRANSPOSE = 101, 111  # cblas's enums
+ROW_MAJOR, NO_TRANSPOSE, TRANSPOSE = 101, 111, 112  # cblas's enums
 
 
-def matmul(out, a, b):
-    """out = a @ b for 2-D arrays, by BLAS when each one's rows are contiguous (any row stride), else by loops.
-    This plain function is the twin, and what runs when numba is off; in a kernel, the overload below runs."""
-    np.matmul(a, b, out=out)
+def matmul(out, a, b, add=False):
+    """out = a @ b (out += a @ b when add) by BLAS when rows are contiguous (a's, or its columns: a transposed view),
+    else by loops. This plain function is the twin, and what runs when numba is off (in a kernel: the overload)."""
+    out[:] = out + a @ b if add else a @ b
 
 
 @numba.njit(cache=True, nogil=True)
-def matmul_loops(out, a, b):
-    """out = a @ b in plain loops: matmul inside a kernel when no BLAS with a cblas gemm was found, or for
-    operands whose rows BLAS cannot read."""
-    out[:] = 0
+def matmul_loops(out, a, b, add=False):
+    """matmul in plain loops: inside a kernel when no BLAS with a cblas gemm was found, or for operands whose
+    rows BLAS cannot read."""
+    if not add:
+        out[:] = 0
     for i in range(a.shape[0]):
         for p in range(a.shape[1]):
             out[i] += a[i, p] * b[p]
 
 
-def matmul_loops_numpy(out, a, b):
-    np.matmul(a, b, out=out)
+matmul_loops_numpy = matmul  # the plain function is the loops' twin as well
 
 
 @numba.extending.overload(matmul)
-def _matmul_for(out, a, b):
+def _matmul_for(out, a, b, add=False):
     if not out.dtype == a.dtype == b.dtype:
         raise numba.core.errors.TypingError(f"matmul needs one float type, got {out.dtype}, {a.dtype}, {b.dtype}")
     if not _GEMM_ADDRESSES:
-        return lambda out, a, b: matmul_loops(out, a, b)
+        return lambda out, a, b, add=False: matmul_loops(out, a, b, add)
     gemm = _SGEMM if out.dtype == numba.types.float32 else _DGEMM
 
-    def blas(out, a, b):
+    def blas(out, a, b, add=False):
         size = a.itemsize
-        if a.strides[1] != size or b.strides[1] != size or out.strides[1] != size:  # not rows BLAS can read
-            return matmul_loops(out, a, b)
+        transposed = a.strides[1] != size and a.strides[0] == size  # a = x.T, x's rows contiguous
+        if not (a.strides[1] == size or transposed) or b.strides[1] != size or out.strides[1] != size:
+            return matmul_loops(out, a, b, add)
         m, work = a.shape[0], a.shape[0] * a.shape[1] * b.shape[1]
         rows = max(m, 1)
         if 0 < SMALL_GEMM < work <= 4 * SMALL_GEMM:
             rows = -(-m // -(-work // SMALL_GEMM))  # as many rows in each piece, the fewest pieces
+        lda = max(a.strides[1] // size, m, 1) if transposed else max(a.strides[0] // size, a.shape[1], 1)
         for lo in range(0, m, rows):
-            gemm(ROW_MAJOR, NO_TRANSPOSE, NO_TRANSPOSE, min(rows, m - lo), b.shape[1], a.shape[1], 1.0,
-                 a.ctypes.data + lo * a.strides[0], max(a.strides[0] // size, a.shape[1], 1), b.ctypes.data,
-                 max(b.strides[0] // size, b.shape[1], 1), 0.0, out.ctypes.data + lo * out.strides[0],
+            gemm(ROW_MAJOR, TRANSPOSE if transposed else NO_TRANSPOSE, NO_TRANSPOSE, min(rows, m - lo), b.shape[1],
+                 a.shape[1], 1.0, a.ctypes.data + lo * a.strides[0], lda, b.ctypes.data,
+                 max(b.strides[0] // size, b.shape[1], 1), 1.0 if add else 0.0, out.ctypes.data + lo * out.strides[0],
                  max(out.strides[0] // size, out.shape[1], 1))
     return blas
 
@@ -396,10 +397,34 @@ def masked_matmul_input_grad(out, grad, weights_t, masks, rows, scratch):
             out[k] += part[k] * masks[g, rows[k]]
 
 
+@numba.njit(cache=True, nogil=True)
+def masked_matmul_weight_grad(out, a, grad, masks, rows, scratch):
+    """out += d weights for masked_matmul(., a, weights, masks, rows): (a * masks[g][rows])^T @ grad's block g."""
+    if masks.shape[0] == 0:
+        return matmul(out, a.T, grad, True)
+    size, part = out.shape[1] // masks.shape[0], scratch[:a.shape[0]]
+    for g in range(masks.shape[0]):
+        for k in range(a.shape[0]):
+            part[k] = a[k] * masks[g, rows[k]]
+        matmul(out[:, g * size:(g + 1) * size], part.T, grad[:, g * size:(g + 1) * size], True)
+
+
+def masked_matmul_weight_grad_numpy(out, a, grad, masks, rows, scratch=None):
+    if len(masks) == 0:
+        out += a.T @ grad
+        return
+    out += np.concatenate([(a * m[rows]).T @ g for m, g in zip(masks, np.split(grad, len(masks), 1))], axis=1)
+
+
 # ---- The LSTM's time loop, compiled whole: no Python between steps, no GIL -------------------------
 # Each step's product is [x_t | h_{t-1}] @ [W; U], one product of depth features + units (as cuDNN's): no
 # separate x W over the steps, whose depth (the features, 32 in the seed model) keeps BLAS far from its peak;
-# backward gets [dx_t | dh_{t-1}] from one product too, and [dW; dU] from one product after the loop.
+# backward gets [dx_t | dh_{t-1}] from one product too, and [dW; dU] from one product per WEIGHT_GRAD_STEPS
+# steps, whose rows of dz and [x_t | h_{t-1}] are still in cache: dz is never stored whole, and the dense seed step
+# took 72 ms against 76 with one product after the loop (AVX-512 EPYC, docs/lstm.md point 4).
+WEIGHT_GRAD_STEPS = 16
+
+
 @numba.njit(cache=True, nogil=True)
 def lstm_forward_steps(h, c, gates, xh, x, weights, bias, masks, packed_rows, offsets, keep):
     """Every step t: [x_t | h_{t-1}] of its active rows (packed_rows[offsets[t]:offsets[t + 1]]) into xh (every
@@ -421,8 +446,7 @@ def lstm_forward_steps_numpy(h, c, gates, xh, x, weights, bias, masks, packed_ro
     for t in range(len(offsets) - 1):
         lo, hi, before, after = offsets[t], offsets[t + 1], t % len(h), (t + 1) % len(h)
         rows, at = packed_rows[lo:hi], lo if keep else 0
-        step_xh = np.concatenate([x[rows, t], h[before][rows]], axis=1)
-        xh[at:at + hi - lo] = step_xh
+        xh[at:at + hi - lo] = step_xh = np.concatenate([x[rows, t], h[before][rows]], axis=1)
         masked_matmul_numpy(gates[at:at + hi - lo], step_xh, weights, masks, rows)
         lstm_step_forward_numpy(h[after], c[(t + 1) % len(c)], gates[at:at + hi - lo], bias, h[before], c[t % len(c)],
                                 rows)
@@ -444,43 +468,45 @@ def masked_matmul_input_grad_numpy(out, grad, weights_t, masks, rows, scratch=No
 
 
 @numba.njit(cache=True, nogil=True)
-def lstm_backward_steps(dz_all, dh, dc, dx, upstream, gates, c, weights_t, masks, packed_rows, offsets, all_steps):
-    """BPTT through every step, last first; upstream[t]: [dh | dc] reaching step t's output (all_steps) or the
-    last's. dz_all (may be gates: spent activations) gets dL/dz, dx[row, t] dL/dx_t (other rows untouched);
-    dh, dc end as what reaches the start. weights_t: [W; U]^T."""
-    units, steps, width = dh.shape[1], offsets.shape[0] - 1, dx.shape[2]
-    dz_step = np.empty((dh.shape[0], gates.shape[1]), dh.dtype)
-    buffers = np.empty((2, dh.shape[0], weights_t.shape[1]), dh.dtype)
-    d_xh, scratch = buffers[0], buffers[1]
+def lstm_backward_steps(d_weights, d_bias, dh, dc, dx, upstream, gates, xh, c, weights_t, masks, packed_rows, offsets,
+                        all_steps):
+    """BPTT, last step first; upstream[t]: [dh | dc] reaching step t's output (all_steps) or the last's. dx[row, t]
+    gets dL/dx_t (other rows untouched); d_weights, d_bias get dL/d[W; U], dL/db added; dh, dc what reaches step 0."""
+    units, steps, width, chunk = dh.shape[1], offsets.shape[0] - 1, dx.shape[2], WEIGHT_GRAD_STEPS
+    dzs = np.empty((chunk * dh.shape[0], gates.shape[1]), dh.dtype)  # dL/dz of the chunk's packed rows
+    d_xh, scratch = np.empty((dh.shape[0], xh.shape[1]), dh.dtype), np.empty((dzs.shape[0], xh.shape[1]), dh.dtype)
     for t in range(steps - 1, -1, -1):
         if all_steps or t == steps - 1:
             dh += upstream[t if all_steps else 0, :, :units]
             dc += upstream[t if all_steps else 0, :, units:]
-        lo, hi = offsets[t], offsets[t + 1]
-        rows, dz, step_d = packed_rows[lo:hi], dz_step[:hi - lo], d_xh[:hi - lo]
+        lo, hi, first = offsets[t], offsets[t + 1], offsets[t - t % chunk]  # first: the chunk's first packed row
+        rows, dz, step_d = packed_rows[lo:hi], dzs[lo - first:hi - first], d_xh[:hi - lo]
         lstm_step_backward(dz, dh, dc, gates[lo:hi], c[t + 1], c[t], rows)
         masked_matmul_input_grad(step_d, dz, weights_t, masks, rows, scratch)
         for k in range(hi - lo):
             dx[rows[k], t] = step_d[k, :width]
         scatter_add(dh, rows, step_d[:, width:])  # lstm_step_backward zeroed these rows of dh
-        dz_all[lo:hi] = dz
+        if t % chunk == 0:  # the chunk's steps are done: its packed rows are first to `last`
+            last = offsets[min(t + chunk, steps)]
+            masked_matmul_weight_grad(d_weights, xh[first:last], dzs[:last - first], masks, packed_rows[first:last], scratch)
+            d_bias += dzs[:last - first].sum(axis=0)
 
 
-def lstm_backward_steps_numpy(dz_all, dh, dc, dx, upstream, gates, c, weights_t, masks, packed_rows, offsets,
-                              all_steps):
+def lstm_backward_steps_numpy(d_weights, d_bias, dh, dc, dx, upstream, gates, xh, c, weights_t, masks, packed_rows,
+                              offsets, all_steps):
     units, steps, width = dh.shape[1], len(offsets) - 1, dx.shape[2]
     for t in reversed(range(steps)):
         if all_steps or t == steps - 1:
             dh += upstream[t if all_steps else 0, :, :units]
             dc += upstream[t if all_steps else 0, :, units:]
         lo, hi = offsets[t], offsets[t + 1]
-        rows, dz = packed_rows[lo:hi], np.empty_like(gates[lo:hi])
-        step_d = np.empty((hi - lo, width + units), dh.dtype)
+        rows, dz, step_d = packed_rows[lo:hi], np.empty_like(gates[lo:hi]), np.empty((hi - lo, xh.shape[1]), dh.dtype)
         lstm_step_backward_numpy(dz, dh, dc, gates[lo:hi], c[t + 1], c[t], rows)
         masked_matmul_input_grad_numpy(step_d, dz, weights_t, masks, rows)
         dx[rows, t] = step_d[:, :width]
         dh[rows] += step_d[:, width:]
-        dz_all[lo:hi] = dz
+        masked_matmul_weight_grad_numpy(d_weights, xh[lo:hi], dz, masks, rows)
+        d_bias += dz.sum(axis=0)
 
 
 # ---- The GRU's and SimpleRNN's time loops, compiled as the LSTM's ---------------------------------
