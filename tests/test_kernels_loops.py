@@ -201,3 +201,16 @@ def test_a_product_just_above_the_blas_small_size_equals_numpy(rows, dtype, tran
     np.testing.assert_allclose(wider[:, 3:403], exact, rtol=0, atol=1e-10 if dtype == np.float64 else 1e-4)
     assert np.isnan(wider[:, :3]).all() and np.isnan(wider[:, 403:]).all()  # nothing written beside out
 
+
+
+@given(recurrences(), st.booleans())
+def test_mask_rows_equals_numpy_twin(case, add):
+    # out[k] = a[k] * mask[rows[k]] (or +=): the masking step of the masked products, in loops
+    dtype, batch, _, units, _, _, _, rng = case
+    rows = rng.integers(0, batch, rng.integers(0, 2 * batch + 1))
+    a, mask = rng.standard_normal((len(rows), units)).astype(dtype), rng.random((batch, units)).astype(dtype)
+    start = rng.standard_normal((len(rows), units)).astype(dtype)
+    ours, twin = start.copy(), start.copy()
+    kernels.mask_rows(ours, a, mask, rows, add)
+    kernels.mask_rows_numpy(twin, a, mask, rows, add)
+    np.testing.assert_allclose(ours, twin, **tolerance(dtype))

@@ -11,6 +11,8 @@ from typing import Callable
 
 import numpy as np
 
+from . import kernels
+
 # Side by side: a batch's rows never meet in a recurrence, so blocks of rows run in a thread per core, with
 # BLAS held to one thread each (why: docs/lstm.md, "The fused LSTM", point 5).
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -73,19 +75,13 @@ def joined_masks(input_masks: np.ndarray | None, recurrent_masks: np.ndarray | N
     return joined
 
 
-def _blocks(masks: np.ndarray, width: int):
-    """(gate, its column slice) for each mask: one block of the weights per mask."""
-    size = width // len(masks)
-    return [(g, slice(g * size, (g + 1) * size)) for g in range(len(masks))]
-
-
 def dropped_matmul_weight_grad(a: np.ndarray, grad: np.ndarray, masks: np.ndarray | None,
                                rows: np.ndarray) -> np.ndarray:
     """d weights for out = kernels.masked_matmul(., a, weights, masks, rows): (a * mask)^T @ grad, block by block."""
-    if masks is None or len(masks) == 0:
-        return a.T @ grad
-    return np.concatenate([(a * masks[g][rows]).T @ grad[:, block] for g, block in _blocks(masks, grad.shape[1])],
-                          axis=1)
+    out = np.zeros((a.shape[1], grad.shape[1]), a.dtype)
+    masks = np.zeros((0, 1, a.shape[1]), a.dtype) if masks is None else masks
+    kernels.masked_matmul_weight_grad(out, a, grad, masks, rows, np.empty_like(a))
+    return out
 
 
 def batch_blocks(batch: int) -> list[slice]:

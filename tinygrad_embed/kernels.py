@@ -4,11 +4,10 @@ Kernels take plain arrays, the output buffer first, and never see a Tensor. They
 blocks of a batch's rows run side by side in threads (fused_rnn.side_by_side). They trust their inputs:
 numba checks no bounds and wraps negative indices, so the callers validate first (functions.Gather does).
 """
-import ctypes
-
-import llvmlite.binding
 import numba
 import numpy as np
+
+from .blas import DGEMM, KERNEL_FAMILY, NO_TRANSPOSE, ROW_MAJOR, SGEMM, TRANSPOSE
 
 
 @numba.njit(cache=True, nogil=True)
@@ -282,48 +281,14 @@ def simple_rnn_step_backward_numpy(d, dh, h_new, rows):
 
 # ---- Matrix products inside a kernel: numpy's own BLAS, called directly ---------------------------
 # A recurrence's whole time loop runs as one compiled function (lstm_forward_steps below), without the
-# GIL, so the products inside it must be callable from numba. numba's np.dot reaches BLAS only through
-# scipy, a second OpenBLAS, measured 20% slower than numpy's at these sizes (docs/lstm.md); so the cblas
-# gemm of the BLAS that numpy loaded (threadpoolctl lists it) is declared to numba as an external
-# function. Without one, matmul falls back to loops.
-def _numpy_blas_gemm():
-    """(addresses of cblas_sgemm and cblas_dgemm, numba's type of their integers, OpenBLAS's kernel family or
-    None) or (None, None, None)."""
-    from threadpoolctl import ThreadpoolController
-    libraries = ThreadpoolController().select(user_api="blas").lib_controllers
-    for library in sorted(libraries, key=lambda lib: "numpy" not in lib.filepath):  # numpy's first
-        dll = ctypes.CDLL(library.filepath)
-        for prefix, suffix, integer in (("scipy_", "64_", numba.types.int64), ("", "64_", numba.types.int64),
-                                        ("scipy_", "", numba.types.int32), ("", "", numba.types.int32)):
-            names = [f"{prefix}cblas_{kind}gemm{suffix}" for kind in "sd"]
-            if all(hasattr(dll, name) for name in names):
-                return ([ctypes.cast(getattr(dll, name), ctypes.c_void_p).value for name in names], integer,
-                        getattr(library, "architecture", None))
-    return None, None, None
-
-
-def _external_gemm(name: str, address: int, real, integer):
-    """cblas_?gemm(order, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) for numba."""
-    llvmlite.binding.add_symbol(name, address)
-    pointer = numba.types.intp  # a pointer travels as a 64-bit integer
-    return numba.types.ExternalFunction(name, numba.types.void(
-        numba.types.int32, numba.types.int32, numba.types.int32, integer, integer, integer, real, pointer,
-        integer, pointer, integer, real, pointer, integer))
-
-
-_GEMM_ADDRESSES, _GEMM_INTEGER, _BLAS_KERNELS = _numpy_blas_gemm()
+# GIL, so the products inside it must be callable from numba: blas.py declares numpy's own cblas gemm to
+# numba (numba's np.dot goes through scipy's second OpenBLAS, 20% slower here). Without one, matmul falls
+# back to loops.
 # OpenBLAS's AVX-512 kernels multiply a product of at most 100^3 multiply-adds (m n k) without packing its
 # operands first: one core multiplied (16 x 132) @ (132 x 400) at 97 GFLOP/s, (32 x 132) @ (132 x 400) at 70-86
 # (docs/lstm.md). So there, a product of up to four times that goes in pieces of rows under it; a bigger one
 # gains nothing (measured), and other kernels (Haswell's, on AVX2) have no such path: products go whole.
-SMALL_GEMM = 1_000_000 if _BLAS_KERNELS in ("SkylakeX", "Cooperlake", "SapphireRapids") else 0
-if _GEMM_ADDRESSES:
-    # the integers' width in the name: a kernel cached against a BLAS of the other width fails to link, loudly
-    _SGEMM = _external_gemm(f"tinygrad_embed_sgemm_{_GEMM_INTEGER}", _GEMM_ADDRESSES[0], numba.types.float32,
-                            _GEMM_INTEGER)
-    _DGEMM = _external_gemm(f"tinygrad_embed_dgemm_{_GEMM_INTEGER}", _GEMM_ADDRESSES[1], numba.types.float64,
-                            _GEMM_INTEGER)
-ROW_MAJOR, NO_TRANSPOSE, TRANSPOSE = 101, 111, 112  # cblas's enums
+SMALL_GEMM = 1_000_000 if KERNEL_FAMILY in ("SkylakeX", "Cooperlake", "SapphireRapids") else 0
 
 
 def matmul(out, a, b, add=False):
@@ -350,9 +315,9 @@ matmul_loops_numpy = matmul  # the plain function is the loops' twin as well
 def _matmul_for(out, a, b, add=False):
     if not out.dtype == a.dtype == b.dtype:
         raise numba.core.errors.TypingError(f"matmul needs one float type, got {out.dtype}, {a.dtype}, {b.dtype}")
-    if not _GEMM_ADDRESSES:
+    if SGEMM is None:
         return lambda out, a, b, add=False: matmul_loops(out, a, b, add)
-    gemm = _SGEMM if out.dtype == numba.types.float32 else _DGEMM
+    gemm = SGEMM if out.dtype == numba.types.float32 else DGEMM
 
     def blas(out, a, b, add=False):
         size = a.itemsize
@@ -373,14 +338,26 @@ def _matmul_for(out, a, b, add=False):
 
 
 @numba.njit(cache=True, nogil=True)
+def mask_rows(out, a, mask, rows, add):
+    """out[k] = a[k] * mask[rows[k]], or += when add, in loops: a[k] * mask[...] in a kernel makes a new array."""
+    for k in range(a.shape[0]):
+        source, factor, target = a[k], mask[rows[k]], out[k]
+        for j in range(source.shape[0]):
+            target[j] = source[j] * factor[j] + (target[j] if add else 0)
+
+
+def mask_rows_numpy(out, a, mask, rows, add):
+    out[:] = a * mask[rows] + (out if add else 0)
+
+
+@numba.njit(cache=True, nogil=True)
 def masked_matmul(out, a, weights, masks, rows, scratch):
     """out = (a * masks[g][rows]) @ weights[:, block g], a block of columns per mask (Keras's dropout)."""
     if masks.shape[0] == 0:
         return matmul(out, a, weights)
     size, part = weights.shape[1] // masks.shape[0], scratch[:a.shape[0]]
     for g in range(masks.shape[0]):
-        for k in range(a.shape[0]):
-            part[k] = a[k] * masks[g, rows[k]]
+        mask_rows(part, a, masks[g], rows, False)
         matmul(out[:, g * size:(g + 1) * size], part, weights[:, g * size:(g + 1) * size])
 
 
@@ -393,8 +370,7 @@ def masked_matmul_input_grad(out, grad, weights_t, masks, rows, scratch):
     out[:] = 0
     for g in range(masks.shape[0]):
         matmul(part, grad[:, g * size:(g + 1) * size], weights_t[g * size:(g + 1) * size])
-        for k in range(grad.shape[0]):
-            out[k] += part[k] * masks[g, rows[k]]
+        mask_rows(out, part, masks[g], rows, True)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -404,8 +380,7 @@ def masked_matmul_weight_grad(out, a, grad, masks, rows, scratch):
         return matmul(out, a.T, grad, True)
     size, part = out.shape[1] // masks.shape[0], scratch[:a.shape[0]]
     for g in range(masks.shape[0]):
-        for k in range(a.shape[0]):
-            part[k] = a[k] * masks[g, rows[k]]
+        mask_rows(part, a, masks[g], rows, False)
         matmul(out[:, g * size:(g + 1) * size], part.T, grad[:, g * size:(g + 1) * size], True)
 
 
