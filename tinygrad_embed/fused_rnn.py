@@ -80,7 +80,7 @@ def dropped_matmul_weight_grad(a: np.ndarray, grad: np.ndarray, masks: np.ndarra
     """d weights for out = kernels.masked_matmul(., a, weights, masks, rows): (a * mask)^T @ grad, block by block."""
     out = np.zeros((a.shape[1], grad.shape[1]), a.dtype)
     masks = np.zeros((0, 1, a.shape[1]), a.dtype) if masks is None else masks
-    kernels.masked_matmul_weight_grad(out, a, grad, masks, rows, np.empty_like(a))
+    kernels.masked_matmul_weight_grad(out, a, grad, masks, rows, np.empty_like(a) if len(masks) else a[:0])  # scratch
     return out
 
 

@@ -12,8 +12,7 @@ import numpy as np
 
 from . import kernels
 from .fused_blocks import BLOCK_STEPS, backward_in_blocks, forward_in_blocks
-from .fused_rnn import (dropped_matmul_weight_grad, gates_of, one_float_type,
-                        pack_steps)
+from .fused_rnn import dropped_matmul_weight_grad, gates_of, one_float_type, pack_steps
 from .functions import Function, register
 
 
