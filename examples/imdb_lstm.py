@@ -11,7 +11,7 @@ batches of reviews of similar length, each padded only to its own longest (examp
 PyDataset), the reviews whole rather than cut to 500 words, each gradient's norm clipped to 1 (Adam's
 clipnorm), evaluates on the test reviews batched the same way (256 to a batch), and prints the seconds from
 the start of the script to the final accuracy. It watches no validation figures: nothing would be chosen by
-them (benchmarks/fast_epochs.py and fast_clipnorm.py judged the epoch count, whole reviews and the clipping
+them (benchmarks/fast_epochs.py and fast_optimizer.py judged the epoch count, whole reviews and the clipping
 on held-out training reviews).
 
 `--recipe best` keeps the model (with mask_zero=True) and changes only how it is trained: the last 10%
@@ -130,7 +130,7 @@ def fast(args: argparse.Namespace) -> None:
     model = Sequential([Input(shape=(None,)), Embedding(5000, 32, mask_zero=True), LSTM(100),
                         Dense(1, activation="sigmoid")])
     # each gradient's norm clipped to 1 (Keras's clipnorm): without it, some runs' validation accuracy
-    # collapsed for an epoch (0.75); chosen on validation alone (benchmarks/fast_clipnorm.py)
+    # collapsed for an epoch (0.75); chosen on validation alone (benchmarks/fast_optimizer.py)
     model.compile(loss="binary_crossentropy", optimizer=Adam(clipnorm=1.0), metrics=["accuracy"])
     model.summary()  # (None, None, 32): any batch width
     timer = EpochTimer()
