@@ -55,7 +55,9 @@ def one_float_type(op: str, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
 def pack_steps(mask: np.ndarray | None, batch: int, steps: int):
     """(offsets, packed_rows, packed_steps): step t's unmasked rows are packed_rows[offsets[t]:offsets[t + 1]]."""
     active = np.ones((steps, batch), bool) if mask is None else np.asarray(mask, bool).T
-    packed_steps, packed_rows = np.nonzero(active)
+    # contiguous copies: nonzero's are strided views, except when 0 or 1 long, and numba compiles a kernel once
+    # per layout it sees (the suite's cold start took each time loop twice)
+    packed_steps, packed_rows = map(np.ascontiguousarray, np.nonzero(active))
     return np.concatenate([[0], np.cumsum(np.count_nonzero(active, axis=1))]), packed_rows, packed_steps
 
 
