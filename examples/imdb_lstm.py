@@ -9,10 +9,10 @@ Dense(1, sigmoid), binary cross-entropy, Adam, batch 64, 3 epochs.
 `--fast` trains the same model (with mask_zero=True and no fixed input length) for the same 3 epochs on
 batches of reviews of similar length, each padded only to its own longest (examples/length_batches.py, a
 PyDataset), the reviews whole rather than cut to 500 words, each gradient's norm clipped to 1 (Adam's
-clipnorm), evaluates on the test reviews batched the same way (256 to a batch), and prints the seconds from
+clipnorm), the learning rate halved after each epoch (1e-3, 5e-4, 2.5e-4: LearningRateScheduler), evaluates on the test reviews batched the same way (256 to a batch), and prints the seconds from
 the start of the script to the final accuracy. It watches no validation figures: nothing would be chosen by
-them (benchmarks/fast_epochs.py and fast_optimizer.py judged the epoch count, whole reviews and the clipping
-on held-out training reviews).
+them (benchmarks/fast_epochs.py and fast_optimizer.py judged the epoch count, whole reviews, the clipping and
+the learning rates on held-out training reviews).
 
 `--recipe best` keeps the model (with mask_zero=True) and changes only how it is trained: the last 10%
 of the training reviews are held out for validation, the learning rate halves after an epoch whose
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_embed.callbacks import Callback, EarlyStopping, ReduceLROnPlateau
+from tinygrad_embed.callbacks import Callback, EarlyStopping, LearningRateScheduler, ReduceLROnPlateau
 from tinygrad_embed.datasets import imdb
 from tinygrad_embed.layers import LSTM, Dense, Embedding, Input
 from tinygrad_embed.models import Sequential
@@ -134,7 +134,10 @@ def fast(args: argparse.Namespace) -> None:
     model.compile(loss="binary_crossentropy", optimizer=Adam(clipnorm=1.0), metrics=["accuracy"])
     model.summary()  # (None, None, 32): any batch width
     timer = EpochTimer()
-    model.fit(train, epochs=args.epochs or 3, callbacks=[timer], verbose=2)
+    # Adam's default rate, halved after each epoch: on held-out reviews the third epoch's median accuracy rose
+    # from 0.857 to 0.881 (benchmarks/fast_optimizer.py), chosen on validation alone
+    halving = LearningRateScheduler(lambda epoch: 1e-3 * 0.5 ** epoch)
+    model.fit(train, epochs=args.epochs or 3, callbacks=[timer, halving], verbose=2)
     print("seconds per epoch (training): " + ", ".join(f"{s:.1f}" for s in timer.seconds))
     loss, accuracy = model.evaluate(test, verbose=0)
     print(f"total seconds from the start of the script: {time.perf_counter() - START:.1f}")
