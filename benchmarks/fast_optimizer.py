@@ -1,10 +1,10 @@
 """How `examples/imdb_lstm.py --fast` should set up Adam: whether to clip each gradient's norm (clipnorm=1.0),
 which learning rate each epoch (LearningRateScheduler), and whether to keep the epoch with the best validation
 loss (EarlyStopping(restore_best_weights=True)), judged on held-out training reviews alone (never the test
-reviews). One process per seed and arm (a clipnorm and a schedule): `--fast`'s model
-and pipeline trained on the first 20,000 training reviews for --epochs epochs; after each epoch, validation
-A (reviews 20,000-22,500, what EarlyStopping would watch) and validation B (22,500-25,000, which judges each
-procedure without having chosen anything).
+reviews). One process per seed and arm (a clipnorm and a schedule): `--fast`'s model and pipeline trained
+on the first 20,000 training reviews for --epochs epochs; after each epoch, validation A (reviews
+20,000-22,500, what EarlyStopping would watch) and validation B (22,500-25,000, which judges each procedure
+without having chosen anything).
 
     TINYGRAD_EMBED_IMDB=../shared/data/aclImdb_v1.tar.gz python benchmarks/fast_optimizer.py [--seeds 1 2 3 4 5] \
         [--epochs 4] [--clipnorms 0 1.0] [--schedules 1e-3 1e-3,5e-4,2.5e-4]
@@ -85,7 +85,8 @@ def main() -> None:
         for name, pick in picks.items():
             accuracies = [runs[seed, clipnorm, schedule]["b_accuracy"][pick(runs[seed, clipnorm, schedule])]
                           for seed in args.seeds]
-            print(f"clipnorm {clipnorm or 'none'}, rates {schedule}, {name}: accuracy on B " + ", ".join(f"{a:.4f}" for a in accuracies)
+            print(f"clipnorm {clipnorm or 'none'}, rates {schedule}, {name}: accuracy on B "
+                  + ", ".join(f"{a:.4f}" for a in accuracies)
                   + f"; median {statistics.median(accuracies):.4f}, lowest {min(accuracies):.4f}")
 
 

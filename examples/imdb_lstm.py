@@ -9,8 +9,9 @@ Dense(1, sigmoid), binary cross-entropy, Adam, batch 64, 3 epochs.
 `--fast` trains the same model (with mask_zero=True and no fixed input length) for the same 3 epochs on
 batches of reviews of similar length, each padded only to its own longest (examples/length_batches.py, a
 PyDataset), the reviews whole rather than cut to 500 words, each gradient's norm clipped to 1 (Adam's
-clipnorm), the learning rate halved after each epoch (1e-3, 5e-4, 2.5e-4: LearningRateScheduler), evaluates on the test reviews batched the same way (256 to a batch), and prints the seconds from
-the start of the script to the final accuracy. It watches no validation figures: nothing would be chosen by
+clipnorm), the learning rate halved after each epoch (1e-3, 5e-4, 2.5e-4: LearningRateScheduler), evaluates
+on the test reviews batched the same way (256 to a batch), and prints the seconds from the start of the
+script to the final accuracy. It watches no validation figures: nothing would be chosen by
 them (benchmarks/fast_epochs.py and fast_optimizer.py judged the epoch count, whole reviews, the clipping and
 the learning rates on held-out training reviews).
 
