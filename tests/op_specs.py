@@ -161,6 +161,22 @@ def masked_softmax_reference(x, mask, axis):
 
 
 @st.composite
+def dot_product_attention_cases(draw):
+    """q (batch, T, heads, c), k (batch, S, heads, c), v (batch, S, heads, e) and a mask that broadcasts to the
+    scores (batch, heads, T, S), often with a row masked throughout."""
+    batch, steps, keys, heads, c, e = (draw(st.integers(1, n)) for n in (3, 4, 4, 2, 3, 3))
+    q, k = draw(float64_arrays((batch, steps, heads, c))), draw(float64_arrays((batch, keys, heads, c)))
+    v = draw(float64_arrays((batch, keys, heads, e)))
+    mask_shape = tuple(draw(st.sampled_from([1, n])) for n in (batch, heads, steps, keys))
+    return (q, k, v), (draw(hnp.arrays(bool, mask_shape)),), {}
+
+
+def dot_product_attention_reference(q, k, v, mask):
+    scores = masked_softmax_reference(np.einsum("bthc,bshc->bhts", q, k), mask, -1)
+    return np.einsum("bhts,bshe->bthe", scores, v)
+
+
+@st.composite
 def layer_norm_cases(draw):
     x = draw(float64_arrays(shapes(min_dims=1)))
     axes = tuple(sorted(draw(st.sets(st.integers(0, x.ndim - 1), min_size=1))))
@@ -316,4 +332,5 @@ SPECS = {
     "Einsum": OpSpec(einsum_cases(), lambda x, y, equation: np.einsum(equation, x, y)),
     "MaskedSoftmax": OpSpec(masked_softmax_cases(), masked_softmax_reference),
     "LayerNorm": OpSpec(layer_norm_cases(), layer_norm_reference),
+    "DotProductAttention": OpSpec(dot_product_attention_cases(), dot_product_attention_reference),
 }

@@ -437,3 +437,47 @@ def test_after_an_attention_step_glibc_keeps_freed_arrays_for_reuse_instead_of_r
     arrays = [np.ones(10 << 17) for _ in range(12)]  # 12 arrays of 10 MB, above glibc's default trim threshold
     del arrays
     assert libc.mallinfo2().fordblks >= 100 << 20  # freed yet kept (glibc's default would trim it to ~0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("batch, mask_shape", [(3, (3, 1, 6, 5)), (40, (40, 1, 6, 5)), (40, (1, 2, 6, 5)), (3, ())])
+def test_dot_product_attention_equals_the_composed_ops_it_fuses(dtype, batch, mask_shape):
+    """DotProductAttention is Einsum -> MaskedSoftmax -> Einsum as one op, for cache's sake: the same value and
+    the same gradients, with a mask (a row masked throughout) or none; a batch of 40 is split among the cores."""
+    x = [RNG.standard_normal(shape).astype(dtype) for shape in ((batch, 6, 2, 4), (batch, 5, 2, 4), (batch, 5, 2, 3))]
+    mask = RNG.random(mask_shape) > 0.3
+    if mask.ndim:
+        mask[0, 0, 1] = False
+    upstream = RNG.standard_normal((batch, 6, 2, 3)).astype(dtype)
+    fused_in, composed_in = ([tg.Tensor(a, requires_grad=True) for a in x] for _ in range(2))
+    fused = OPS["DotProductAttention"].apply(*fused_in, mask)
+    q, k, v = composed_in
+    scores = OPS["MaskedSoftmax"].apply(OPS["Einsum"].apply(k, q, "aecd,abcd->acbe"), mask, axis=-1)
+    composed = OPS["Einsum"].apply(scores, v, "acbe,aecd->abcd")
+    assert fused.dtype == dtype
+    np.testing.assert_array_equal(fused.data, composed.data)  # the same products and passes, in the same order
+    (fused * upstream).sum().backward()
+    (composed * upstream).sum().backward()
+    tolerance = {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-11, "atol": 1e-13}
+    for a, b in zip(fused_in, composed_in):  # sum(dP P) is taken as sum(g z): the same sum, another rounding
+        np.testing.assert_allclose(a.grad, b.grad, **tolerance)
+
+
+def test_multi_head_attention_fuses_its_scores_unless_it_returns_them_or_drops_some():
+    layer = layers.MultiHeadAttention(num_heads=2, key_dim=3)
+    x = tg.Tensor(RNG.standard_normal((2, 5, 4)), requires_grad=True)
+    ops_in = lambda t: set() if t._ctx is None else {type(t._ctx).__name__}.union(*map(ops_in, t._ctx.parents))  # noqa: E731
+    fused, (composed, scores) = layer(x, x), layer(x, x, return_attention_scores=True)
+    assert "DotProductAttention" in ops_in(fused) and "MaskedSoftmax" not in ops_in(fused)
+    assert type(scores._ctx).__name__ == "MaskedSoftmax" and "DotProductAttention" not in ops_in(composed)
+    np.testing.assert_allclose(fused.data, composed.data, rtol=1e-12)
+    dropping = layers.MultiHeadAttention(num_heads=2, key_dim=3, dropout=0.5)
+    assert "MaskedSoftmax" in ops_in(dropping(x, x, training=True))
+
+
+def test_dot_product_attention_refuses_operands_that_do_not_fit():
+    q, k = np.zeros((2, 3, 2, 4)), np.zeros((2, 5, 2, 4))
+    with pytest.raises(ValueError, match=r"k \(batch, S, heads, c\).*\(2, 5, 2, 3\)"):
+        OPS["DotProductAttention"].apply(q, np.zeros((2, 5, 2, 3)), k, True)
+    with pytest.raises(ValueError, match="broadcast to the scores' shape"):
+        OPS["DotProductAttention"].apply(q, k, k, np.ones((2, 1, 3, 4), bool))

@@ -1,6 +1,7 @@
 """The ops the Transformer's layers need (layers/multi_head_attention.py, attention.py, einsum_dense.py,
 normalization.py), apart from the core ops in functions.py: `Einsum`, every product over named axes as one
-batched matrix product, `MaskedSoftmax`, Keras's Softmax with a mask fused into one op, and `LayerNorm`. Both are registered in OPS as
+batched matrix product, `MaskedSoftmax`, Keras's Softmax with a mask fused into one op, `LayerNorm`, and
+`DotProductAttention`, MultiHeadAttention's product, softmax and product fused. All are registered in OPS as
 every op is, so the gradient property tests (tests/op_specs.py) and the coverage meta-test see them.
 """
 from __future__ import annotations
@@ -207,3 +208,64 @@ class LayerNorm(Function):
         dx -= xh * (dxh * xh).mean(axis=self.axes, keepdims=True)
         dx *= self.scale
         return dx, unbroadcast(g * xh, np.shape(self.gamma)), unbroadcast(g, self.beta_shape)
+
+
+def attend_rows(z: np.ndarray, p: np.ndarray | None, q: np.ndarray, k: np.ndarray, v: np.ndarray,
+                keep: np.ndarray | None, rows: slice) -> None:
+    """z[b] = softmax(q[b] k[b]) v[b] per head for the batch rows b, the scores into p[b] (a scratch row
+    when p is None). Heads are an axis of (steps, heads, channels): each head's matrix is a strided view
+    BLAS reads as it is (rows a heads x channels apart), so nothing is copied."""
+    scratch = np.empty((q.shape[2], q.shape[1], k.shape[1]), z.dtype) if p is None else None
+    for b in range(rows.start, rows.stop):
+        scores = scratch if p is None else p[b]
+        np.matmul(q[b].swapaxes(0, 1), k[b].transpose(1, 2, 0), out=scores)
+        softmax_into(scores, scores, None if keep is None else keep[b], -1)
+        np.matmul(scores, v[b].swapaxes(0, 1), out=z[b].swapaxes(0, 1))
+
+
+def attend_backward_rows(dq: np.ndarray, dk: np.ndarray, dv: np.ndarray, g: np.ndarray, z: np.ndarray,
+                         p: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray, rows: slice) -> None:
+    """The gradients of attend_rows for the batch rows b. sum(dP * P) over the keys is sum(g * z) over the
+    channels (both are sum_k P_tk v_k . g_t), which spares a pass over the scores."""
+    ds = np.empty(p.shape[1:], p.dtype)
+    for b in range(rows.start, rows.stop):
+        gb = g[b].swapaxes(0, 1)
+        np.matmul(gb, v[b].transpose(1, 2, 0), out=ds)  # dP = g v
+        np.matmul(p[b].swapaxes(1, 2), gb, out=dv[b].swapaxes(0, 1))  # dv = P g
+        ds -= (g[b] * z[b]).sum(axis=-1).T[..., None]
+        ds *= p[b]
+        np.matmul(ds, k[b].swapaxes(0, 1), out=dq[b].swapaxes(0, 1))
+        np.matmul(ds.swapaxes(1, 2), q[b].swapaxes(0, 1), out=dk[b].swapaxes(0, 1))
+
+
+@register()
+class DotProductAttention(Function):
+    """z = P v, P = mask * softmax(where(mask, q k, -1e9)) over the keys, per batch row and head;
+    dv = P g, dq = dS k, dk = dS q with dS = P (g v - sum(g z))"""
+    # MultiHeadAttention's Einsum -> MaskedSoftmax -> Einsum as one op, a batch row at a time: a row's scores
+    # (heads x queries x keys, 320 KB in the IMDB Transformer) stay in cache from one product through the
+    # softmax's passes to the next, where the composed ops pass over all the scores (10 MB) about ten times
+    # each step. Proven equal to them in tests/test_attention.py; the layer falls back on them for
+    # what this does not take (dropout on the scores, returning them, several attention axes).
+    arity = 3
+
+    def forward(self, q, k, v, mask):
+        if not (q.ndim == k.ndim == v.ndim == 4 and q.shape[:1] + q.shape[2:] == k.shape[:1] + k.shape[2:]
+                and k.shape[:3] == v.shape[:3]):
+            raise ValueError(f"DotProductAttention takes q (batch, T, heads, c), k (batch, S, heads, c) and v "
+                             f"(batch, S, heads, e); got shapes {q.shape}, {k.shape}, {v.shape}")
+        (batch, steps, heads, _), keys = q.shape, k.shape[1]
+        mask = check_softmax_mask(mask, (batch, heads, steps, keys))
+        keep = None if mask.all() else np.broadcast_to(mask, (batch, heads, steps, keys))
+        q, k, v = (np.ascontiguousarray(a) for a in (q, k, v))
+        z = np.empty((batch, steps, heads, v.shape[3]), np.result_type(q, k, v, np.float32))
+        p = np.empty((batch, heads, steps, keys), z.dtype) if self.needs_backward else None
+        side_by_side([partial(attend_rows, z, p, q, k, v, keep, s) for s in batch_blocks(batch)])
+        self.saved = z, p, q, k, v
+        return z
+
+    def backward(self, g):
+        z, p, q, k, v = self.saved
+        g, dq, dk, dv = np.ascontiguousarray(g), np.empty_like(q), np.empty_like(k), np.empty_like(v)
+        side_by_side([partial(attend_backward_rows, dq, dk, dv, g, z, p, q, k, v, s) for s in batch_blocks(len(g))])
+        return dq, dk, dv

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import initializers
-from ..attention_functions import Einsum, MaskedSoftmax
+from ..attention_functions import DotProductAttention, Einsum, MaskedSoftmax
 from ..helpers import fraction, positive_int
 from ..tensor import Tensor
 from .base import Layer
@@ -174,10 +174,14 @@ class MultiHeadAttention(Layer):
         query, value, key = (t.reshape(t.shape) if own(t) is not None else t for t in (query, value, key))
         gate = self._gate_dense(query) if self.use_gate else None
         q, k, v = self._query_dense(query), self._key_dense(key), self._value_dense(value)
-        scores = Einsum.apply(k, q * (1.0 / math.sqrt(self.key_dim)), self._dot_product_equation)
-        scores = MaskedSoftmax.apply(scores, self._mask_for_scores(mask, scores.ndim), axis=self._softmax_axes)
-        dropped = self._dropout_layer(scores, training=training) if self.dropout > 0 else scores
-        output = Einsum.apply(dropped, v, self._combine_equation)
+        q = q * (1.0 / math.sqrt(self.key_dim))
+        if q.ndim == 4 and self.dropout == 0 and not return_attention_scores:  # one attention axis: one fused op
+            output = DotProductAttention.apply(q, k, v, self._mask_for_scores(mask, 4))
+        else:
+            scores = Einsum.apply(k, q, self._dot_product_equation)
+            scores = MaskedSoftmax.apply(scores, self._mask_for_scores(mask, scores.ndim), axis=self._softmax_axes)
+            dropped = self._dropout_layer(scores, training=training) if self.dropout > 0 else scores
+            output = Einsum.apply(dropped, v, self._combine_equation)
         output = self._output_dense(output if gate is None else output * gate)
         return (output, scores) if return_attention_scores else output
 
