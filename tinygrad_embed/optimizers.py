@@ -135,15 +135,15 @@ class Adam(Optimizer):
                 "amsgrad": self.amsgrad}
 
     def _update(self, value, grad, slots):
-        t = self.iterations
-        step_size = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
-        m, v = slots["m"], slots["v"]
-        m += (grad - m) * (1 - self.beta_1)
-        v += (grad * grad - v) * (1 - self.beta_2)
+        t, m, v, scratch = self.iterations, slots["m"], slots["v"], np.empty_like(value)
+        step_size = value.dtype.type(self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t))
+        # In the weights' own type and in place, as Keras's ops: float64 temporaries took 4 ms for a 20,000-row table
+        m += np.multiply(np.subtract(grad, m, out=scratch), 1 - self.beta_1, out=scratch)
+        v += np.multiply(np.subtract(np.square(grad, out=scratch), v, out=scratch), 1 - self.beta_2, out=scratch)
         if self.amsgrad:
             np.maximum(slots["v_hat"], v, out=slots["v_hat"])
             v = slots["v_hat"]
-        value -= (step_size * m / (np.sqrt(v) + self.epsilon)).astype(value.dtype, copy=False)
+        value -= np.divide(np.multiply(m, step_size, out=scratch), np.sqrt(v) + self.epsilon, out=scratch)
 
 
 class SGD(Optimizer):
