@@ -146,7 +146,7 @@ def softmax_into(e: np.ndarray, x: np.ndarray, keep: np.ndarray | None, axis: An
         np.copyto(e, LARGE_NEGATIVE, where=drop)
         e -= e.max(axis=axis, keepdims=True)
     np.exp(e, out=e)
-    e /= e.sum(axis=axis, keepdims=True)
+    e /= sum_over(e, (e.ndim - 1,)) if axis in (-1, e.ndim - 1) else e.sum(axis=axis, keepdims=True)
     if drop is not None:
         np.copyto(e, 0, where=drop)
 
@@ -186,19 +186,19 @@ class MaskedSoftmax(Function):
         return (dx,)
 
 
-def mean_over(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    """a's mean over axes, kept as axes of 1. Over a C-order array's last axes it is a product with a column
-    of 1/n: numpy's sum over a short last axis pays per row (150 us for the 6,400 rows of 32 of a Transformer
-    step), one BLAS product does not."""
+def sum_over(a: np.ndarray, axes: tuple[int, ...], mean: bool = False) -> np.ndarray:
+    """a's sum (or mean) over axes, kept as axes of 1. Over a C-order array's last axes it is a product with a
+    column of ones (or 1/n): numpy's sum over a short last axis pays per row (150 us for the 6,400 rows of 32
+    of a Transformer step), one BLAS product does not."""
     n, kept = np.prod([a.shape[i] for i in axes]), a.shape[:a.ndim - len(axes)] + (1,) * len(axes)
     if axes == tuple(range(a.ndim - len(axes), a.ndim)) and a.flags.c_contiguous and a.dtype.kind == "f" and n:
-        return (a.reshape(-1, n) @ np.full(n, 1 / n, a.dtype)).reshape(kept)
-    return a.sum(axis=axes, keepdims=True) * np.asarray(1 / n, a.dtype)
+        return (a.reshape(-1, n) @ np.full(n, 1 / n if mean else 1, a.dtype)).reshape(kept)
+    return a.sum(axis=axes, keepdims=True) * np.asarray(1 / n if mean else 1, a.dtype)
 
 
 def sum_to(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """unbroadcast(a, shape); when shape is a's last axes (after any 1s), a row of ones times a's rows, as
-    mean_over (numpy's sum over the leading axes took 120 us for the same 6,400 rows)."""
+    sum_over (numpy's sum over the leading axes took 120 us for the same 6,400 rows)."""
     trailing = tuple(shape)[next((i for i, n in enumerate(shape) if n != 1), len(shape)):]
     if trailing and a.shape[a.ndim - len(trailing):] == trailing and a.flags.c_contiguous and a.dtype.kind == "f":
         n = int(np.prod(trailing))
@@ -215,16 +215,16 @@ class LayerNorm(Function):
     arity = 3
 
     def forward(self, x, gamma, beta, axes: tuple[int, ...], epsilon: float):
-        centered = x - mean_over(x, axes)
-        variance = mean_over(centered * centered, axes)
+        centered = x - sum_over(x, axes, mean=True)
+        variance = sum_over(centered * centered, axes, mean=True)
         self.scale = (variance + np.asarray(epsilon, variance.dtype)) ** -0.5
         self.normalized, self.gamma, self.beta_shape, self.axes = centered * self.scale, gamma, np.shape(beta), axes
         return self.normalized * gamma + beta
 
     def backward(self, g):
         xh, dxh = self.normalized, g * self.gamma
-        dx = dxh - mean_over(dxh, self.axes)
-        dx -= xh * mean_over(dxh * xh, self.axes)
+        dx = dxh - sum_over(dxh, self.axes, mean=True)
+        dx -= xh * sum_over(dxh * xh, self.axes, mean=True)
         dx *= self.scale
         return dx, sum_to(g * xh, np.shape(self.gamma)), sum_to(g, self.beta_shape)
 
