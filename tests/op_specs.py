@@ -168,12 +168,25 @@ def dot_product_attention_cases(draw):
     q, k = draw(float64_arrays((batch, steps, heads, c))), draw(float64_arrays((batch, keys, heads, c)))
     v = draw(float64_arrays((batch, keys, heads, e)))
     mask_shape = tuple(draw(st.sampled_from([1, n])) for n in (batch, heads, steps, keys))
-    return (q, k, v), (draw(hnp.arrays(bool, mask_shape)),), {}
+    return (q, k, v), (draw(hnp.arrays(bool, mask_shape)), draw(st.floats(0.25, 2.0))), {}
 
 
-def dot_product_attention_reference(q, k, v, mask):
-    scores = masked_softmax_reference(np.einsum("bthc,bshc->bhts", q, k), mask, -1)
+def dot_product_attention_reference(q, k, v, mask, scale):
+    scores = masked_softmax_reference(np.einsum("bthc,bshc->bhts", q * scale, k), mask, -1)
     return np.einsum("bhts,bshe->bthe", scores, v)
+
+
+@st.composite
+def packed_attention_cases(draw):
+    """qkv (batch, T, heads, c + c + e), a mask that broadcasts to the scores (batch, heads, T, T), c, scale."""
+    batch, steps, heads, c, e = (draw(st.integers(1, n)) for n in (3, 4, 2, 3, 3))
+    mask_shape = tuple(draw(st.sampled_from([1, n])) for n in (batch, heads, steps, steps))
+    qkv = draw(float64_arrays((batch, steps, heads, 2 * c + e)))
+    return (qkv,), (draw(hnp.arrays(bool, mask_shape)), c, draw(st.floats(0.25, 2.0))), {}
+
+
+def packed_attention_reference(qkv, mask, c, scale):
+    return dot_product_attention_reference(qkv[..., :c], qkv[..., c:2 * c], qkv[..., 2 * c:], mask, scale)
 
 
 @st.composite
@@ -333,4 +346,5 @@ SPECS = {
     "MaskedSoftmax": OpSpec(masked_softmax_cases(), masked_softmax_reference),
     "LayerNorm": OpSpec(layer_norm_cases(), layer_norm_reference),
     "DotProductAttention": OpSpec(dot_product_attention_cases(), dot_product_attention_reference),
+    "PackedAttention": OpSpec(packed_attention_cases(), packed_attention_reference),
 }

@@ -450,9 +450,9 @@ def test_dot_product_attention_equals_the_composed_ops_it_fuses(dtype, batch, ma
         mask[0, 0, 1] = False
     upstream = RNG.standard_normal((batch, 6, 2, 3)).astype(dtype)
     fused_in, composed_in = ([tg.Tensor(a, requires_grad=True) for a in x] for _ in range(2))
-    fused = OPS["DotProductAttention"].apply(*fused_in, mask)
+    fused = OPS["DotProductAttention"].apply(*fused_in, mask, 0.5)
     q, k, v = composed_in
-    scores = OPS["MaskedSoftmax"].apply(OPS["Einsum"].apply(k, q, "aecd,abcd->acbe"), mask, axis=-1)
+    scores = OPS["MaskedSoftmax"].apply(OPS["Einsum"].apply(k, q * 0.5, "aecd,abcd->acbe"), mask, axis=-1)
     composed = OPS["Einsum"].apply(scores, v, "acbe,aecd->abcd")
     assert fused.dtype == dtype
     np.testing.assert_array_equal(fused.data, composed.data)  # the same products and passes, in the same order
@@ -464,13 +464,26 @@ def test_dot_product_attention_equals_the_composed_ops_it_fuses(dtype, batch, ma
 
 
 def test_multi_head_attention_fuses_its_scores_unless_it_returns_them_or_drops_some():
+    """Self-attention packs its three projections (PackedAttention), cross-attention fuses the rest
+    (DotProductAttention); returning the scores or dropping some takes the composed ops. All agree."""
     layer = layers.MultiHeadAttention(num_heads=2, key_dim=3)
-    x = tg.Tensor(RNG.standard_normal((2, 5, 4)), requires_grad=True)
+    x, y = (tg.Tensor(RNG.standard_normal((2, n, 4)), requires_grad=True) for n in (5, 6))
     ops_in = lambda t: set() if t._ctx is None else {type(t._ctx).__name__}.union(*map(ops_in, t._ctx.parents))  # noqa: E731
-    fused, (composed, scores) = layer(x, x), layer(x, x, return_attention_scores=True)
-    assert "DotProductAttention" in ops_in(fused) and "MaskedSoftmax" not in ops_in(fused)
-    assert type(scores._ctx).__name__ == "MaskedSoftmax" and "DotProductAttention" not in ops_in(composed)
-    np.testing.assert_allclose(fused.data, composed.data, rtol=1e-12)
+    packed, (composed, scores) = layer(x, x), layer(x, x, return_attention_scores=True)
+    assert "PackedAttention" in ops_in(packed) and "MaskedSoftmax" not in ops_in(packed)
+    assert type(scores._ctx).__name__ == "MaskedSoftmax" and "PackedAttention" not in ops_in(composed)
+    np.testing.assert_allclose(packed.data, composed.data, rtol=1e-12)
+    crossed, (crossed_composed, _) = layer(x, y), layer(x, y, return_attention_scores=True)
+    assert "DotProductAttention" in ops_in(crossed) and "PackedAttention" not in ops_in(crossed)
+    np.testing.assert_allclose(crossed.data, crossed_composed.data, rtol=1e-12)
+    upstream, grads = RNG.standard_normal(packed.shape), []
+    for out in (packed, composed):  # and every gradient: x's, each projection's kernel and bias
+        for t in [x] + layer.trainable_weights:
+            t.grad = None
+        (out * upstream).sum().backward()
+        grads.append([t.grad for t in [x] + layer.trainable_weights])
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
     dropping = layers.MultiHeadAttention(num_heads=2, key_dim=3, dropout=0.5)
     assert "MaskedSoftmax" in ops_in(dropping(x, x, training=True))
 
@@ -481,3 +494,18 @@ def test_dot_product_attention_refuses_operands_that_do_not_fit():
         OPS["DotProductAttention"].apply(q, np.zeros((2, 5, 2, 3)), k, True)
     with pytest.raises(ValueError, match="broadcast to the scores' shape"):
         OPS["DotProductAttention"].apply(q, k, k, np.ones((2, 1, 3, 4), bool))
+
+
+def test_packed_attention_equals_dot_product_attention_of_its_parts():
+    qkv = RNG.standard_normal((40, 6, 2, 4 + 4 + 3))
+    mask = RNG.random((40, 1, 6, 6)) > 0.3
+    upstream = RNG.standard_normal((40, 6, 2, 3))
+    packed_in, parts_in = tg.Tensor(qkv, requires_grad=True), tg.Tensor(qkv, requires_grad=True)
+    packed = OPS["PackedAttention"].apply(packed_in, mask, 4, 0.5)
+    parts = OPS["DotProductAttention"].apply(parts_in[..., :4], parts_in[..., 4:8], parts_in[..., 8:], mask, 0.5)
+    np.testing.assert_array_equal(packed.data, parts.data)
+    (packed * upstream).sum().backward()
+    (parts * upstream).sum().backward()
+    np.testing.assert_allclose(packed_in.grad, parts_in.grad, rtol=1e-13, atol=1e-15)
+    with pytest.raises(ValueError, match=r"c = channels = 6 and e > 0; got shape \(40, 6, 2, 11\)"):
+        OPS["PackedAttention"].apply(qkv, mask, 6)

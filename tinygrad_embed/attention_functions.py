@@ -187,22 +187,24 @@ class MaskedSoftmax(Function):
 
 
 def sum_over(a: np.ndarray, axes: tuple[int, ...], mean: bool = False) -> np.ndarray:
-    """a's sum (or mean) over axes, kept as axes of 1. Over a C-order array's last axes it is a product with a
-    column of ones (or 1/n): numpy's sum over a short last axis pays per row (150 us for the 6,400 rows of 32
-    of a Transformer step), one BLAS product does not."""
+    """a's sum (or mean) over axes, kept as axes of 1. Over a C-order array's last axes by np.einsum: numpy's
+    sum over a short last axis pays per row (150 us for the 6,400 rows of 32 of a Transformer step), einsum's
+    loop a fifth of that. (A product with a column of ones is faster still, alone, but wakes BLAS's threads,
+    which then spin beside side_by_side's: a Transformer step took 41 ms instead of 28.)"""
     n, kept = np.prod([a.shape[i] for i in axes]), a.shape[:a.ndim - len(axes)] + (1,) * len(axes)
     if axes == tuple(range(a.ndim - len(axes), a.ndim)) and a.flags.c_contiguous and a.dtype.kind == "f" and n:
-        return (a.reshape(-1, n) @ np.full(n, 1 / n if mean else 1, a.dtype)).reshape(kept)
+        total = np.einsum("ij->i", a.reshape(-1, n)).reshape(kept)
+        return total * a.dtype.type(1 / n) if mean else total
     return a.sum(axis=axes, keepdims=True) * np.asarray(1 / n if mean else 1, a.dtype)
 
 
 def sum_to(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """unbroadcast(a, shape); when shape is a's last axes (after any 1s), a row of ones times a's rows, as
-    sum_over (numpy's sum over the leading axes took 120 us for the same 6,400 rows)."""
+    """unbroadcast(a, shape); when shape is a's last axes (after any 1s), by np.einsum, as sum_over (numpy's
+    sum over the leading axes took 120 us for the same 6,400 rows, einsum 80)."""
     trailing = tuple(shape)[next((i for i, n in enumerate(shape) if n != 1), len(shape)):]
     if trailing and a.shape[a.ndim - len(trailing):] == trailing and a.flags.c_contiguous and a.dtype.kind == "f":
         n = int(np.prod(trailing))
-        return (np.ones(a.size // n, a.dtype) @ a.reshape(-1, n)).reshape(shape)
+        return np.einsum("ij->j", a.reshape(-1, n)).reshape(shape)
     return unbroadcast(a, shape)
 
 
@@ -230,20 +232,26 @@ class LayerNorm(Function):
 
 
 def attend_rows(z: np.ndarray, p: np.ndarray | None, q: np.ndarray, k: np.ndarray, v: np.ndarray,
-                keep: np.ndarray | None, rows: slice) -> None:
-    """z[b] = softmax(q[b] k[b]) v[b] per head for the batch rows b, the scores into p[b] (a scratch row
-    when p is None). Heads are an axis of (steps, heads, channels): each head's matrix is a strided view
-    BLAS reads as it is (rows a heads x channels apart), so nothing is copied."""
+                keep: np.ndarray | None, scale: float, rows: slice) -> None:
+    """z[b] = softmax(scale q[b] k[b]) v[b] per head for the batch rows b, the scores into p[b] (a scratch
+    row when p is None). Heads are an axis of (steps, heads, channels): each head's matrix is a strided view
+    BLAS reads as it is (rows a heads x channels apart, or more in a packed array), so nothing is copied."""
     scratch = np.empty((q.shape[2], q.shape[1], k.shape[1]), z.dtype) if p is None else None
     for b in range(rows.start, rows.stop):
         scores = scratch if p is None else p[b]
-        np.matmul(q[b].swapaxes(0, 1), k[b].transpose(1, 2, 0), out=scores)
+        np.matmul(scaled(q[b], scale), k[b].transpose(1, 2, 0), out=scores)
         softmax_into(scores, scores, None if keep is None else keep[b], -1)
         np.matmul(scores, v[b].swapaxes(0, 1), out=z[b].swapaxes(0, 1))
 
 
+def scaled(q: np.ndarray, scale: float) -> np.ndarray:
+    """A row's queries as (heads, steps, channels), times scale as Keras scales them (before the product)."""
+    return q.swapaxes(0, 1) if scale == 1 else q.swapaxes(0, 1) * q.dtype.type(scale)
+
+
 def attend_backward_rows(dq: np.ndarray, dk: np.ndarray, dv: np.ndarray, g: np.ndarray, z: np.ndarray,
-                         p: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray, rows: slice) -> None:
+                         p: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float,
+                         rows: slice) -> None:
     """The gradients of attend_rows for the batch rows b. sum(dP * P) over the keys is sum(g * z) over the
     channels (both are sum_k P_tk v_k . g_t), which spares a pass over the scores."""
     ds = np.empty(p.shape[1:], p.dtype)
@@ -254,13 +262,15 @@ def attend_backward_rows(dq: np.ndarray, dk: np.ndarray, dv: np.ndarray, g: np.n
         ds -= (g[b] * z[b]).sum(axis=-1).T[..., None]
         ds *= p[b]
         np.matmul(ds, k[b].swapaxes(0, 1), out=dq[b].swapaxes(0, 1))
-        np.matmul(ds.swapaxes(1, 2), q[b].swapaxes(0, 1), out=dk[b].swapaxes(0, 1))
+        if scale != 1:
+            dq[b] *= dq.dtype.type(scale)
+        np.matmul(ds.swapaxes(1, 2), scaled(q[b], scale), out=dk[b].swapaxes(0, 1))
 
 
 @register()
 class DotProductAttention(Function):
-    """z = P v, P = mask * softmax(where(mask, q k, -1e9)) over the keys, per batch row and head;
-    dv = P g, dq = dS k, dk = dS q with dS = P (g v - sum(g z))"""
+    """z = P v, P = mask * softmax(where(mask, scale q k, -1e9)) over the keys, per batch row and head;
+    dv = P g, dq = scale dS k, dk = scale dS q with dS = P (g v - sum(g z))"""
     # MultiHeadAttention's Einsum -> MaskedSoftmax -> Einsum as one op, a batch row at a time: a row's scores
     # (heads x queries x keys, 320 KB in the IMDB Transformer) stay in cache from one product through the
     # softmax's passes to the next, where the composed ops pass over all the scores (10 MB) about ten times
@@ -268,23 +278,54 @@ class DotProductAttention(Function):
     # what this does not take (dropout on the scores, returning them, several attention axes).
     arity = 3
 
-    def forward(self, q, k, v, mask):
+    def forward(self, q, k, v, mask, scale=1.0):
         if not (q.ndim == k.ndim == v.ndim == 4 and q.shape[:1] + q.shape[2:] == k.shape[:1] + k.shape[2:]
                 and k.shape[:3] == v.shape[:3]):
             raise ValueError(f"DotProductAttention takes q (batch, T, heads, c), k (batch, S, heads, c) and v "
                              f"(batch, S, heads, e); got shapes {q.shape}, {k.shape}, {v.shape}")
+        return self.attend(q, k, v, mask, scale)
+
+    def attend(self, q, k, v, mask, scale):
         (batch, steps, heads, _), keys = q.shape, k.shape[1]
         mask = check_softmax_mask(mask, (batch, heads, steps, keys))
         keep = None if mask.all() else np.broadcast_to(mask, (batch, heads, steps, keys))
-        q, k, v = (np.ascontiguousarray(a) for a in (q, k, v))
         z = np.empty((batch, steps, heads, v.shape[3]), np.result_type(q, k, v, np.float32))
         p = np.empty((batch, heads, steps, keys), z.dtype) if self.needs_backward else None
-        side_by_side([partial(attend_rows, z, p, q, k, v, keep, s) for s in batch_blocks(batch)])
-        self.saved = z, p, q, k, v
+        side_by_side([partial(attend_rows, z, p, q, k, v, keep, scale, s) for s in batch_blocks(batch)])
+        self.saved = z, p, q, k, v, scale
         return z
 
     def backward(self, g):
-        z, p, q, k, v = self.saved
-        g, dq, dk, dv = np.ascontiguousarray(g), np.empty_like(q), np.empty_like(k), np.empty_like(v)
-        side_by_side([partial(attend_backward_rows, dq, dk, dv, g, z, p, q, k, v, s) for s in batch_blocks(len(g))])
+        q, k, v = self.saved[2:5]
+        dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
+        self.gradients_into(dq, dk, dv, g)
         return dq, dk, dv
+
+    def gradients_into(self, dq, dk, dv, g) -> None:
+        z, p, q, k, v, scale = self.saved
+        g = np.ascontiguousarray(g)
+        side_by_side([partial(attend_backward_rows, dq, dk, dv, g, z, p, q, k, v, scale, s)
+                      for s in batch_blocks(len(g))])
+
+
+@register()
+class PackedAttention(DotProductAttention):
+    """DotProductAttention of q, k and v packed on the last axis of one array qkv (batch, T, heads, c + c + e)"""
+    # Self-attention's three projections of one input as one product (one BLAS call and one bias sum where
+    # there were three): the op reads its q, k and v as views of the packed array, and writes their
+    # gradients into one array of its shape.
+    arity = 1
+
+    def forward(self, qkv, mask, channels: int, scale=1.0):
+        if qkv.ndim != 4 or not 0 < 2 * channels < qkv.shape[3]:
+            raise ValueError(f"PackedAttention takes qkv (batch, T, heads, c + c + e) with c = channels = "
+                             f"{channels} and e > 0; got shape {qkv.shape}")
+        self.channels = channels
+        return self.attend(qkv[..., :channels], qkv[..., channels:2 * channels], qkv[..., 2 * channels:], mask,
+                           scale)
+
+    def backward(self, g):
+        q, k, v = self.saved[2:5]
+        d, c = np.empty(q.shape[:3] + (q.shape[3] * 2 + v.shape[3],), q.dtype), self.channels
+        self.gradients_into(d[..., :c], d[..., c:2 * c], d[..., 2 * c:], g)
+        return (d,)

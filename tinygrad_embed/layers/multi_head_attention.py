@@ -17,7 +17,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import initializers
-from ..attention_functions import DotProductAttention, Einsum, MaskedSoftmax
+from ..attention_functions import DotProductAttention, Einsum, MaskedSoftmax, PackedAttention
+from ..functions import Concatenate
 from ..helpers import fraction, positive_int
 from ..tensor import Tensor
 from .base import Layer
@@ -171,19 +172,29 @@ class MultiHeadAttention(Layer):
         given = inputs[3] if len(inputs) > 3 else attention_mask
         mask = self._attention_mask([query, value, key], [_as_bool(m) for m in masks], given, use_causal_mask)
         # The projections see no mask, as in Keras (EinsumDense drops one): a masked input's maskless twin
+        shared = query is value and key is value
         query, value, key = (t.reshape(t.shape) if own(t) is not None else t for t in (query, value, key))
         gate = self._gate_dense(query) if self.use_gate else None
-        q, k, v = self._query_dense(query), self._key_dense(key), self._value_dense(value)
-        q = q * (1.0 / math.sqrt(self.key_dim))
-        if q.ndim == 4 and self.dropout == 0 and not return_attention_scores:  # one attention axis: one fused op
-            output = DotProductAttention.apply(q, k, v, self._mask_for_scores(mask, 4))
+        scale = 1.0 / math.sqrt(self.key_dim)
+        if query.ndim == 3 and self.dropout == 0 and not return_attention_scores:  # one attention axis: fused
+            mask = self._mask_for_scores(mask, 4)
+            output = PackedAttention.apply(self._packed_projections(query), mask, self.key_dim, scale) if shared \
+                else DotProductAttention.apply(self._query_dense(query), self._key_dense(key),
+                                               self._value_dense(value), mask, scale)
         else:
-            scores = Einsum.apply(k, q, self._dot_product_equation)
+            q, k, v = self._query_dense(query), self._key_dense(key), self._value_dense(value)
+            scores = Einsum.apply(k, q * scale, self._dot_product_equation)
             scores = MaskedSoftmax.apply(scores, self._mask_for_scores(mask, scores.ndim), axis=self._softmax_axes)
             dropped = self._dropout_layer(scores, training=training) if self.dropout > 0 else scores
             output = Einsum.apply(dropped, v, self._combine_equation)
         output = self._output_dense(output if gate is None else output * gate)
         return (output, scores) if return_attention_scores else output
+
+    def _packed_projections(self, x: Tensor) -> Tensor:
+        """The query, key and value projections of one input as one product, packed on the last axis."""
+        dense = (self._query_dense, self._key_dense, self._value_dense)
+        packed = Einsum.apply(x, Concatenate.apply(*(d.kernel for d in dense), axis=-1), dense[0].equation)
+        return packed + Concatenate.apply(*(d.bias for d in dense), axis=-1) if self.use_bias else packed
 
     def _check_features(self, query: Tensor, value: Tensor, key: Tensor) -> None:
         self._check_shapes(query.shape, value.shape, key.shape)
