@@ -166,6 +166,21 @@ def test_simple_rnn_step_kernels_equal_numpy_twins(case):
                        lambda: (np.full_like(pre, np.nan), h_prev.copy(), np.tanh(pre), rows), (0, 1), dtype)
 
 
+@given(st.integers(0, 5), st.integers(1, 7), st.sampled_from([np.float32, np.float64]))
+def test_scale_rows_equals_numpy_twin(rows, columns, dtype):
+    rng = np.random.default_rng(rows * 10 + columns)
+    x, shift, scale = (rng.standard_normal(shape).astype(dtype) for shape in ((rows, columns), rows, rows))
+    gamma, beta = rng.standard_normal(columns).astype(dtype), rng.standard_normal(columns).astype(dtype)
+    ours, twin = (np.full_like(x, np.nan) for _ in range(2))
+    kernels.scale_rows(ours, x, shift, scale, gamma, beta)
+    kernels.scale_rows_numpy(twin, x, shift, scale, gamma, beta)
+    tolerance = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-13, "atol": 1e-14}
+    np.testing.assert_allclose(ours, twin, **tolerance)  # the kernel may fuse a multiply and an add
+    # a shift alone (scales of 1, no beta) is exact: LayerNorm's centring is numpy's x - mean, to the bit
+    kernels.scale_rows(ours, x, shift, np.ones(rows, dtype), np.ones(columns, dtype), np.zeros(columns, dtype))
+    np.testing.assert_array_equal(ours, x - shift[:, None])
+
+
 def test_every_kernel_has_a_numpy_twin_that_a_test_here_runs():
     source = open(__file__).read() + open(__file__.replace("test_kernels.py", "test_kernels_loops.py")).read()
     helpers = {"gate_tanh", "gate_sigmoid", "tanh_float32"}  # inlined into the kernels, tested through them

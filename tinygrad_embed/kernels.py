@@ -279,6 +279,22 @@ def simple_rnn_step_backward_numpy(d, dh, h_new, rows):
     dh[rows] = 0
 
 
+# ---- Rows shifted and scaled: LayerNorm's broadcasts (attention_functions.LayerNorm) -------------
+# numpy's x - m[:, None] or x * gamma pays per row: 60 us for the 6,400 rows of 32 of a Transformer step,
+# three times a product of two arrays alike; one compiled pass takes a sixth of that.
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def scale_rows(out, x, shift, scale, gamma, beta):
+    """out[i, j] = (x[i, j] - shift[i]) scale[i] gamma[j] + beta[j] for a 2-D x. out is not x: LLVM's check for
+    overlapping arrays then falls back on scalar code, seven times slower."""
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            out[i, j] = (x[i, j] - shift[i]) * scale[i] * gamma[j] + beta[j]
+
+
+def scale_rows_numpy(out, x, shift, scale, gamma, beta):
+    np.add((x - shift[:, None]) * scale[:, None] * gamma, beta, out=out)
+
+
 # ---- Matrix products inside a kernel: numpy's own BLAS, called directly ---------------------------
 # A recurrence's whole time loop runs as one compiled function (lstm_forward_steps below), without the
 # GIL, so the products inside it must be callable from numba: blas.py declares numpy's own cblas gemm to
