@@ -284,3 +284,33 @@ def test_an_embedding_mask_through_self_attention_and_pooling_matches_keras():
     our_out.sum().backward()
     for theirs_weight, our_weight in zip(theirs.trainable_weights, ours.trainable_weights):
         np.testing.assert_allclose(our_weight.grad, theirs_weight.value.grad.numpy(), **KERAS_FLOAT32)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("options, kwargs", [({}, {}), ({}, {"use_causal_mask": True}),
+                                             ({"use_bias": False, "value_dim": 4}, {}), ({"use_gate": True}, {})])
+@pytest.mark.parametrize("masked", [False, True])
+def test_fused_self_attention_matches_keras(dtype, options, kwargs, masked):
+    """Called on one tensor and asked for no scores, ours runs PackedAttention (the three projections as one
+    product, the scores in cache); Keras, asked for its scores, runs its Softmax layer, exact in float64 where
+    its own fused path is not. The outputs and the gradients of the input and of every weight agree."""
+    rng = np.random.default_rng(11)
+    shape = (3, 5, 4)
+    theirs, ours = mha_pair(dtype, shape, shape, **options)
+    x = rng.standard_normal(shape).astype(dtype)
+    mask = rng.random(shape[:-1]) > 0.3
+    mask[..., 0] = True  # every row keeps a column (Keras's own fused path would differ on one masked throughout)
+    keras_x, our_x = torch.tensor(x, requires_grad=True), tg.Tensor(x, requires_grad=True)
+    if masked:
+        keras_backend.set_keras_mask(keras_x, torch.tensor(mask))
+        our_x._keras_mask = mask
+    theirs_out = theirs(keras_x, keras_x, return_attention_scores=True, **kwargs)[0]
+    ops_in = lambda t: set() if t._ctx is None else {type(t._ctx).__name__}.union(*map(ops_in, t._ctx.parents))  # noqa: E731
+    ours_out = ours(our_x, our_x, **kwargs)
+    assert "PackedAttention" in ops_in(ours_out)
+    upstream = rng.standard_normal(ours_out.shape).astype(dtype)
+    (theirs_out * torch.tensor(upstream)).sum().backward()
+    (ours_out * upstream).sum().backward()
+    pairs = [(theirs_out.detach().numpy(), ours_out.data), (keras_x.grad.numpy(), our_x.grad)]
+    pairs += [(k.value.grad.numpy(), o.grad) for k, o in zip(theirs.trainable_weights, ours.trainable_weights)]
+    _assert_pairs(pairs, TOLERANCE[dtype])
