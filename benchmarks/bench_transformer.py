@@ -16,10 +16,12 @@ Each framework runs in a worker process of its own (benchmarks/common.py), with 
 for --warmup-seconds of real steps one worker at a time, then the workers take turns, rotating the order
 each round, each timing --steps training steps per round over the same fixed batches; the medians of
 --rounds rounds are reported in ms per step and extrapolated to seconds per epoch: 782 steps (25,000
-reviews / 32), training only (keras.io's epoch also validates on 25,000 test reviews, not timed here).
+reviews / 32), training only. keras.io's epoch also validates on the 25,000 test reviews, 782 more batches
+of 32: --validation times those instead (test_on_batch: forward, loss and accuracy; PyTorch's model in eval
+mode under no_grad), and an epoch as Keras counts it is the sum of the two.
 
     python benchmarks/bench_transformer.py [--rounds 7] [--steps 20] [--threads 2] [--warmup-seconds 5] \
-        [--keras-python /work/tfvenv/bin/python]                       (PyTorch: the `bench` extra)
+        [--keras-python /work/tfvenv/bin/python] [--validation]        (PyTorch: the `bench` extra)
 """
 from __future__ import annotations
 
@@ -66,20 +68,21 @@ def example_model(argv: list[str]):
     return module.build_model(), module.keras
 
 
-def ours():
+def ours(validation: bool = False):
     model, keras = example_model([])
-    return (lambda ids, labels: model.train_on_batch(ids, labels)), \
-        f"tinygrad_embed {keras.__version__}, numpy {np.__version__}"
+    step = model.test_on_batch if validation else model.train_on_batch
+    return (lambda ids, labels: step(ids, labels)), f"tinygrad_embed {keras.__version__}, numpy {np.__version__}"
 
 
-def keras_tf():
+def keras_tf(validation: bool = False):
     _, tensorflow = tensorflow_keras_in_worker()
     model, keras = example_model(["--keras"])
-    return (lambda ids, labels: model.train_on_batch(ids, labels)), \
+    step = model.test_on_batch if validation else model.train_on_batch
+    return (lambda ids, labels: step(ids, labels)), \
         f"Keras {keras.__version__}, TensorFlow {tensorflow.__version__}, jit_compile={model.jit_compile}"
 
 
-def pytorch():
+def pytorch(validation: bool = False):
     torch = torch_in_worker()
     nn = torch.nn
     torch.manual_seed(0)
@@ -109,7 +112,14 @@ def pytorch():
         loss = loss_fn(model(torch.from_numpy(ids)), torch.from_numpy(labels))
         loss.backward()
         optimizer.step()
-    return step, f"PyTorch {torch.__version__}, threads: {torch.get_num_threads()}"
+
+    def validation_step(ids, labels):  # as Keras's test_on_batch: the loss and the accuracy, no dropout
+        with torch.no_grad():
+            logits = model.eval()(torch.from_numpy(ids))
+            labels = torch.from_numpy(labels)
+            return loss_fn(logits, labels).item(), (logits.argmax(1) == labels).float().mean().item()
+    return validation_step if validation else step, \
+        f"PyTorch {torch.__version__}, threads: {torch.get_num_threads()}"
 
 
 def cpu_flags() -> str:
@@ -123,7 +133,8 @@ def cpu_flags() -> str:
 
 
 def spawn(kind: str, args: argparse.Namespace) -> subprocess.Popen:
-    return spawn_worker(__file__, ["--worker", kind], args.threads, args.keras_python if kind == "keras" else None)
+    return spawn_worker(__file__, ["--worker", kind, *(["--validation"] if args.validation else [])], args.threads,
+                        args.keras_python if kind == "keras" else None)
 
 
 def main() -> None:
@@ -133,17 +144,20 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="threads per framework")
     parser.add_argument("--warmup-seconds", type=float, default=5.0, help="of real steps per worker")
     parser.add_argument("--keras-python", help="a Python with Keras 3 and TensorFlow, e.g. /work/tfvenv/bin/python")
+    parser.add_argument("--validation", action="store_true",
+                        help="time validation steps (test_on_batch: forward, loss, accuracy) instead of training")
     parser.add_argument("--worker", choices=list(NAMES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        step, version = {"ours": ours, "keras": keras_tf, "torch": pytorch}[args.worker]()
+        step, version = {"ours": ours, "keras": keras_tf, "torch": pytorch}[args.worker](args.validation)
         return serve([functools.partial(step, *batch) for batch in batches()], version)
     print(f"CPU: {cpu_name()} ({cpu_flags()}); threads per framework: {args.threads}")
     kinds = ["ours", *(["keras"] if args.keras_python else []), *(["torch"] if importlib.util.find_spec("torch") else [])]
     if not args.keras_python:
         print("  (no --keras-python: the Keras 3 on TensorFlow column is skipped)")
-    print(f"training steps of batch {BATCH} x {MAXLEN}; medians of {args.rounds} rounds of {args.steps} steps, "
-          f"frameworks in turns; seconds per epoch = ms per step x {STEPS_PER_EPOCH} steps (training only)")
+    what = "validation steps (test_on_batch)" if args.validation else "training steps"
+    print(f"{what} of batch {BATCH} x {MAXLEN}; medians of {args.rounds} rounds of {args.steps} steps, frameworks "
+          f"in turns; seconds per epoch = ms per step x {STEPS_PER_EPOCH} steps ({what.split()[0]} only)")
     times = times_in_turns({kind: spawn(kind, args) for kind in kinds}, args.warmup_seconds, args.rounds, args.steps)
     medians = {kind: float(np.median(t)) for kind, t in times.items()}
     for kind in kinds:
