@@ -273,20 +273,25 @@ class LayerNorm(Function):
 
 def attend_rows(z: np.ndarray, p: np.ndarray | None, q: np.ndarray, k: np.ndarray, v: np.ndarray,
                 keep: np.ndarray | None, scale: float, rows: slice) -> None:
-    """z[b] = softmax(scale q[b] k[b]) v[b] per head for the batch rows b, the scores into p[b] (a scratch
-    row when p is None). Heads are an axis of (steps, heads, channels): each head's matrix is a strided view
-    BLAS reads as it is (rows a heads x channels apart, or more in a packed array), so nothing is copied."""
-    scratch = np.empty((q.shape[2], q.shape[1], k.shape[1]), z.dtype) if p is None else None
-    for b in range(rows.start, rows.stop):
-        scores = scratch if p is None else p[b]
-        np.matmul(scaled(q[b], scale), k[b].transpose(1, 2, 0), out=scores)
-        softmax_into(scores, scores, None if keep is None else keep[b], -1)
-        np.matmul(scores, v[b].swapaxes(0, 1), out=z[b].swapaxes(0, 1))
+    """z[b] = softmax(scale q[b] k[b]) v[b] per head for the batch rows b, the scores into p[rows] (a block of
+    its own when p is None). Heads are an axis of (steps, heads, channels): each head's matrix is a strided
+    view BLAS reads as it is (rows a heads x channels apart, or more in a packed array), so nothing is copied.
+    The products go a batch row at a time, the softmax over the whole block at once: numpy's short passes
+    over one row's scores, in two threads, handed the GIL to each other on every call, and each handoff costs
+    as much as such a pass here (the block's forward on two threads: 5.8 ms row by row, 4.2 ms so)."""
+    (steps, heads), keys = z.shape[1:3], k.shape[1]
+    scores = np.empty((rows.stop - rows.start, heads, steps, keys), z.dtype) if p is None else p[rows]
+    queries = scaled(q[rows], scale)
+    for row, b in enumerate(range(rows.start, rows.stop)):
+        np.matmul(queries[row].swapaxes(0, 1), k[b].transpose(1, 2, 0), out=scores[row])
+    softmax_into(scores, scores, None if keep is None else keep[rows], -1)
+    for row, b in enumerate(range(rows.start, rows.stop)):
+        np.matmul(scores[row], v[b].swapaxes(0, 1), out=z[b].swapaxes(0, 1))
 
 
 def scaled(q: np.ndarray, scale: float) -> np.ndarray:
-    """A row's queries as (heads, steps, channels), times scale as Keras scales them (before the product)."""
-    return q.swapaxes(0, 1) if scale == 1 else q.swapaxes(0, 1) * q.dtype.type(scale)
+    """A block's queries times scale, as Keras scales them (before the product)."""
+    return q if scale == 1 else q * q.dtype.type(scale)
 
 
 def attend_backward_rows(dq: np.ndarray, dk: np.ndarray, dv: np.ndarray, g: np.ndarray, z: np.ndarray,
@@ -294,28 +299,30 @@ def attend_backward_rows(dq: np.ndarray, dk: np.ndarray, dv: np.ndarray, g: np.n
                          rows: slice) -> None:
     """The gradients of attend_rows for the batch rows b. sum(dP * P) over the keys is sum(g * z) over the
     channels (both are sum_k P_tk v_k . g_t), which spares a pass over the scores."""
-    ds = np.empty(p.shape[1:], p.dtype)
-    for b in range(rows.start, rows.stop):
+    ds, queries = np.empty(p.shape[1:], p.dtype), scaled(q[rows], scale)
+    through = np.einsum("bthc,bthc->bht", g[rows], z[rows])[..., None]  # sum(g z), the block's at once
+    for row, b in enumerate(range(rows.start, rows.stop)):
         gb = g[b].swapaxes(0, 1)
         np.matmul(gb, v[b].transpose(1, 2, 0), out=ds)  # dP = g v
         np.matmul(p[b].swapaxes(1, 2), gb, out=dv[b].swapaxes(0, 1))  # dv = P g
-        ds -= (g[b] * z[b]).sum(axis=-1).T[..., None]
+        ds -= through[row]
         ds *= p[b]
         np.matmul(ds, k[b].swapaxes(0, 1), out=dq[b].swapaxes(0, 1))
-        if scale != 1:
-            dq[b] *= dq.dtype.type(scale)
-        np.matmul(ds.swapaxes(1, 2), scaled(q[b], scale), out=dk[b].swapaxes(0, 1))
+        np.matmul(ds.swapaxes(1, 2), queries[row].swapaxes(0, 1), out=dk[b].swapaxes(0, 1))
+    if scale != 1:
+        dq[rows] *= dq.dtype.type(scale)
 
 
 @register()
 class DotProductAttention(Function):
     """z = P v, P = mask * softmax(where(mask, scale q k, -1e9)) over the keys, per batch row and head;
     dv = P g, dq = scale dS k, dk = scale dS q with dS = P (g v - sum(g z))"""
-    # MultiHeadAttention's Einsum -> MaskedSoftmax -> Einsum as one op, a batch row at a time: a row's scores
-    # (heads x queries x keys, 320 KB in the IMDB Transformer) stay in cache from one product through the
-    # softmax's passes to the next, where the composed ops pass over all the scores (10 MB) about ten times
-    # each step. Proven equal to them in tests/test_attention.py; the layer falls back on them for
-    # what this does not take (dropout on the scores, returning them, several attention axes).
+    # MultiHeadAttention's Einsum -> MaskedSoftmax -> Einsum as one op, a block of batch rows per core
+    # (attend_rows): its backward takes sum(dP * P) over the keys as sum(g * z) over the channels, sparing
+    # MaskedSoftmax's passes over the scores (10 MB in the IMDB Transformer); in a step of keras.io's
+    # classifier the three ops took 21 ms, this one 13 (benchmarks/RESULTS.md). Proven equal to the composed
+    # ops in tests/test_attention.py; the layer falls back on them for what this does not take (dropout on
+    # the scores, returning them, several attention axes).
     arity = 3
 
     def forward(self, q, k, v, mask, scale=1.0):
