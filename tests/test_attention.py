@@ -468,7 +468,6 @@ def test_multi_head_attention_fuses_its_scores_unless_it_returns_them_or_drops_s
     (DotProductAttention); returning the scores or dropping some takes the composed ops. All agree."""
     layer = layers.MultiHeadAttention(num_heads=2, key_dim=3)
     x, y = (tg.Tensor(RNG.standard_normal((2, n, 4)), requires_grad=True) for n in (5, 6))
-    ops_in = lambda t: set() if t._ctx is None else {type(t._ctx).__name__}.union(*map(ops_in, t._ctx.parents))  # noqa: E731
     packed, (composed, scores) = layer(x, x), layer(x, x, return_attention_scores=True)
     assert "PackedAttention" in ops_in(packed) and "MaskedSoftmax" not in ops_in(packed)
     assert type(scores._ctx).__name__ == "MaskedSoftmax" and "PackedAttention" not in ops_in(composed)
@@ -509,3 +508,8 @@ def test_packed_attention_equals_dot_product_attention_of_its_parts():
     np.testing.assert_allclose(packed_in.grad, parts_in.grad, rtol=1e-13, atol=1e-15)
     with pytest.raises(ValueError, match=r"c = channels = 6 and e > 0; got shape \(40, 6, 2, 11\)"):
         OPS["PackedAttention"].apply(qkv, mask, 6)
+
+
+def ops_in(t) -> set[str]:
+    """The names of the ops in the graph behind a tensor."""
+    return set() if t._ctx is None else {type(t._ctx).__name__}.union(*map(ops_in, t._ctx.parents))

@@ -290,27 +290,37 @@ def test_an_embedding_mask_through_self_attention_and_pooling_matches_keras():
 @pytest.mark.parametrize("options, kwargs", [({}, {}), ({}, {"use_causal_mask": True}),
                                              ({"use_bias": False, "value_dim": 4}, {}), ({"use_gate": True}, {})])
 @pytest.mark.parametrize("masked", [False, True])
-def test_fused_self_attention_matches_keras(dtype, options, kwargs, masked):
-    """Called on one tensor and asked for no scores, ours runs PackedAttention (the three projections as one
-    product, the scores in cache); Keras, asked for its scores, runs its Softmax layer, exact in float64 where
-    its own fused path is not. The outputs and the gradients of the input and of every weight agree."""
+@pytest.mark.parametrize("cross", [False, True], ids=["self", "cross"])
+def test_fused_attention_matches_keras(dtype, options, kwargs, masked, cross):
+    """Asked for no scores, ours fuses the attention: PackedAttention when called on one tensor (the three
+    projections as one product), DotProductAttention on a query and a value of their own. Keras, asked for
+    its scores, runs its Softmax layer, exact in float64 where its own fused path is not. The outputs and the
+    gradients of the inputs and of every weight agree."""
     rng = np.random.default_rng(11)
     shape = (3, 5, 4)
     theirs, ours = mha_pair(dtype, shape, shape, **options)
-    x = rng.standard_normal(shape).astype(dtype)
-    mask = rng.random(shape[:-1]) > 0.3
-    mask[..., 0] = True  # every row keeps a column (Keras's own fused path would differ on one masked throughout)
-    keras_x, our_x = torch.tensor(x, requires_grad=True), tg.Tensor(x, requires_grad=True)
+    arrays = [rng.standard_normal(shape).astype(dtype) for _ in range(2 if cross else 1)]
+    keras_in = [torch.tensor(a, requires_grad=True) for a in arrays]
+    our_in = [tg.Tensor(a, requires_grad=True) for a in arrays]
     if masked:
-        keras_backend.set_keras_mask(keras_x, torch.tensor(mask))
-        our_x._keras_mask = mask
-    theirs_out = theirs(keras_x, keras_x, return_attention_scores=True, **kwargs)[0]
-    ops_in = lambda t: set() if t._ctx is None else {type(t._ctx).__name__}.union(*map(ops_in, t._ctx.parents))  # noqa: E731
-    ours_out = ours(our_x, our_x, **kwargs)
-    assert "PackedAttention" in ops_in(ours_out)
+        for keras_t, our_t in zip(keras_in, our_in):
+            mask = rng.random(shape[:-1]) > 0.3
+            mask[..., 0] = True  # every row keeps a column (Keras's fused path differs on a row masked throughout)
+            keras_backend.set_keras_mask(keras_t, torch.tensor(mask))
+            our_t._keras_mask = mask
+    pair = lambda inputs: (inputs[0], inputs[-1])  # noqa: E731 (query, value: the same tensor unless cross)
+    theirs_out = theirs(*pair(keras_in), return_attention_scores=True, **kwargs)[0]
+    ours_out = ours(*pair(our_in), **kwargs)
+    assert ("DotProductAttention" if cross else "PackedAttention") in ops_in(ours_out)
     upstream = rng.standard_normal(ours_out.shape).astype(dtype)
     (theirs_out * torch.tensor(upstream)).sum().backward()
     (ours_out * upstream).sum().backward()
-    pairs = [(theirs_out.detach().numpy(), ours_out.data), (keras_x.grad.numpy(), our_x.grad)]
+    pairs = [(theirs_out.detach().numpy(), ours_out.data)]
+    pairs += [(k.grad.numpy(), o.grad) for k, o in zip(keras_in, our_in)]
     pairs += [(k.value.grad.numpy(), o.grad) for k, o in zip(theirs.trainable_weights, ours.trainable_weights)]
     _assert_pairs(pairs, TOLERANCE[dtype])
+
+
+def ops_in(t) -> set[str]:
+    """The names of the ops in the graph behind a tensor."""
+    return set() if t._ctx is None else {type(t._ctx).__name__}.union(*map(ops_in, t._ctx.parents))

@@ -201,10 +201,10 @@ def scale_rows(out: np.ndarray, x: np.ndarray, shift: Any = None, scale: Any = N
     """out = (x - shift) scale gamma + beta for 2-D rows x (shift and scale one per row, gamma and beta one
     per column or one for all), by kernels.scale_rows; a missing shift or beta is 0, scale or gamma 1."""
     (count, n), dtype = x.shape, x.dtype
-    per_row = lambda w, fill: np.full(count, fill, dtype) if w is None else np.asarray(w, dtype).reshape(count)  # noqa: E731
-    per_column = lambda w, fill: np.full(n, fill, dtype) if w is None else \
-        np.ascontiguousarray(np.broadcast_to(np.asarray(w, dtype).reshape(-1), (n,)))  # noqa: E731
-    kernels.scale_rows(out, x, per_row(shift, 0), per_row(scale, 1), per_column(gamma, 1), per_column(beta, 0))
+    one_each = lambda w, size, fill: np.full(size, fill, dtype) if w is None else \
+        np.ascontiguousarray(np.broadcast_to(np.asarray(w, dtype).reshape(-1), (size,)))  # noqa: E731
+    kernels.scale_rows(out, x, one_each(shift, count, 0), one_each(scale, count, 1), one_each(gamma, n, 1),
+                       one_each(beta, n, 0))
     return out
 
 
