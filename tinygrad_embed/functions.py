@@ -61,9 +61,10 @@ class Function:
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum grad over the axes that numpy broadcasting added or stretched, giving it `shape` again."""
-    if grad.ndim > len(shape):  # einsum's loop: two thirds of numpy's sum over leading axes, and no BLAS threads
-        lead, rest = math.prod(grad.shape[:grad.ndim - len(shape)]), grad.shape[grad.ndim - len(shape):]
-        grad = np.einsum("ij->j", grad.reshape(lead, math.prod(rest))).reshape(rest)
+    kept = len(shape) - next((i for i, n in enumerate(shape) if n != 1), len(shape))  # shape past its leading 1s
+    if grad.ndim > kept:  # einsum's loop: two thirds of numpy's sum over leading axes, and no BLAS threads
+        lead, rest = math.prod(grad.shape[:grad.ndim - kept]), grad.shape[grad.ndim - kept:]
+        grad = np.einsum("ij->j", grad.reshape(lead, math.prod(rest))).reshape((1,) * (len(shape) - kept) + rest)
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     return grad.sum(axis=stretched, keepdims=True) if stretched else grad
 

@@ -117,7 +117,7 @@ class Optimizer:
 
 class Adam(Optimizer):
     """Keras's Adam: m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2);
-    w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon).
+    w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon), in place in the weights' type, as Keras's ops.
     The bias correction is folded into the step size, so epsilon is added to sqrt(v) uncorrected
     (PyTorch adds it to sqrt(v / (1 - b2^t)): the same rule with a slightly different epsilon)."""
 
@@ -137,7 +137,6 @@ class Adam(Optimizer):
     def _update(self, value, grad, slots):
         t, m, v, scratch = self.iterations, slots["m"], slots["v"], np.empty_like(value)
         step_size = value.dtype.type(self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t))
-        # In the weights' own type and in place, as Keras's ops: float64 temporaries took 4 ms for a 20,000-row table
         m += np.multiply(np.subtract(grad, m, out=scratch), 1 - self.beta_1, out=scratch)
         v += np.multiply(np.subtract(np.square(grad, out=scratch), v, out=scratch), 1 - self.beta_2, out=scratch)
         if self.amsgrad:
