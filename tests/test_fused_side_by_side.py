@@ -80,6 +80,23 @@ def test_two_blocks_of_rows_give_what_one_block_gives(op, all_steps, dtype):
     assert_same(twice, [one_block[0]] + [2 * g for g in one_block[1:]], dtype)  # retain_graph: all saved kept
 
 
+@pytest.mark.parametrize("count", [2, 3])
+def test_a_masked_batch_splits_into_blocks_of_about_as_many_unmasked_steps(count):
+    """A block costs its unmasked steps (pre-padded reviews of any length): the bounds move so that each block
+    holds about its share, within a row's steps of it, where blocks of equal rows would be far apart."""
+    rng = np.random.default_rng(3)
+    lengths = np.concatenate([rng.integers(40, 50, 12), rng.integers(1, 6, BATCH - 12)])  # long rows first
+    mask = np.arange(50) >= 50 - lengths[:, None]
+    with mock.patch.multiple(fused_rnn, CORES=count, ROWS_PER_BLOCK=1):
+        blocks, even = fused_rnn.batch_blocks(BATCH, mask), fused_rnn.batch_blocks(BATCH)
+        assert fused_rnn.batch_blocks(BATCH, np.zeros_like(mask)) == even  # nothing unmasked: equal rows
+    assert len(blocks) == len(even) == count and blocks[0].start == 0 and blocks[-1].stop == BATCH
+    assert all(a.stop == b.start for a, b in zip(blocks, blocks[1:]))
+    share, work = lengths.sum() / count, [lengths[block].sum() for block in blocks]
+    assert np.abs(np.subtract(work, share)).max() <= lengths.max() / 2
+    assert np.abs(np.subtract([lengths[block].sum() for block in even], share)).max() > lengths.max()
+
+
 @pytest.mark.parametrize("op", [FusedGRU, FusedSimpleRNN])
 def test_two_blocks_without_states_or_dropout_give_what_one_block_gives(op):
     arrays, options = case(op.__name__, np.float64, states=False, dropout=False)

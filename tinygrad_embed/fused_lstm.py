@@ -22,7 +22,7 @@ class FusedLSTM(Function):
     def forward(self, x, kernel, recurrent_kernel, bias, h0=None, c0=None, mask=None, all_steps=True,
                 input_masks=None, recurrent_masks=None):
         x, kernel, recurrent_kernel, bias = one_float_type("FusedLSTM", x, kernel, recurrent_kernel, bias)
-        blocks = batch_blocks(len(x))
+        blocks = batch_blocks(len(x), mask)
         parts = [_LSTMRows(self.needs_backward, all_steps) for _ in blocks]
         outputs = side_by_side([partial(part.forward, x[rows], kernel, recurrent_kernel, bias,
                                         *batch_rows(rows, h0, c0, mask, input_masks, recurrent_masks))

@@ -55,8 +55,7 @@ def one_float_type(op: str, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
 def pack_steps(mask: np.ndarray | None, batch: int, steps: int):
     """(offsets, packed_rows, packed_steps): step t's unmasked rows are packed_rows[offsets[t]:offsets[t + 1]]."""
     active = np.ones((steps, batch), bool) if mask is None else np.asarray(mask, bool).T
-    # contiguous copies: nonzero's are strided views, except when 0 or 1 long, and numba compiles a kernel once
-    # per layout it sees (the suite's cold start took each time loop twice)
+    # contiguous copies of nonzero's strided views: numba compiles a kernel once per layout it sees (twice each)
     packed_steps, packed_rows = map(np.ascontiguousarray, np.nonzero(active))
     return np.concatenate([[0], np.cumsum(np.count_nonzero(active, axis=1))]), packed_rows, packed_steps
 
@@ -86,12 +85,13 @@ def dropped_matmul_weight_grad(a: np.ndarray, grad: np.ndarray, masks: np.ndarra
     return out
 
 
-def batch_blocks(batch: int) -> list[slice]:
-    """The batch's rows in contiguous blocks, one per core (one block when BLAS cannot be held to one thread)."""
+def batch_blocks(batch: int, mask: np.ndarray | None = None) -> list[slice]:
+    """Contiguous blocks of the batch's rows, one per core (BLAS permitting): equal in rows, or in unmasked steps."""
     count = max(1, min(CORES, batch // ROWS_PER_BLOCK))
     count = count if count == 1 or _blas() is not None else 1
-    bounds = np.linspace(0, batch, count + 1).astype(int)
-    return [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    work = np.ones(batch) if mask is None or not np.any(mask) else np.count_nonzero(mask, axis=1)
+    bounds = [0, *np.searchsorted(np.cumsum(work) - work / 2, work.sum() * np.arange(1, count) / count).tolist(), batch]
+    return [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo] or [slice(0, batch)]
 
 
 def batch_rows(rows: slice, *arrays: np.ndarray | None) -> list[np.ndarray | None]:
