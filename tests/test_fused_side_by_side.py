@@ -83,7 +83,7 @@ def test_two_blocks_of_rows_give_what_one_block_gives(op, all_steps, dtype):
 @pytest.mark.parametrize("count", [2, 3])
 def test_a_masked_batch_splits_into_blocks_of_about_as_many_unmasked_steps(count):
     """A block costs its unmasked steps (pre-padded reviews of any length): the bounds move so that each block
-    holds about its share, within a row's steps of it, where blocks of equal rows would be far apart."""
+    holds its share within half the longest row's steps, where blocks of equal rows would be far from it."""
     rng = np.random.default_rng(3)
     lengths = np.concatenate([rng.integers(40, 50, 12), rng.integers(1, 6, BATCH - 12)])  # long rows first
     mask = np.arange(50) >= 50 - lengths[:, None]

@@ -55,7 +55,7 @@ def one_float_type(op: str, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
 def pack_steps(mask: np.ndarray | None, batch: int, steps: int):
     """(offsets, packed_rows, packed_steps): step t's unmasked rows are packed_rows[offsets[t]:offsets[t + 1]]."""
     active = np.ones((steps, batch), bool) if mask is None else np.asarray(mask, bool).T
-    # contiguous copies of nonzero's strided views: numba compiles a kernel once per layout it sees (twice each)
+    # contiguous copies of nonzero's strided views: numba compiles a kernel once per layout (each loop twice)
     packed_steps, packed_rows = map(np.ascontiguousarray, np.nonzero(active))
     return np.concatenate([[0], np.cumsum(np.count_nonzero(active, axis=1))]), packed_rows, packed_steps
 
