@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_embed import kernels
+from tinygrad_embed import attention_kernels, kernels
 from tinygrad_embed.functions import check_indices
 from tinygrad_embed.testing import index_arrays
 
@@ -123,9 +123,9 @@ def step_inputs(draw, width):
     return dtype, rows, array(len(rows), width * units), array(len(rows), width * units), array(batch, units)
 
 
-def assert_twins_agree(kernel, twin, make_arguments, outputs, dtype):
+def assert_twins_agree(kernel, twin, make_arguments, outputs, dtype, tolerance=None):
     """Run kernel and twin on fresh copies of the same arguments; the arrays at positions `outputs` agree."""
-    tolerance = dict(rtol=1e-12, atol=1e-14) if dtype == np.float64 else dict(rtol=0, atol=2e-6)
+    tolerance = tolerance or (dict(rtol=1e-12, atol=1e-14) if dtype == np.float64 else dict(rtol=0, atol=2e-6))
     results = []
     for step in (kernel, twin):
         arguments = make_arguments()
@@ -181,11 +181,82 @@ def test_scale_rows_equals_numpy_twin(rows, columns, dtype):
     np.testing.assert_array_equal(ours, x - shift[:, None])
 
 
+@numba.njit
+def _softmax_exp_of_each(out, x):
+    for k in range(x.shape[0]):
+        out[k] = attention_kernels.softmax_exp(x[k])
+
+
+def test_float32_exp_approximation_is_within_float32_rounding():
+    """The softmax's e^x for x <= 0 (and a little above: x - max rounds): within float32's rounding, 0 where
+    float32's normal numbers end, a NaN kept."""
+    x = np.concatenate([np.linspace(-87.3, 0.01, 2_000_001), [-87.4, -1e9, -np.inf, np.nan]]).astype(np.float32)
+    ours = np.empty_like(x)
+    _softmax_exp_of_each(ours, x)
+    exact = np.exp(x[:-4].astype(np.float64))
+    assert ours.dtype == np.float32 and np.abs(ours[:-4] / exact - 1).max() < 1.5e-7  # spacing 6e-8 to 1.2e-7
+    np.testing.assert_array_equal(ours[-4:-1], 0)
+    assert np.isnan(ours[-1])
+
+
+@st.composite
+def attention_inputs(draw):
+    """q, k, v as views of one packed (batch, steps, heads, c + c + e) array, as self-attention's, or of their own
+    when keys and queries differ in number; a mask as the kernels read it, per key or per key and query."""
+    batch, steps, heads = draw(st.integers(1, 3)), draw(st.integers(1, 7)), draw(st.integers(1, 3))
+    keys = draw(st.sampled_from([steps, draw(st.integers(1, 7))]))
+    c, e, dtype = draw(st.integers(1, 5)), draw(st.integers(1, 4)), draw(st.sampled_from([np.float32, np.float64]))
+    rng = np.random.default_rng(draw(st.integers(0, 999)))
+    packed = (rng.standard_normal((batch, steps, heads, 2 * c + e)) * 3).astype(dtype)
+    q = packed[..., :c]
+    k, v = (packed[..., c:2 * c], packed[..., 2 * c:]) if keys == steps else \
+        (rng.standard_normal((batch, keys, heads, c)).astype(dtype), rng.standard_normal((batch, keys, heads, e)).astype(dtype))
+    mask_shape = draw(st.sampled_from([(1, 1, keys, 1), (batch, 1, keys, 1), (batch, 1, keys, steps), (1, heads, keys, steps)]))
+    keep = rng.random(mask_shape) > draw(st.sampled_from([0.0, 0.3, 0.7]))
+    return q, k, v, keep, dtype(draw(st.sampled_from([1.0, 0.5, 0.37]))), rng.standard_normal((batch, steps, heads, e)).astype(dtype)
+
+
+@given(attention_inputs())
+def test_attention_kernels_equal_numpy_twins(case):
+    """Values, scores and gradients; masks that leave a query no key give it zeros, never NaN."""
+    q, k, v, keep, scale, g = case
+    (batch, steps, heads, _), keys, e = q.shape, k.shape[1], v.shape[3]
+    p_shape = (batch, heads, keys, steps)
+    forward = lambda: [np.full((batch, steps, heads, e), np.nan, q.dtype), np.full(p_shape, np.nan, q.dtype), q, k, v,  # noqa: E731
+                       keep, scale, 0, batch]
+    # float32: the kernels' exp is within 1.2e-7 of numpy's, and the gradients subtract sums of such terms
+    agree = lambda kernel, twin, make, outputs: assert_twins_agree(kernel, twin, make, outputs, q.dtype, {  # noqa: E731
+        np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-13)}[q.dtype.type])
+    agree(attention_kernels.attention_forward, attention_kernels.attention_forward_numpy, forward, [0, 1])
+    z, p, *_ = arguments = forward()
+    attention_kernels.attention_forward(*arguments)
+    assert not np.isnan(z).any() and np.all(p[np.broadcast_to(~keep, p_shape)] == 0)
+    unscored = [np.full_like(z, np.nan), np.empty((0, 0, keys, steps), q.dtype), *arguments[2:]]
+    attention_kernels.attention_forward(*unscored)  # no scores kept (validation): the same values
+    np.testing.assert_array_equal(unscored[0], z)
+    backward = lambda: [*(np.full_like(a, np.nan) for a in (q, k, v)), g, p, q, k, v, scale, 0, batch]  # noqa: E731
+    agree(attention_kernels.attention_backward, attention_kernels.attention_backward_numpy, backward, [0, 1, 2])
+
+
+def test_softmax_columns_equals_numpy_twin_and_keeps_a_nan():
+    s = np.random.default_rng(5).standard_normal((6, 4)).astype(np.float32) * 4
+    s[2, 1], s[:, 3] = np.nan, 1e30  # a NaN in one column; huge equal scores in another
+    keep = np.ones((6, 1), bool)
+    ours, twin = s.copy(), s.copy()
+    attention_kernels.softmax_columns(ours, keep, np.float32(0.5), np.empty(4, np.float32), np.empty(4, np.float32))
+    attention_kernels.softmax_columns_numpy(twin, keep, np.float32(0.5))
+    np.testing.assert_allclose(ours, twin, rtol=1e-6, atol=1e-7)
+    assert np.isnan(ours[:, 1]).all() and not np.isnan(ours[:, [0, 2, 3]]).any()
+
+
 def test_every_kernel_has_a_numpy_twin_that_a_test_here_runs():
     source = open(__file__).read() + open(__file__.replace("test_kernels.py", "test_kernels_loops.py")).read()
-    helpers = {"gate_tanh", "gate_sigmoid", "tanh_float32"}  # inlined into the kernels, tested through them
-    compiled = [name for name, f in vars(kernels).items() if isinstance(f, numba.core.registry.CPUDispatcher)]
-    assert "gather" in compiled and "simple_rnn_step_backward" in compiled
-    for name in set(compiled) - helpers:
-        assert callable(getattr(kernels, f"{name}_numpy", None)), f"kernels.{name} has no numpy twin"
-        assert f"kernels.{name}_numpy" in source, f"no test in this file compares kernels.{name} with its twin"
+    helpers = {"gate_tanh", "gate_sigmoid", "tanh_float32", "exp_float32"}  # inlined into the kernels, tested through them
+    for module, prefix in ((kernels, "kernels"), (attention_kernels, "attention_kernels")):
+        compiled = [name for name, f in vars(module).items() if isinstance(f, numba.core.registry.CPUDispatcher)
+                    and f.__module__ == module.__name__]
+        assert ("gather" in compiled and "simple_rnn_step_backward" in compiled) if module is kernels else \
+            {"attention_forward", "attention_backward", "softmax_columns"} <= set(compiled)
+        for name in set(compiled) - helpers:
+            assert callable(getattr(module, f"{name}_numpy", None)), f"{prefix}.{name} has no numpy twin"
+            assert f"{prefix}.{name}_numpy" in source, f"no test in this file compares {prefix}.{name} with its twin"

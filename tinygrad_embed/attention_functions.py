@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from . import kernels
+from . import attention_kernels, kernels
 from .functions import Function, register, unbroadcast
 from .fused_rnn import batch_blocks, side_by_side
 from .tensor import Tensor
@@ -262,58 +262,23 @@ class LayerNorm(Function):
         return dx, unbroadcast(g * xh, np.shape(self.gamma)), unbroadcast(g, self.beta_shape)
 
 
-def attend_rows(z: np.ndarray, p: np.ndarray | None, q: np.ndarray, k: np.ndarray, v: np.ndarray,
-                keep: np.ndarray | None, scale: float, rows: slice) -> None:
-    """z[b] = softmax(scale q[b] k[b]) v[b] per head for the batch rows b, the scores into p[rows] (a block of
-    its own when p is None). Heads are an axis of (steps, heads, channels): each head's matrix is a strided
-    view BLAS reads as it is (rows a heads x channels apart, or more in a packed array), so nothing is copied.
-    The products go a batch row at a time, the softmax over the whole block at once: numpy's short passes
-    over one row's scores, in two threads, handed the GIL to each other on every call, and each handoff costs
-    as much as such a pass here (the block's forward on two threads: 5.8 ms row by row, 4.2 ms so)."""
-    (steps, heads), keys = z.shape[1:3], k.shape[1]
-    scores = np.empty((rows.stop - rows.start, heads, steps, keys), z.dtype) if p is None else p[rows]
-    queries = scaled(q[rows], scale)
-    for row, b in enumerate(range(rows.start, rows.stop)):
-        np.matmul(queries[row].swapaxes(0, 1), k[b].transpose(1, 2, 0), out=scores[row])
-    softmax_into(scores, scores, None if keep is None else keep[rows], -1)
-    for row, b in enumerate(range(rows.start, rows.stop)):
-        np.matmul(scores[row], v[b].swapaxes(0, 1), out=z[b].swapaxes(0, 1))
-
-
-def scaled(q: np.ndarray, scale: float) -> np.ndarray:
-    """A block's queries times scale, as Keras scales them (before the product)."""
-    return q if scale == 1 else q * q.dtype.type(scale)
-
-
-def attend_backward_rows(dq: np.ndarray, dk: np.ndarray, dv: np.ndarray, g: np.ndarray, z: np.ndarray,
-                         p: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float,
-                         rows: slice) -> None:
-    """The gradients of attend_rows for the batch rows b. sum(dP * P) over the keys is sum(g * z) over the
-    channels (both are sum_k P_tk v_k . g_t), which spares a pass over the scores."""
-    ds, queries = np.empty(p.shape[1:], p.dtype), scaled(q[rows], scale)
-    through = np.einsum("bthc,bthc->bht", g[rows], z[rows])[..., None]  # sum(g z), the block's at once
-    for row, b in enumerate(range(rows.start, rows.stop)):
-        gb = g[b].swapaxes(0, 1)
-        np.matmul(gb, v[b].transpose(1, 2, 0), out=ds)  # dP = g v
-        np.matmul(p[b].swapaxes(1, 2), gb, out=dv[b].swapaxes(0, 1))  # dv = P g
-        ds -= through[row]
-        ds *= p[b]
-        np.matmul(ds, k[b].swapaxes(0, 1), out=dq[b].swapaxes(0, 1))
-        np.matmul(ds.swapaxes(1, 2), queries[row].swapaxes(0, 1), out=dk[b].swapaxes(0, 1))
-    if scale != 1:
-        dq[rows] *= dq.dtype.type(scale)
+def keys_by_queries(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A mask that broadcasts to the scores' (batch, heads, queries, keys) as the kernels read it: (batch or 1,
+    heads or 1, keys, queries or 1), C order, the keys' axis whole."""
+    mask = mask.reshape((1,) * (4 - mask.ndim) + mask.shape)
+    return np.ascontiguousarray(np.broadcast_to(mask, mask.shape[:3] + shape[3:]).swapaxes(2, 3))
 
 
 @register()
 class DotProductAttention(Function):
     """z = P v, P = mask * softmax(where(mask, scale q k, -1e9)) over the keys, per batch row and head;
-    dv = P g, dq = scale dS k, dk = scale dS q with dS = P (g v - sum(g z))"""
-    # MultiHeadAttention's Einsum -> MaskedSoftmax -> Einsum as one op, a block of batch rows per core
-    # (attend_rows): its backward takes sum(dP * P) over the keys as sum(g * z) over the channels, sparing
-    # MaskedSoftmax's passes over the scores (10 MB in the IMDB Transformer); in a step of keras.io's
-    # classifier the three ops took 21 ms, this one 13 (benchmarks/RESULTS.md). Proven equal to the composed
-    # ops in tests/test_attention.py; the layer falls back on them for what this does not take (dropout on
-    # the scores, returning them, several attention axes).
+    dv = P g, dq = dS k, dk = dS q with dS = scale P (g v - sum(P g v) over the keys)"""
+    # MultiHeadAttention's Einsum -> MaskedSoftmax -> Einsum as one op, compiled (attention_kernels.attention_forward and
+    # attention_backward), a block of batch rows per core: a head's scores stay in cache from one product
+    # through the softmax to the next, and no pass returns to Python. In a step of keras.io's classifier the
+    # three ops took 21 ms, numpy's fused op 13, this one 8 (benchmarks/RESULTS.md). Proven equal to the
+    # composed ops in tests/test_attention.py; the layer falls back on them for what this does not take
+    # (dropout on the scores, returning them, several attention axes).
     arity = 3
 
     def forward(self, q, k, v, mask, scale=1.0):
@@ -325,24 +290,27 @@ class DotProductAttention(Function):
 
     def attend(self, q, k, v, mask, scale):
         (batch, steps, heads, _), keys = q.shape, k.shape[1]
-        mask = check_softmax_mask(mask, (batch, heads, steps, keys))
-        keep = None if mask.all() else np.broadcast_to(mask, (batch, heads, steps, keys))
-        z = np.empty((batch, steps, heads, v.shape[3]), np.result_type(q, k, v, np.float32))
-        p = np.empty((batch, heads, steps, keys), z.dtype) if self.needs_backward else None
-        side_by_side([partial(attend_rows, z, p, q, k, v, keep, scale, s) for s in batch_blocks(batch)])
-        self.saved = z, p, q, k, v, scale
+        keep = keys_by_queries(check_softmax_mask(mask, (batch, heads, steps, keys)), (batch, heads, steps, keys))
+        dtype = np.result_type(q, k, v, np.float32)
+        q, k, v = (a if a.dtype == dtype else a.astype(dtype) for a in (q, k, v))  # the kernels take one type
+        z = np.empty((batch, steps, heads, v.shape[3]), dtype)
+        p = np.empty((batch, heads, keys, steps) if self.needs_backward else (0, 0, keys, steps), dtype)
+        scale = dtype.type(scale)
+        side_by_side([partial(attention_kernels.attention_forward, z, p, q, k, v, keep, scale, s.start, s.stop)
+                      for s in batch_blocks(batch)])
+        self.saved = p, q, k, v, scale
         return z
 
     def backward(self, g):
-        q, k, v = self.saved[2:5]
+        q, k, v = self.saved[1:4]
         dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
         self.gradients_into(dq, dk, dv, g)
         return dq, dk, dv
 
     def gradients_into(self, dq, dk, dv, g) -> None:
-        z, p, q, k, v, scale = self.saved
-        g = np.ascontiguousarray(g)
-        side_by_side([partial(attend_backward_rows, dq, dk, dv, g, z, p, q, k, v, scale, s)
+        p, q, k, v, scale = self.saved
+        g = np.ascontiguousarray(g, p.dtype)
+        side_by_side([partial(attention_kernels.attention_backward, dq, dk, dv, g, p, q, k, v, scale, s.start, s.stop)
                       for s in batch_blocks(len(g))])
 
 
@@ -363,7 +331,7 @@ class PackedAttention(DotProductAttention):
                            scale)
 
     def backward(self, g):
-        q, k, v = self.saved[2:5]
+        q, k, v = self.saved[1:4]
         d, c = np.empty(q.shape[:3] + (q.shape[3] * 2 + v.shape[3],), q.dtype), self.channels
         self.gradients_into(d[..., :c], d[..., c:2 * c], d[..., 2 * c:], g)
         return (d,)
