@@ -10,7 +10,9 @@ written as a PyTorch user would: nn.MultiheadAttention(32, 2, batch_first=True) 
 need_weights=False (its fused path), the softmax folded into CrossEntropyLoss, Adam(eps=1e-7) as Keras's.
 One difference in shapes PyTorch imposes: nn.MultiheadAttention splits embed_dim among the heads, so its
 heads are 16 wide where Keras's key_dim=32 makes them 32 wide; PyTorch's attention does about half the
-arithmetic of ours and Keras's (everything else is the same size).
+arithmetic of ours and Keras's (everything else is the same size). So a fourth worker, "PyTorch, heads of
+32", runs the same model with Keras's shapes: a packed Linear(32, 192) for q, k and v, torch's
+scaled_dot_product_attention over 2 heads of 32, Linear(64, 32) back: the same arithmetic as ours.
 
 Each framework runs in a worker process of its own (benchmarks/common.py), with --threads threads, warms up
 for --warmup-seconds of real steps one worker at a time, then the workers take turns, rotating the order
@@ -40,7 +42,8 @@ from common import cpu_name, serve, spawn_worker, tensorflow_keras_in_worker, ti
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "transformer_classifier.py"
 VOCAB, MAXLEN, DIM, HEADS, FF, BATCH, TRAIN_REVIEWS = 20000, 200, 32, 2, 32, 32, 25000
 STEPS_PER_EPOCH = math.ceil(TRAIN_REVIEWS / BATCH)
-NAMES = {"ours": "tinygrad_embed", "keras": "Keras 3 (TensorFlow)", "torch": "PyTorch"}
+NAMES = {"ours": "tinygrad_embed", "keras": "Keras 3 (TensorFlow)", "torch": "PyTorch",
+         "torch-keras-heads": "PyTorch, heads of 32"}
 
 
 def batches(count: int = 8) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -82,16 +85,29 @@ def keras_tf(validation: bool = False):
         f"Keras {keras.__version__}, TensorFlow {tensorflow.__version__}, jit_compile={model.jit_compile}"
 
 
-def pytorch(validation: bool = False):
+def pytorch(validation: bool = False, keras_heads: bool = False):
     torch = torch_in_worker()
     nn = torch.nn
     torch.manual_seed(0)
+
+    class KerasShapedAttention(nn.Module):
+        """Keras's MultiHeadAttention(2, key_dim=32) in torch: q, k, v projected to 2 heads of 32 (one packed
+        Linear(32, 192)), scaled_dot_product_attention, the heads projected back by Linear(64, 32): the same
+        arithmetic as Keras's and ours, where nn.MultiheadAttention(32, 2) splits 32 into 2 heads of 16."""
+        def __init__(self):
+            super().__init__()
+            self.qkv, self.out = nn.Linear(DIM, 3 * HEADS * DIM), nn.Linear(HEADS * DIM, DIM)
+
+        def forward(self, x, *_, need_weights=False):
+            q, k, v = self.qkv(x).unflatten(-1, (3, HEADS, DIM)).permute(2, 0, 3, 1, 4)  # 3 x (batch, heads, T, c)
+            z = nn.functional.scaled_dot_product_attention(q, k, v)
+            return self.out(z.transpose(1, 2).flatten(2)), None
 
     class Classifier(nn.Module):
         def __init__(self):
             super().__init__()
             self.token, self.position = nn.Embedding(VOCAB, DIM), nn.Embedding(MAXLEN, DIM)
-            self.attention = nn.MultiheadAttention(DIM, HEADS, batch_first=True)
+            self.attention = KerasShapedAttention() if keras_heads else nn.MultiheadAttention(DIM, HEADS, batch_first=True)
             self.ffn = nn.Sequential(nn.Linear(DIM, FF), nn.ReLU(), nn.Linear(FF, DIM))
             self.norm1, self.norm2 = nn.LayerNorm(DIM, eps=1e-6), nn.LayerNorm(DIM, eps=1e-6)
             self.drop1, self.drop2 = nn.Dropout(0.1), nn.Dropout(0.1)
@@ -119,7 +135,7 @@ def pytorch(validation: bool = False):
             labels = torch.from_numpy(labels)
             return loss_fn(logits, labels).item(), (logits.argmax(1) == labels).float().mean().item()
     return validation_step if validation else step, \
-        f"PyTorch {torch.__version__}, threads: {torch.get_num_threads()}"
+        f"PyTorch {torch.__version__}, threads: {torch.get_num_threads()}{', heads of 32' if keras_heads else ''}"
 
 
 def cpu_flags() -> str:
@@ -149,10 +165,12 @@ def main() -> None:
     parser.add_argument("--worker", choices=list(NAMES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        step, version = {"ours": ours, "keras": keras_tf, "torch": pytorch}[args.worker](args.validation)
+        step, version = {"ours": ours, "keras": keras_tf, "torch": pytorch,
+                         "torch-keras-heads": functools.partial(pytorch, keras_heads=True)}[args.worker](args.validation)
         return serve([functools.partial(step, *batch) for batch in batches()], version)
     print(f"CPU: {cpu_name()} ({cpu_flags()}); threads per framework: {args.threads}")
-    kinds = ["ours", *(["keras"] if args.keras_python else []), *(["torch"] if importlib.util.find_spec("torch") else [])]
+    kinds = ["ours", *(["keras"] if args.keras_python else []),
+             *(["torch", "torch-keras-heads"] if importlib.util.find_spec("torch") else [])]
     if not args.keras_python:
         print("  (no --keras-python: the Keras 3 on TensorFlow column is skipped)")
     what = "validation steps (test_on_batch)" if args.validation else "training steps"
