@@ -273,9 +273,9 @@ def keys_by_queries(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 class DotProductAttention(Function):
     """z = P v, P = mask * softmax(where(mask, scale q k, -1e9)) over the keys, per batch row and head;
     dv = P g, dq = dS k, dk = dS q with dS = scale P (g v - sum(P g v) over the keys)"""
-    # MultiHeadAttention's Einsum -> MaskedSoftmax -> Einsum as one op, compiled (attention_kernels.attention_forward and
-    # attention_backward), a block of batch rows per core: a head's scores stay in cache from one product
-    # through the softmax to the next, and no pass returns to Python. In a step of keras.io's classifier the
+    # MultiHeadAttention's Einsum -> MaskedSoftmax -> Einsum as one op, compiled (attention_kernels.py), a block
+    # of batch rows per core: a head's scores stay in cache from one product through the softmax to the next,
+    # and no pass returns to Python. In a step of keras.io's classifier the
     # three ops took 21 ms, numpy's fused op 13, this one 8 (benchmarks/RESULTS.md). Proven equal to the
     # composed ops in tests/test_attention.py; the layer falls back on them for what this does not take
     # (dropout on the scores, returning them, several attention axes).
