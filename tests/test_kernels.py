@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_embed import attention_kernels, kernels
+from tinygrad_embed import attention_kernels, kernels, step_kernels
 from tinygrad_embed.functions import check_indices
 from tinygrad_embed.testing import index_arrays
 
@@ -252,11 +252,39 @@ def test_softmax_columns_equals_numpy_twin_and_keeps_a_nan():
 def test_every_kernel_has_a_numpy_twin_that_a_test_here_runs():
     source = open(__file__).read() + open(__file__.replace("test_kernels.py", "test_kernels_loops.py")).read()
     helpers = {"gate_tanh", "gate_sigmoid", "tanh_float32", "exp_float32"}  # inlined into the kernels, tested through them
-    for module, prefix in ((kernels, "kernels"), (attention_kernels, "attention_kernels")):
+    expected = {kernels: {"gather", "simple_rnn_step_backward"}, step_kernels: {"dropout_keep"},
+                attention_kernels: {"attention_forward", "attention_backward", "softmax_columns"}}
+    for module, prefix in ((kernels, "kernels"), (attention_kernels, "attention_kernels"), (step_kernels, "step_kernels")):
         compiled = [name for name, f in vars(module).items() if isinstance(f, numba.core.registry.CPUDispatcher)
                     and f.__module__ == module.__name__]
-        assert ("gather" in compiled and "simple_rnn_step_backward" in compiled) if module is kernels else \
-            {"attention_forward", "attention_backward", "softmax_columns"} <= set(compiled)
+        assert expected[module] <= set(compiled)
         for name in set(compiled) - helpers:
             assert callable(getattr(module, f"{name}_numpy", None)), f"{prefix}.{name} has no numpy twin"
             assert f"{prefix}.{name}_numpy" in source, f"no test in this file compares {prefix}.{name} with its twin"
+
+
+@given(st.integers(0, 300), st.integers(0, 2 ** 64 - 1), st.sampled_from([0.0, 0.1, 0.5, 0.9, 1.0]),
+       st.sampled_from([np.float32, np.float64]))
+def test_dropout_keep_equals_numpy_twin(size, seed, keep, dtype):
+    threshold, scale = np.uint64(round(keep * 2 ** 32)), dtype(1 / keep if keep else 0)
+    ours, twin = np.full(size, np.nan, dtype), np.full(size, np.nan, dtype)
+    step_kernels.dropout_keep(ours, np.uint64(seed), threshold, scale)
+    step_kernels.dropout_keep_numpy(twin, np.uint64(seed), threshold, scale)
+    np.testing.assert_array_equal(ours, twin)
+    assert set(np.unique(ours)) <= {0, scale}
+
+
+def test_dropout_keep_draws_independent_units_at_the_rate_asked():
+    """A million units: the kept fraction within five sigma of keep, no correlation between neighbours or
+    between two seeds one apart (the generator's successive draws), each bit of the 32 used fair."""
+    n, keep = 2 ** 20, 0.9
+    a, b = np.empty(n), np.empty(n)
+    step_kernels.dropout_keep(a, np.uint64(12345), np.uint64(round(keep * 2 ** 32)), 1.0)
+    step_kernels.dropout_keep(b, np.uint64(12346), np.uint64(round(keep * 2 ** 32)), 1.0)
+    sigma = np.sqrt(keep * (1 - keep) / n)
+    assert abs(a.mean() - keep) < 5 * sigma and abs(b.mean() - keep) < 5 * sigma
+    for x, y in ((a[:-1], a[1:]), (a, b)):
+        assert abs(np.corrcoef(x, y)[0, 1]) < 5 / np.sqrt(n)
+    half = np.empty(n)
+    step_kernels.dropout_keep(half, np.uint64(7), np.uint64(2 ** 31), 1.0)  # keep 1/2: the top bit alone
+    assert abs(half.mean() - 0.5) < 5 * np.sqrt(0.25 / n)

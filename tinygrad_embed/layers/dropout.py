@@ -15,6 +15,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from ..helpers import is_number, random_generator
+from .. import step_kernels
 from .base import Layer
 
 
@@ -43,11 +44,14 @@ class Dropout(Layer):
         return super().get_config() | {"rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
 
     def _scaled_keep_mask(self, inputs: Tensor) -> np.ndarray:
-        """1 / (1 - rate) where a unit is kept (probability 1 - rate), 0 where it is dropped."""
-        keep = 1.0 - self.rate
-        kept = (self._generator or random_generator()).random(self._concrete_noise_shape(inputs.shape)) < keep
-        dtype = inputs.dtype if inputs.dtype.kind == "f" else self.dtype
-        return kept.astype(dtype) * dtype.type(1.0 / keep if keep else 0.0)  # keep = 0 only at rate 1: all dropped
+        """1 / (1 - rate) where a unit is kept (probability 1 - rate), 0 where it is dropped: the units drawn
+        by step_kernels.dropout_keep from one 64-bit seed that the generator gives each call."""
+        keep, dtype = 1.0 - self.rate, inputs.dtype if inputs.dtype.kind == "f" else self.dtype
+        seed = (self._generator or random_generator()).integers(2 ** 64, dtype=np.uint64)
+        mask = np.empty(self._concrete_noise_shape(inputs.shape), dtype)
+        step_kernels.dropout_keep(mask.reshape(-1), seed, np.uint64(round(keep * 2 ** 32)),
+                                  dtype.type(1.0 / keep if keep else 0.0))  # keep = 0 only at rate 1: all dropped
+        return mask
 
     def _concrete_noise_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """noise_shape with each None replaced by the input's size on that axis (the input's shape if unset)."""
