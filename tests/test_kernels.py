@@ -276,7 +276,7 @@ def test_dropout_keep_equals_numpy_twin(size, seed, keep, dtype):
 
 def test_dropout_keep_draws_independent_units_at_the_rate_asked():
     """A million units: the kept fraction within five sigma of keep, no correlation between neighbours or
-    between two seeds one apart (the generator's successive draws), each bit of the 32 used fair."""
+    between two seeds one apart, and keep 1/2 (the top bit alone) fair."""
     n, keep = 2 ** 20, 0.9
     a, b = np.empty(n), np.empty(n)
     step_kernels.dropout_keep(a, np.uint64(12345), np.uint64(round(keep * 2 ** 32)), 1.0)
