@@ -177,16 +177,20 @@ def dot_product_attention_reference(q, k, v, mask, scale):
 
 
 @st.composite
-def packed_attention_cases(draw):
-    """qkv (batch, T, heads, c + c + e), a mask that broadcasts to the scores (batch, heads, T, T), c, scale."""
-    batch, steps, heads, c, e = (draw(st.integers(1, n)) for n in (3, 4, 2, 3, 3))
+def self_attention_cases(draw):
+    """x (batch, T, d), w (d, heads, c + c + e), b (heads, c + c + e), wo (heads, e, f), bo (f,), a mask that
+    broadcasts to the scores (batch, heads, T, T), c, scale."""
+    batch, steps, heads, c, e, d, f = (draw(st.integers(1, n)) for n in (3, 4, 2, 3, 3, 3, 3))
+    shapes = [(batch, steps, d), (d, heads, 2 * c + e), (heads, 2 * c + e), (heads, e, f), (f,)]
     mask_shape = tuple(draw(st.sampled_from([1, n])) for n in (batch, heads, steps, steps))
-    qkv = draw(float64_arrays((batch, steps, heads, 2 * c + e)))
-    return (qkv,), (draw(hnp.arrays(bool, mask_shape)), c, draw(st.floats(0.25, 2.0))), {}
+    arrays = tuple(draw(float64_arrays(shape)) for shape in shapes)
+    return arrays, (draw(hnp.arrays(bool, mask_shape)), c, draw(st.floats(0.25, 2.0))), {}
 
 
-def packed_attention_reference(qkv, mask, c, scale):
-    return dot_product_attention_reference(qkv[..., :c], qkv[..., c:2 * c], qkv[..., 2 * c:], mask, scale)
+def self_attention_reference(x, w, b, wo, bo, mask, c, scale):
+    qkv = np.einsum("btd,dhw->bthw", x, w) + b
+    z = dot_product_attention_reference(qkv[..., :c], qkv[..., c:2 * c], qkv[..., 2 * c:], mask, scale)
+    return np.einsum("bthe,hef->btf", z, wo) + bo
 
 
 @st.composite
@@ -346,5 +350,5 @@ SPECS = {
     "MaskedSoftmax": OpSpec(masked_softmax_cases(), masked_softmax_reference),
     "LayerNorm": OpSpec(layer_norm_cases(), layer_norm_reference),
     "DotProductAttention": OpSpec(dot_product_attention_cases(), dot_product_attention_reference),
-    "PackedAttention": OpSpec(packed_attention_cases(), packed_attention_reference),
+    "SelfAttention": OpSpec(self_attention_cases(), self_attention_reference),
 }

@@ -467,19 +467,19 @@ def test_dot_product_attention_equals_the_composed_ops_it_fuses(dtype, batch, ma
 
 
 def test_multi_head_attention_fuses_its_scores_unless_it_returns_them_or_drops_some():
-    """Self-attention packs its three projections (PackedAttention), cross-attention fuses the rest
+    """Self-attention is one op with its projections (SelfAttention), cross-attention fuses the rest
     (DotProductAttention); returning the scores or dropping some takes the composed ops. All agree."""
     layer = layers.MultiHeadAttention(num_heads=2, key_dim=3)
     x, y = (tg.Tensor(RNG.standard_normal((2, n, 4)), requires_grad=True) for n in (5, 6))
-    packed, (composed, scores) = layer(x, x), layer(x, x, return_attention_scores=True)
-    assert "PackedAttention" in ops_in(packed) and "MaskedSoftmax" not in ops_in(packed)
-    assert type(scores._ctx).__name__ == "MaskedSoftmax" and "PackedAttention" not in ops_in(composed)
-    np.testing.assert_allclose(packed.data, composed.data, rtol=1e-12)
+    fused, (composed, scores) = layer(x, x), layer(x, x, return_attention_scores=True)
+    assert "SelfAttention" in ops_in(fused) and not {"MaskedSoftmax", "Einsum"} & ops_in(fused)
+    assert type(scores._ctx).__name__ == "MaskedSoftmax" and "SelfAttention" not in ops_in(composed)
+    np.testing.assert_allclose(fused.data, composed.data, rtol=1e-12)
     crossed, (crossed_composed, _) = layer(x, y), layer(x, y, return_attention_scores=True)
-    assert "DotProductAttention" in ops_in(crossed) and "PackedAttention" not in ops_in(crossed)
+    assert "DotProductAttention" in ops_in(crossed) and "SelfAttention" not in ops_in(crossed)
     np.testing.assert_allclose(crossed.data, crossed_composed.data, rtol=1e-12)
-    upstream, grads = RNG.standard_normal(packed.shape), []
-    for out in (packed, composed):  # and every gradient: x's, each projection's kernel and bias
+    upstream, grads = RNG.standard_normal(fused.shape), []
+    for out in (fused, composed):  # and every gradient: x's, each projection's kernel and bias
         for t in [x] + layer.trainable_weights:
             t.grad = None
         (out * upstream).sum().backward()
@@ -498,19 +498,32 @@ def test_dot_product_attention_refuses_operands_that_do_not_fit():
         OPS["DotProductAttention"].apply(q, k, k, np.ones((2, 1, 3, 4), bool))
 
 
-def test_packed_attention_equals_dot_product_attention_of_its_parts():
-    qkv = RNG.standard_normal((40, 6, 2, 4 + 4 + 3))
-    mask = RNG.random((40, 1, 6, 6)) > 0.3
-    upstream = RNG.standard_normal((40, 6, 2, 3))
-    packed_in, parts_in = tg.Tensor(qkv, requires_grad=True), tg.Tensor(qkv, requires_grad=True)
-    packed = OPS["PackedAttention"].apply(packed_in, mask, 4, 0.5)
-    parts = OPS["DotProductAttention"].apply(parts_in[..., :4], parts_in[..., 4:8], parts_in[..., 8:], mask, 0.5)
-    np.testing.assert_array_equal(packed.data, parts.data)
-    (packed * upstream).sum().backward()
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_self_attention_equals_its_projections_around_dot_product_attention(dtype):
+    """SelfAttention against the ops it fuses (Einsum, DotProductAttention, Einsum and the biases' adds), on
+    blocks of a 40-row batch, a mask per review and key: the outputs and the gradients of x and every weight."""
+    shapes = [(40, 6, 5), (5, 2, 4 + 4 + 3), (2, 4 + 4 + 3), (2, 3, 7), (7,)]
+    arrays = [RNG.standard_normal(shape).astype(dtype) for shape in shapes]
+    mask, upstream = RNG.random((40, 1, 1, 6)) > 0.3, RNG.standard_normal((40, 6, 7)).astype(dtype)
+    fused_in, parts_in = ([tg.Tensor(a, requires_grad=True) for a in arrays] for _ in range(2))
+    fused = OPS["SelfAttention"].apply(*fused_in, mask, 4, 0.5)
+    x, w, b, wo, bo = parts_in
+    qkv = OPS["Einsum"].apply(x, w, "abc,cde->abde") + b
+    z = OPS["DotProductAttention"].apply(qkv[..., :4], qkv[..., 4:8], qkv[..., 8:], mask, 0.5)
+    parts = OPS["Einsum"].apply(z, wo, "abcd,cde->abe") + bo
+    assert fused.dtype == dtype
+    # The same sums, the biases added after their products, the weights' gradients summed a block at a time
+    tolerance = {"rtol": 2e-5, "atol": 2e-5} if dtype == np.float32 else {"rtol": 1e-11, "atol": 1e-12}
+    np.testing.assert_allclose(fused.data, parts.data, **tolerance)
+    (fused * upstream).sum().backward()
     (parts * upstream).sum().backward()
-    np.testing.assert_allclose(packed_in.grad, parts_in.grad, rtol=1e-13, atol=1e-15)
-    with pytest.raises(ValueError, match=r"c = channels = 6 and e > 0; got shape \(40, 6, 2, 11\)"):
-        OPS["PackedAttention"].apply(qkv, mask, 6)
+    for ours, theirs in zip(fused_in, parts_in):
+        assert ours.grad.dtype == dtype
+        np.testing.assert_allclose(ours.grad, theirs.grad, **tolerance)
+    with pytest.raises(ValueError, match=r"c = channels = 6 and e > 0; got shapes \(40, 6, 5\), \(5, 2, 11\)"):
+        OPS["SelfAttention"].apply(*arrays, mask, 6)
+    with pytest.raises(ValueError, match=r"wo \(heads, e, f\).*\(2, 3, 7\), \(6,\)"):
+        OPS["SelfAttention"].apply(*arrays[:4], np.zeros(6), mask, 4)
 
 
 def ops_in(t) -> set[str]:

@@ -292,10 +292,10 @@ def test_an_embedding_mask_through_self_attention_and_pooling_matches_keras():
 @pytest.mark.parametrize("masked", [False, True])
 @pytest.mark.parametrize("cross", [False, True], ids=["self", "cross"])
 def test_fused_attention_matches_keras(dtype, options, kwargs, masked, cross):
-    """Asked for no scores, ours fuses the attention: PackedAttention when called on one tensor (the three
-    projections as one product), DotProductAttention on a query and a value of their own. Keras, asked for
-    its scores, runs its Softmax layer, exact in float64 where its own fused path is not. The outputs and the
-    gradients of the inputs and of every weight agree."""
+    """Asked for no scores, ours fuses the attention: SelfAttention when called on one tensor (projections,
+    attention and output projection as one op), DotProductAttention on a query and a value of their own (and
+    under a gate). Keras, asked for its scores, runs its Softmax layer, exact in float64 where its own fused
+    path is not. The outputs and the gradients of the inputs and of every weight agree."""
     rng = np.random.default_rng(11)
     shape = (3, 5, 4)
     theirs, ours = mha_pair(dtype, shape, shape, **options)
@@ -311,7 +311,7 @@ def test_fused_attention_matches_keras(dtype, options, kwargs, masked, cross):
     pair = lambda inputs: (inputs[0], inputs[-1])  # noqa: E731 (query, value: the same tensor unless cross)
     theirs_out = theirs(*pair(keras_in), return_attention_scores=True, **kwargs)[0]
     ours_out = ours(*pair(our_in), **kwargs)
-    assert ("DotProductAttention" if cross else "PackedAttention") in ops_in(ours_out)
+    assert ("DotProductAttention" if cross or options.get("use_gate") else "SelfAttention") in ops_in(ours_out)
     upstream = rng.standard_normal(ours_out.shape).astype(dtype)
     (theirs_out * torch.tensor(upstream)).sum().backward()
     (ours_out * upstream).sum().backward()

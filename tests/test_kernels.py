@@ -238,6 +238,33 @@ def test_attention_kernels_equal_numpy_twins(case):
     agree(attention_kernels.attention_backward, attention_kernels.attention_backward_numpy, backward, [0, 1, 2])
 
 
+@given(st.integers(1, 3), st.integers(1, 6), st.integers(1, 3), st.integers(1, 4), st.integers(1, 3), st.integers(1, 4),
+       st.sampled_from([np.float32, np.float64]), st.sampled_from([0.0, 0.3, 0.7]), st.integers(0, 999))
+def test_self_attention_kernels_equal_numpy_twins(batch, steps, heads, c, e, features, dtype, drop, seed):
+    """The review-at-a-time kernels, projections around the attention: the output, what they keep for the
+    gradients, and the gradients; keeping nothing (validation), the same output from scratch arrays."""
+    rng, width, outputs = np.random.default_rng(seed), 2 * c + e, features + 1
+    x, w, bias, wo, bo, g = (rng.standard_normal(shape).astype(dtype) for shape in (
+        (batch, steps, features), (features, heads * width), heads * width, (heads * e, outputs), outputs,
+        (batch, steps, outputs)))
+    keep, scale = rng.random((batch, 1, steps, rng.choice([1, steps]))) > drop, dtype(0.5)
+    kept = [(batch, steps, heads, width), (batch, heads, steps, steps), (batch, steps, heads, e)]
+    forward = lambda: [np.full((batch, steps, outputs), np.nan, dtype), *(np.full(s, np.nan, dtype) for s in kept),  # noqa: E731
+                       x, w, bias, wo, bo, keep, c, scale, 0, batch]
+    agree = lambda kernel, twin, make, outputs: assert_twins_agree(kernel, twin, make, outputs, dtype, {  # noqa: E731
+        np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}[dtype])
+    agree(attention_kernels.self_attention_forward, attention_kernels.self_attention_forward_numpy, forward, [0, 1, 2, 3])
+    out, qkv, p, z, *_ = arguments = forward()
+    attention_kernels.self_attention_forward(*arguments)
+    unkept = [np.full_like(out, np.nan), *(np.empty((0,) + s[1:], dtype) for s in kept), *arguments[4:]]
+    attention_kernels.self_attention_forward(*unkept)
+    np.testing.assert_array_equal(unkept[0], out)
+    backward = lambda: [np.full_like(x, np.nan), *(np.zeros_like(a) for a in (w, bias, wo, bo)), g, qkv, p, z, x, w, wo,  # noqa: E731
+                        c, scale, 0, batch]
+    agree(attention_kernels.self_attention_backward, attention_kernels.self_attention_backward_numpy, backward,
+          [0, 1, 2, 3, 4])
+
+
 def test_softmax_columns_equals_numpy_twin_and_keeps_a_nan():
     s = np.random.default_rng(5).standard_normal((6, 4)).astype(np.float32) * 4
     s[2, 1], s[:, 3] = np.nan, 1e30  # a NaN in one column; huge equal scores in another
@@ -251,9 +278,11 @@ def test_softmax_columns_equals_numpy_twin_and_keeps_a_nan():
 
 def test_every_kernel_has_a_numpy_twin_that_a_test_here_runs():
     source = open(__file__).read() + open(__file__.replace("test_kernels.py", "test_kernels_loops.py")).read()
-    helpers = {"gate_tanh", "gate_sigmoid", "tanh_float32", "exp_float32"}  # inlined into the kernels, tested through them
+    helpers = {"gate_tanh", "gate_sigmoid", "tanh_float32", "exp_float32", "attend_head", "head_gradients", "add_bias",
+               "add_column_sums"}  # inlined into the kernels, tested through them
     expected = {kernels: {"gather", "simple_rnn_step_backward"}, step_kernels: {"dropout_keep"},
-                attention_kernels: {"attention_forward", "attention_backward", "softmax_columns"}}
+                attention_kernels: {"attention_forward", "attention_backward", "softmax_columns", "self_attention_forward",
+                                    "self_attention_backward"}}
     for module, prefix in ((kernels, "kernels"), (attention_kernels, "attention_kernels"), (step_kernels, "step_kernels")):
         compiled = [name for name, f in vars(module).items() if isinstance(f, numba.core.registry.CPUDispatcher)
                     and f.__module__ == module.__name__]

@@ -1,7 +1,8 @@
 """The ops the Transformer's layers need (layers/multi_head_attention.py, attention.py, einsum_dense.py,
 normalization.py), apart from the core ops in functions.py: `Einsum`, every product over named axes as one
 batched matrix product, `MaskedSoftmax`, Keras's Softmax with a mask fused into one op, `LayerNorm`, and
-`DotProductAttention`, MultiHeadAttention's product, softmax and product fused. All are registered in OPS as
+`DotProductAttention`, MultiHeadAttention's product, softmax and product fused, and `SelfAttention`, that and
+the layer's projections of one input, fused again. All are registered in OPS as
 every op is, so the gradient property tests (tests/op_specs.py) and the coverage meta-test see them.
 """
 from __future__ import annotations
@@ -315,23 +316,41 @@ class DotProductAttention(Function):
 
 
 @register()
-class PackedAttention(DotProductAttention):
-    """DotProductAttention of q, k and v packed on the last axis of one array qkv (batch, T, heads, c + c + e)"""
-    # Self-attention's three projections of one input as one product (one BLAS call and one bias sum where
-    # there were three): the op reads its q, k and v as views of the packed array, and writes their
-    # gradients into one array of its shape.
-    arity = 1
+class SelfAttention(Function):
+    """z = concat_h(P_h v_h) wo + bo, q | k | v = x w + b packed on the last axis, P_h = mask * softmax(where(mask,
+    scale q_h k_h, -1e9)) over the keys; the gradients DotProductAttention's, through the three products"""
+    # MultiHeadAttention called on one tensor (keras.io's Transformer), projections and attention as one op,
+    # compiled a review at a time (attention_kernels.py): its q, k and v, scores and heads' outputs stay in
+    # cache from one product to the next, where an Einsum, DotProductAttention and an Einsum passed a 4.9 MB
+    # packed array and two activation-sized ones through memory (a validation batch 4.3 -> 3.3 ms of 6.7).
+    # Proven equal to those ops in tests/test_attention.py.
+    arity = 5
 
-    def forward(self, qkv, mask, channels: int, scale=1.0):
-        if qkv.ndim != 4 or not 0 < 2 * channels < qkv.shape[3]:
-            raise ValueError(f"PackedAttention takes qkv (batch, T, heads, c + c + e) with c = channels = "
-                             f"{channels} and e > 0; got shape {qkv.shape}")
-        self.channels = channels
-        return self.attend(qkv[..., :channels], qkv[..., channels:2 * channels], qkv[..., 2 * channels:], mask,
-                           scale)
+    def forward(self, x, w, b, wo, bo, mask, channels: int, scale=1.0):
+        if x.ndim != 3 or b.ndim != 2 or wo.ndim != 3 or w.shape != x.shape[2:] + b.shape or \
+                not 0 < 2 * channels < b.shape[1] or wo.shape[:1] + bo.shape != b.shape[:1] + wo.shape[2:]:
+            raise ValueError(f"SelfAttention takes x (batch, T, d), w (d, heads, c + c + e), b (heads, c + c + e), "
+                             f"wo (heads, e, f) and bo (f,) with c = channels = {channels} and e > 0; got shapes "
+                             f"{x.shape}, {w.shape}, {b.shape}, {wo.shape}, {bo.shape}")
+        (batch, steps, features), (heads, width) = x.shape, b.shape
+        self.given = [(a.shape, a.dtype) for a in (x, w, b, wo, bo)]  # the gradients' shapes and types
+        dtype = np.result_type(x, w, b, wo, bo, np.float32)
+        x, w, b, wo, bo = (np.ascontiguousarray(a, dtype) for a in (x, w, b, wo, bo))  # the kernels take one type
+        w, b, wo = w.reshape(features, -1), b.reshape(-1), wo.reshape(-1, wo.shape[2])
+        keep = keys_by_queries(check_softmax_mask(mask, (batch, heads, steps, steps)), (batch, heads, steps, steps))
+        kept = batch if self.needs_backward else 0
+        qkv, p = np.empty((kept, steps, heads, width), dtype), np.empty((kept, heads, steps, steps), dtype)
+        z, out = np.empty((kept, steps, heads, wo.shape[0] // heads), dtype), np.empty((batch, steps, wo.shape[1]), dtype)
+        side_by_side([partial(attention_kernels.self_attention_forward, out, qkv, p, z, x, w, b, wo, bo, keep,
+                              channels, dtype.type(scale), s.start, s.stop) for s in batch_blocks(batch)])
+        self.saved = qkv, p, z, x, w, wo, channels, dtype.type(scale)
+        return out
 
     def backward(self, g):
-        q, k, v = self.saved[1:4]
-        d, c = np.empty(q.shape[:3] + (q.shape[3] * 2 + v.shape[3],), q.dtype), self.channels
-        self.gradients_into(d[..., :c], d[..., c:2 * c], d[..., 2 * c:], g)
-        return (d,)
+        qkv, p, z, x, w, wo, channels, scale = self.saved
+        blocks, dx, g = batch_blocks(len(g)), np.empty_like(x), np.ascontiguousarray(g, x.dtype)
+        sums = [[np.zeros(shape, x.dtype) for shape in (w.shape, w.shape[1:], wo.shape, wo.shape[1:])] for _ in blocks]
+        side_by_side([partial(attention_kernels.self_attention_backward, dx, *block_sums, g, qkv, p, z, x, w, wo,
+                              channels, scale, s.start, s.stop) for block_sums, s in zip(sums, blocks)])
+        grads = [dx, *(sum(block[i] for block in sums) for i in range(4))]  # the blocks' sums in a fixed order
+        return [d.reshape(shape).astype(dtype, copy=False) for d, (shape, dtype) in zip(grads, self.given)]

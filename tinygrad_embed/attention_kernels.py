@@ -1,6 +1,6 @@
-"""The attention's numba kernels (MultiHeadAttention's fused op, attention_functions.DotProductAttention),
-each beside its plain-numpy twin, on kernels.py's terms: plain arrays, the output first, the GIL released, the
-inputs trusted (the op checks them), the products through kernels.matmul.
+"""The attention's numba kernels (MultiHeadAttention's fused ops, attention_functions.DotProductAttention and
+SelfAttention), each beside its plain-numpy twin, on kernels.py's terms: plain arrays, the output first, the
+GIL released, the inputs trusted (the op checks them), the products through kernels.matmul.
 """
 import llvmlite.ir
 import numba
@@ -93,6 +93,14 @@ def softmax_columns_numpy(s, keep, scale, top=None, total=None):
     s *= np.where(total == 0, 0, 1 / np.where(total == 0, 1, total))
 
 
+@numba.njit(inline="always", nogil=True, fastmath=FASTMATH, error_model="numpy")
+def attend_head(z, s, q, k, v, keep, scale, top, total):
+    """z = P^T v for one batch row and head, P = softmax(scale k q^T) masked by keep, into s (keys, queries)."""
+    matmul(s, k, q.T)
+    softmax_columns(s, keep, scale, top, total)
+    matmul(z, s.T, v)
+
+
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def attention_forward(z, p, q, k, v, keep, scale, lo, hi):
     """z[b, :, h] = P^T v[b, :, h], P = softmax over the keys of scale k q^T (keys, queries), masked by
@@ -102,10 +110,8 @@ def attention_forward(z, p, q, k, v, keep, scale, lo, hi):
     scratch, top, total = np.empty((keys, steps), z.dtype), np.empty(steps, z.dtype), np.empty(steps, z.dtype)
     for b in range(lo, hi):
         for h in range(heads):
-            s = p[b, h] if p.shape[0] else scratch
-            matmul(s, k[b, :, h], q[b, :, h].T)
-            softmax_columns(s, keep[min(b, keep.shape[0] - 1), min(h, keep.shape[1] - 1)], scale, top, total)
-            matmul(z[b, :, h], s.T, v[b, :, h])
+            attend_head(z[b, :, h], p[b, h] if p.shape[0] else scratch, q[b, :, h], k[b, :, h], v[b, :, h],
+                        keep[min(b, keep.shape[0] - 1), min(h, keep.shape[1] - 1)], scale, top, total)
 
 
 def attention_forward_numpy(z, p, q, k, v, keep, scale, lo, hi):
@@ -118,26 +124,33 @@ def attention_forward_numpy(z, p, q, k, v, keep, scale, lo, hi):
                 p[b, h] = s
 
 
+@numba.njit(inline="always", nogil=True, fastmath=FASTMATH, error_model="numpy")
+def head_gradients(dq, dk, dv, ds, through, p, g, q, k, v, scale):
+    """One batch row and head's gradients from its P (keys, queries): dv = P g, dP = v g^T, dS = scale P (dP -
+    sum(P dP) over the keys), dq = dS^T k, dk = dS q; ds (keys, queries) and through (queries) are scratch."""
+    keys, steps = p.shape
+    matmul(dv, p, g)
+    matmul(ds, v, g.T)
+    through[:] = 0
+    for j in range(keys):
+        for t in range(steps):
+            through[t] += p[j, t] * ds[j, t]
+    for j in range(keys):
+        for t in range(steps):
+            ds[j, t] = (ds[j, t] - through[t]) * p[j, t] * scale
+    matmul(dq, ds.T, k)
+    matmul(dk, ds, q)
+
+
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def attention_backward(dq, dk, dv, g, p, q, k, v, scale, lo, hi):
-    """The gradients of attention_forward for the batch rows lo..hi, from its P: dv = P g, dP = v g^T,
-    dS = scale P (dP - sum(P dP) over the keys), dq = dS^T k, dk = dS q (all (keys, queries) as P)."""
+    """The gradients of attention_forward for the batch rows lo..hi, from its P, a head at a time."""
     steps, heads, keys = q.shape[1], q.shape[2], k.shape[1]
     ds, through = np.empty((keys, steps), g.dtype), np.empty(steps, g.dtype)
     for b in range(lo, hi):
         for h in range(heads):
-            pb, gb = p[b, h], g[b, :, h]
-            matmul(dv[b, :, h], pb, gb)
-            matmul(ds, v[b, :, h], gb.T)
-            through[:] = 0
-            for j in range(keys):
-                for t in range(steps):
-                    through[t] += pb[j, t] * ds[j, t]
-            for j in range(keys):
-                for t in range(steps):
-                    ds[j, t] = (ds[j, t] - through[t]) * pb[j, t] * scale
-            matmul(dq[b, :, h], ds.T, k[b, :, h])
-            matmul(dk[b, :, h], ds, q[b, :, h])
+            head_gradients(dq[b, :, h], dk[b, :, h], dv[b, :, h], ds, through, p[b, h], g[b, :, h], q[b, :, h],
+                           k[b, :, h], v[b, :, h], scale)
 
 
 def attention_backward_numpy(dq, dk, dv, g, p, q, k, v, scale, lo, hi):
@@ -148,3 +161,87 @@ def attention_backward_numpy(dq, dk, dv, g, p, q, k, v, scale, lo, hi):
             ds = v[b, :, h] @ gb.T
             ds = (ds - (pb * ds).sum(axis=0)) * pb * scale
             dq[b, :, h], dk[b, :, h] = ds.T @ k[b, :, h], ds @ q[b, :, h]
+
+
+# MultiHeadAttention on one input, a review at a time (SelfAttention in attention_functions.py): the packed
+# projection x W + b, every head's attention and the output projection, so that the review's q, k and v, its
+# scores and its heads' outputs stay in cache from one product to the next. w: (features, heads * (c + c + e)),
+# bias: its columns, wo: (heads * e, outputs); qkv (batch, steps, heads, c + c + e), p and z (batch, steps,
+# heads, e) keep what the gradients read, or have no rows (no backward to follow: a scratch instead).
+@numba.njit(inline="always", nogil=True)
+def add_bias(a, bias):
+    """a[i] += bias for every row i."""
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            a[i, j] += bias[j]
+
+
+@numba.njit(inline="always", nogil=True)
+def add_column_sums(out, a):
+    """out += the sums of a's columns (a bias's gradient)."""
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[j] += a[i, j]
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def self_attention_forward(out, qkv, p, z, x, w, bias, wo, bo, keep, c, scale, lo, hi):
+    """out[b] = concat_h(P_h^T v_h) wo + bo, q | k | v = x[b] w + bias, for the batch rows lo..hi."""
+    steps, heads, width, e = x.shape[1], qkv.shape[2], qkv.shape[3], z.shape[3]
+    packed, heads_out = np.empty((steps, heads, width), x.dtype), np.empty((steps, heads, e), x.dtype)
+    scratch, top, total = np.empty((steps, steps), x.dtype), np.empty(steps, x.dtype), np.empty(steps, x.dtype)
+    for b in range(lo, hi):
+        r, zb = qkv[b] if qkv.shape[0] else packed, z[b] if z.shape[0] else heads_out
+        flat = r.reshape(steps, heads * width)
+        matmul(flat, x[b], w)
+        add_bias(flat, bias)
+        for h in range(heads):
+            attend_head(zb[:, h], p[b, h] if p.shape[0] else scratch, r[:, h, :c], r[:, h, c:2 * c], r[:, h, 2 * c:],
+                        keep[min(b, keep.shape[0] - 1), min(h, keep.shape[1] - 1)], scale, top, total)
+        matmul(out[b], zb.reshape(steps, heads * e), wo)
+        add_bias(out[b], bo)
+
+
+def self_attention_forward_numpy(out, qkv, p, z, x, w, bias, wo, bo, keep, c, scale, lo, hi):
+    packed = (x @ w + bias).reshape(x.shape[:2] + qkv.shape[2:])
+    heads_out = np.empty(x.shape[:2] + z.shape[2:], x.dtype)
+    scores = np.empty((len(x), qkv.shape[2], x.shape[1], x.shape[1]), x.dtype)
+    attention_forward_numpy(heads_out, scores, packed[..., :c], packed[..., c:2 * c], packed[..., 2 * c:], keep, scale,
+                            lo, hi)
+    out[lo:hi] = heads_out[lo:hi].reshape(hi - lo, x.shape[1], -1) @ wo + bo
+    for saved, value in ((qkv, packed), (p, scores), (z, heads_out)):
+        if len(saved):
+            saved[lo:hi] = value[lo:hi]
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def self_attention_backward(dx, dw, dbias, dwo, dbo, g, qkv, p, z, x, w, wo, c, scale, lo, hi):
+    """The gradients of self_attention_forward for the batch rows lo..hi, from its qkv, P and z: dx into its
+    rows, dw, dbias, dwo and dbo added to (a block's own sums, which the op adds up)."""
+    steps, heads, width, e = qkv.shape[1], qkv.shape[2], qkv.shape[3], z.shape[3]
+    dz, d = np.empty((steps, heads, e), g.dtype), np.empty((steps, heads, width), g.dtype)
+    ds, through = np.empty((steps, steps), g.dtype), np.empty(steps, g.dtype)
+    for b in range(lo, hi):
+        r, flat = qkv[b], d.reshape(steps, heads * width)
+        matmul(dz.reshape(steps, heads * e), g[b], wo.T)
+        matmul(dwo, z[b].reshape(steps, heads * e).T, g[b], True)
+        add_column_sums(dbo, g[b])
+        for h in range(heads):
+            head_gradients(d[:, h, :c], d[:, h, c:2 * c], d[:, h, 2 * c:], ds, through, p[b, h], dz[:, h], r[:, h, :c],
+                           r[:, h, c:2 * c], r[:, h, 2 * c:], scale)
+        matmul(dw, x[b].T, flat, True)
+        add_column_sums(dbias, flat)
+        matmul(dx[b], flat, w.T)
+
+
+def self_attention_backward_numpy(dx, dw, dbias, dwo, dbo, g, qkv, p, z, x, w, wo, c, scale, lo, hi):
+    rows, d, dz = slice(lo, hi), np.zeros_like(qkv), np.zeros_like(z)
+    dz[rows] = (g[rows] @ wo.T).reshape(dz[rows].shape)
+    dwo += z[rows].reshape(-1, wo.shape[0]).T @ g[rows].reshape(-1, wo.shape[1])
+    dbo += g[rows].sum(axis=(0, 1))
+    attention_backward_numpy(d[..., :c], d[..., c:2 * c], d[..., 2 * c:], dz, p, qkv[..., :c], qkv[..., c:2 * c],
+                             qkv[..., 2 * c:], scale, lo, hi)
+    flat = d[rows].reshape(-1, w.shape[1])
+    dw += x[rows].reshape(-1, x.shape[2]).T @ flat
+    dbias += flat.sum(axis=0)
+    dx[rows] = (flat @ w.T).reshape(dx[rows].shape)

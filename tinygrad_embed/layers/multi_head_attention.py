@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import initializers
-from ..attention_functions import DotProductAttention, Einsum, MaskedSoftmax, PackedAttention
+from ..attention_functions import DotProductAttention, Einsum, MaskedSoftmax, SelfAttention
 from ..functions import Concatenate
 from ..helpers import fraction, positive_int
 from ..tensor import Tensor
@@ -178,8 +178,9 @@ class MultiHeadAttention(Layer):
         scale = 1.0 / math.sqrt(self.key_dim)
         if query.ndim == 3 and self.dropout == 0 and not return_attention_scores:  # one attention axis: fused
             mask = self._mask_for_scores(mask, 4)
-            output = PackedAttention.apply(self._packed_projections(query), mask, self.key_dim, scale) if shared \
-                else DotProductAttention.apply(self._query_dense(query), self._key_dense(key),
+            if shared and gate is None and self._output_dense.kernel.ndim == 3:
+                return self._self_attention(query, mask, scale)
+            output = DotProductAttention.apply(self._query_dense(query), self._key_dense(key),
                                                self._value_dense(value), mask, scale)
         else:
             q, k, v = self._query_dense(query), self._key_dense(key), self._value_dense(value)
@@ -190,17 +191,15 @@ class MultiHeadAttention(Layer):
         output = self._output_dense(output if gate is None else output * gate)
         return (output, scores) if return_attention_scores else output
 
-    def _packed_projections(self, x: Tensor) -> Tensor:
-        """The query, key and value projections of one input as one product, packed on the last axis; with
-        biases, [x | 1] @ [kernels; biases]: the product adds them, where an add and its gradient's sum took
-        a pass each over the packed array (six times x's size in keras.io's classifier)."""
-        dense = (self._query_dense, self._key_dense, self._value_dense)
+    def _self_attention(self, x: Tensor, mask: np.ndarray, scale: float) -> Tensor:
+        """The three projections of one input, the attention and the output projection as one op
+        (SelfAttention), the query, key and value kernels (and biases) side by side; zeros for no biases."""
+        dense, out = (self._query_dense, self._key_dense, self._value_dense), self._output_dense
         kernel = Concatenate.apply(*(d.kernel for d in dense), axis=-1)
-        if self.use_bias:
-            bias = Concatenate.apply(*(d.bias for d in dense), axis=-1)
-            kernel = Concatenate.apply(kernel, bias.reshape((1, *bias.shape)), axis=0)
-            x = Concatenate.apply(x, np.ones((*x.shape[:-1], 1), x.dtype), axis=-1)
-        return Einsum.apply(x, kernel, dense[0].equation)
+        bias = Concatenate.apply(*(d.bias for d in dense), axis=-1) if self.use_bias else \
+            np.zeros(kernel.shape[1:], kernel.dtype)
+        out_bias = out.bias if self.use_bias else np.zeros(out.kernel.shape[-1:], out.kernel.dtype)
+        return SelfAttention.apply(x, kernel, bias, out.kernel, out_bias, mask, self.key_dim, scale)
 
     def _check_features(self, query: Tensor, value: Tensor, key: Tensor) -> None:
         self._check_shapes(query.shape, value.shape, key.shape)
