@@ -524,6 +524,8 @@ def test_self_attention_equals_its_projections_around_dot_product_attention(dtyp
         OPS["SelfAttention"].apply(*arrays, mask, 6)
     with pytest.raises(ValueError, match=r"wo \(heads, e, f\).*\(2, 3, 7\), \(6,\)"):
         OPS["SelfAttention"].apply(*arrays[:4], np.zeros(6), mask, 4)
+    with pytest.raises(ValueError, match=r"\(2, 11\), \(2, 4, 7\), \(7,\)"):  # wo's e is not v's 3
+        OPS["SelfAttention"].apply(*arrays[:3], np.zeros((2, 4, 7)), arrays[4], mask, 4)
 
 
 def ops_in(t) -> set[str]:
