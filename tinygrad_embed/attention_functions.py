@@ -287,9 +287,6 @@ class DotProductAttention(Function):
                 and k.shape[:3] == v.shape[:3]):
             raise ValueError(f"DotProductAttention takes q (batch, T, heads, c), k (batch, S, heads, c) and v "
                              f"(batch, S, heads, e); got shapes {q.shape}, {k.shape}, {v.shape}")
-        return self.attend(q, k, v, mask, scale)
-
-    def attend(self, q, k, v, mask, scale):
         (batch, steps, heads, _), keys = q.shape, k.shape[1]
         keep = keys_by_queries(check_softmax_mask(mask, (batch, heads, steps, keys)), (batch, heads, steps, keys))
         dtype = np.result_type(q, k, v, np.float32)
@@ -303,16 +300,11 @@ class DotProductAttention(Function):
         return z
 
     def backward(self, g):
-        q, k, v = self.saved[1:4]
-        dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
-        self.gradients_into(dq, dk, dv, g)
-        return dq, dk, dv
-
-    def gradients_into(self, dq, dk, dv, g) -> None:
         p, q, k, v, scale = self.saved
-        g = np.ascontiguousarray(g, p.dtype)
+        dq, dk, dv, g = np.empty_like(q), np.empty_like(k), np.empty_like(v), np.ascontiguousarray(g, p.dtype)
         side_by_side([partial(attention_kernels.attention_backward, dq, dk, dv, g, p, q, k, v, scale, s.start, s.stop)
                       for s in batch_blocks(len(g))])
+        return dq, dk, dv
 
 
 @register()
