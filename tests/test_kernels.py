@@ -172,12 +172,12 @@ def test_scale_rows_equals_numpy_twin(rows, columns, dtype):
     x, shift, scale = (rng.standard_normal(shape).astype(dtype) for shape in ((rows, columns), rows, rows))
     gamma, beta = rng.standard_normal(columns).astype(dtype), rng.standard_normal(columns).astype(dtype)
     ours, twin = (np.full_like(x, np.nan) for _ in range(2))
-    kernels.scale_rows(ours, x, shift, scale, gamma, beta)
-    kernels.scale_rows_numpy(twin, x, shift, scale, gamma, beta)
+    attention_kernels.scale_rows(ours, x, shift, scale, gamma, beta)
+    attention_kernels.scale_rows_numpy(twin, x, shift, scale, gamma, beta)
     tolerance = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-13, "atol": 1e-14}
     np.testing.assert_allclose(ours, twin, **tolerance)  # the kernel may fuse a multiply and an add
     # a shift alone (scales of 1, no beta) is exact: LayerNorm's centring is numpy's x - mean, to the bit
-    kernels.scale_rows(ours, x, shift, np.ones(rows, dtype), np.ones(columns, dtype), np.zeros(columns, dtype))
+    attention_kernels.scale_rows(ours, x, shift, np.ones(rows, dtype), np.ones(columns, dtype), np.zeros(columns, dtype))
     np.testing.assert_array_equal(ours, x - shift[:, None])
 
 
@@ -280,7 +280,7 @@ def test_every_kernel_has_a_numpy_twin_that_a_test_here_runs():
     source = open(__file__).read() + open(__file__.replace("test_kernels.py", "test_kernels_loops.py")).read()
     helpers = {"gate_tanh", "gate_sigmoid", "tanh_float32", "exp_float32", "attend_head", "head_gradients", "add_bias",
                "add_column_sums"}  # inlined into the kernels, tested through them
-    expected = {kernels: {"gather", "simple_rnn_step_backward"}, step_kernels: {"dropout_keep"},
+    expected = {kernels: {"gather", "simple_rnn_step_backward", "adam_update"}, step_kernels: {"dropout_keep"},
                 attention_kernels: {"attention_forward", "attention_backward", "softmax_columns", "self_attention_forward",
                                     "self_attention_backward"}}
     for module, prefix in ((kernels, "kernels"), (attention_kernels, "attention_kernels"), (step_kernels, "step_kernels")):
@@ -290,6 +290,23 @@ def test_every_kernel_has_a_numpy_twin_that_a_test_here_runs():
         for name in set(compiled) - helpers:
             assert callable(getattr(module, f"{name}_numpy", None)), f"{prefix}.{name} has no numpy twin"
             assert f"{prefix}.{name}_numpy" in source, f"no test in this file compares {prefix}.{name} with its twin"
+
+
+@given(st.integers(0, 300), st.sampled_from([np.float32, np.float64]), st.booleans(), st.integers(0, 999))
+def test_adam_update_equals_numpy_twin_bit_for_bit(size, dtype, amsgrad, seed):
+    """Five steps of gradients of every scale (zeros among them): the weights and every moment equal to the bit."""
+    rng = np.random.default_rng(seed)
+    start = [rng.standard_normal(size).astype(dtype), *(np.zeros(size if amsgrad or k < 2 else 0, dtype) for k in range(3))]
+    ours, twin = [a.copy() for a in start], [a.copy() for a in start]
+    for t in range(1, 6):
+        grad = (rng.standard_normal(size) * 10.0 ** rng.integers(-8, 4, size) * (rng.random(size) > 0.2)).astype(dtype)
+        constants = [dtype(1 - 0.9), dtype(1 - 0.999), dtype(0.01 * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)), dtype(1e-7)]
+        kernels.adam_update(*ours, grad, *constants)
+        kernels.adam_update_numpy(*twin, grad, *constants)
+    if ours[1].any():  # a nonzero first moment moved the weights
+        assert not np.array_equal(ours[0], start[0])
+    for a, b in zip(ours, twin):
+        np.testing.assert_array_equal(a, b)
 
 
 @given(st.integers(0, 300), st.integers(0, 2 ** 64 - 1), st.sampled_from([0.0, 0.1, 0.5, 0.9, 1.0]),

@@ -47,6 +47,32 @@ def test_amsgrad_uses_the_largest_second_moment():
     assert w2.data[0] > w1.data[0]  # smaller steps once v falls, since v_hat keeps the peak
 
 
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("layout", ["fortran", "strided view"])
+def test_adam_updates_a_strided_variable_as_a_contiguous_one(amsgrad, layout):
+    """Adam's compiled pass reads flat arrays: a variable in Fortran order or a strided view of a larger array
+    is updated through a copy, written back, to the same numbers as its C-order twin."""
+    rng = np.random.default_rng(3)
+    start, grads = rng.standard_normal((4, 3)), [rng.standard_normal((4, 3)) for _ in range(3)]
+    base = np.zeros((4, 6))
+    if layout == "fortran":
+        data = np.asfortranarray(start)
+    else:
+        data = base[:, ::2]
+        data[...] = start
+    c_order, strided = tg.Tensor(start.copy()), tg.Tensor(data)
+    assert not strided.data.flags.c_contiguous
+    for variable in (c_order, strided):
+        opt = Adam(0.1, amsgrad=amsgrad)
+        for g in grads:
+            opt.apply_gradients([(g, variable)])
+    assert not np.array_equal(c_order.data, start)
+    np.testing.assert_array_equal(c_order.data, strided.data)
+    if layout == "strided view":
+        np.testing.assert_array_equal(base[:, ::2], c_order.data)  # updated in place, in the array it views
+        assert not base[:, 1::2].any()
+
+
 def test_clipnorm_rescales_each_gradient():
     w = tg.Tensor(np.zeros(2), requires_grad=True)
     SGD(learning_rate=1.0, clipnorm=1.0).apply_gradients([(np.array([3.0, 4.0]), w)])

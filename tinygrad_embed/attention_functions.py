@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from . import attention_kernels, kernels
+from . import attention_kernels
 from .functions import Function, register, unbroadcast
 from .fused_rnn import batch_blocks, side_by_side
 from .tensor import Tensor
@@ -189,7 +189,7 @@ class MaskedSoftmax(Function):
 
 
 def rows_of(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray | None:
-    """a as 2-D rows over axes, its last ones, for kernels.scale_rows: a C-order float32 or float64 array
+    """a as 2-D rows over axes, its last ones, for attention_kernels.scale_rows: a C-order float32 or float64 array
     only (else None: numba would compile for every other type and layout)."""
     if axes != tuple(range(a.ndim - len(axes), a.ndim)) or not a.size or not a.flags.c_contiguous or \
             a.dtype not in (np.float32, np.float64):
@@ -200,11 +200,11 @@ def rows_of(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray | None:
 def scale_rows(out: np.ndarray, x: np.ndarray, shift: Any = None, scale: Any = None, gamma: Any = None,
                beta: Any = None) -> np.ndarray:
     """out = (x - shift) scale gamma + beta for 2-D rows x (shift and scale one per row, gamma and beta one
-    per column or one for all), by kernels.scale_rows; a missing shift or beta is 0, scale or gamma 1."""
+    per column or one for all), by attention_kernels.scale_rows; a missing shift or beta is 0, scale or gamma 1."""
     (count, n), dtype = x.shape, x.dtype
     one_each = lambda w, size, fill: np.full(size, fill, dtype) if w is None else \
         np.ascontiguousarray(np.broadcast_to(np.asarray(w, dtype).reshape(-1), (size,)))  # noqa: E731
-    kernels.scale_rows(out, x, one_each(shift, count, 0), one_each(scale, count, 1), one_each(gamma, n, 1),
+    attention_kernels.scale_rows(out, x, one_each(shift, count, 0), one_each(scale, count, 1), one_each(gamma, n, 1),
                        one_each(beta, n, 0))
     return out
 
@@ -228,7 +228,7 @@ class LayerNorm(Function):
     dx = (var + eps)^-1/2 (g gamma - mean(g gamma) - xh mean(g gamma xh)), means over axes"""
     # LayerNormalization as one op: its ten composed ops (mean, subtract, square, mean, add, power, multiply,
     # multiply, add) kept as many activation-sized arrays and passes, and their means summed row by row.
-    # Over the last axes of float32 or float64 rows, its broadcasts are kernels.scale_rows passes.
+    # Over the last axes of float32 or float64 rows, its broadcasts are attention_kernels.scale_rows passes.
     arity = 3
 
     def forward(self, x, gamma, beta, axes: tuple[int, ...], epsilon: float):

@@ -2,8 +2,7 @@
 
 `register` records every op in OPS with the names of the Tensor methods that call it (written out in
 tensor.py). The registry drives the gradient property tests (tests/op_specs.py), so an op cannot exist
-without a test, and a test checks that each named method is in tensor.py and calls its op.
-"""
+without a test, and a test checks that each named method is in tensor.py and calls its op."""
 from __future__ import annotations
 
 import math
@@ -421,11 +420,10 @@ def validate_indices(indices: Any, input_dim: int) -> np.ndarray:
         indices = whole_numbers(indices)
     if indices.size and (indices.min() < 0 or indices.max() >= input_dim):  # min/max: no temporary arrays
         position = tuple(int(i) for i in np.argwhere((indices < 0) | (indices >= input_dim))[0])
-        raise IndexError(
-            f"embedding index {indices[position]} at position {position} is out of range for "
-            f"input_dim={input_dim} (valid: 0 to {input_dim - 1}). The usual cause: with index 0 kept for "
-            "padding, input_dim must be the vocabulary size + 1 (Keras's Tokenizer(num_words) emits "
-            "indices up to num_words - 1, so Embedding(num_words, ...) fits it).")
+        raise IndexError(f"embedding index {indices[position]} at position {position} is out of range for input_dim="
+                         f"{input_dim} (valid: 0 to {input_dim - 1}). The usual cause: with index 0 kept for padding, "
+                         "input_dim must be the vocabulary size + 1 (Keras's Tokenizer(num_words) emits indices up "
+                         "to num_words - 1, so Embedding(num_words, ...) fits it).")
     return indices
 
 

@@ -2,8 +2,7 @@
 
 Kernels take plain arrays, the output buffer first, and never see a Tensor. They release the GIL, so that
 blocks of a batch's rows run side by side in threads (fused_rnn.side_by_side). They trust their inputs:
-numba checks no bounds and wraps negative indices, so the callers validate first (functions.Gather does).
-"""
+numba checks no bounds and wraps negative indices, so the callers validate first (functions.Gather does)."""
 import numba
 import numpy as np
 
@@ -35,6 +34,25 @@ def scatter_add(out, indices, rows):
 
 def scatter_add_numpy(out, indices, rows):
     np.add.at(out, indices, rows)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def adam_update(value, m, v, v_hat, grad, keep_1, keep_2, step_size, epsilon):
+    """optimizers.Adam's step on flat arrays in one pass, in its order of operations; v_hat (amsgrad) when not empty."""
+    for i in range(value.size):
+        m[i] += (grad[i] - m[i]) * keep_1
+        v[i] += (grad[i] * grad[i] - v[i]) * keep_2
+        if v_hat.size:
+            v_hat[i] = max(v_hat[i], v[i])
+        value[i] -= m[i] * step_size / (np.sqrt(v_hat[i] if v_hat.size else v[i]) + epsilon)
+
+
+def adam_update_numpy(value, m, v, v_hat, grad, keep_1, keep_2, step_size, epsilon):
+    m += (grad - m) * keep_1
+    v += (np.square(grad) - v) * keep_2
+    if v_hat.size:
+        np.maximum(v_hat, v, out=v_hat)
+    value -= m * step_size / (np.sqrt(v_hat if v_hat.size else v) + epsilon)
 
 
 # ---- The LSTM cell, one time step at a time (the matrix products stay in numpy, outside) ----------
@@ -277,22 +295,6 @@ def simple_rnn_step_backward(d, dh, h_new, rows):
 def simple_rnn_step_backward_numpy(d, dh, h_new, rows):
     d[:] = dh[rows] * (1 - h_new ** 2)
     dh[rows] = 0
-
-
-# ---- Rows shifted and scaled: LayerNorm's broadcasts (attention_functions.LayerNorm) -------------
-# numpy's x - m[:, None] or x * gamma pays per row: 60 us for the 6,400 rows of 32 of a Transformer step,
-# three times a product of two arrays alike; one compiled pass takes a sixth of that.
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def scale_rows(out, x, shift, scale, gamma, beta):
-    """out[i, j] = (x[i, j] - shift[i]) scale[i] gamma[j] + beta[j] for a 2-D x. out is not x: LLVM's check for
-    overlapping arrays then falls back on scalar code, seven times slower."""
-    for i in range(x.shape[0]):
-        for j in range(x.shape[1]):
-            out[i, j] = (x[i, j] - shift[i]) * scale[i] * gamma[j] + beta[j]
-
-
-def scale_rows_numpy(out, x, shift, scale, gamma, beta):
-    np.add((x - shift[:, None]) * scale[:, None] * gamma, beta, out=out)
 
 
 # ---- Matrix products inside a kernel: numpy's own BLAS, called directly ---------------------------

@@ -3,10 +3,8 @@
     optimizer.apply_gradients(zip(grads, variables))   # Keras's call
     optimizer.step(variables)                          # the same, reading each variable's .grad
 
-As in Keras, each gradient is clipped first (clipnorm: each variable's gradient on its own is rescaled
-to at most that L2 norm; clipvalue: each element is clipped to [-clipvalue, clipvalue]), then the
-optimizer's rule is applied.
-"""
+As in Keras, each gradient is clipped first (clipnorm: each variable's gradient on its own is rescaled to at most
+that L2 norm; clipvalue: each element is clipped to [-clipvalue, clipvalue]), then the optimizer's rule is applied."""
 from __future__ import annotations
 
 import warnings
@@ -14,6 +12,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from . import kernels
 from .helpers import fraction, is_number, positive
 from .missing import module_getattr
 from .tensor import Tensor
@@ -69,7 +68,7 @@ class Optimizer:
         return self._slots[-1]
 
     def _new_slot(self, name: str, value: np.ndarray) -> np.ndarray:
-        return np.zeros_like(value)
+        return np.zeros(value.shape, value.dtype)  # C order, whatever the variable's: Adam's kernel reads it flat
 
     def apply_gradients(self, grads_and_vars: Iterable[tuple[Any, Tensor]]) -> None:
         pairs = [(g, v) for g, v in grads_and_vars if g is not None]
@@ -116,10 +115,9 @@ class Optimizer:
 
 
 class Adam(Optimizer):
-    """Keras's Adam: m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2);
-    w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon), in place in the weights' type, as Keras's ops.
-    The bias correction is folded into the step size, so epsilon is added to sqrt(v) uncorrected
-    (PyTorch adds it to sqrt(v / (1 - b2^t)): the same rule with a slightly different epsilon)."""
+    """Keras's Adam, in place in the weights' type, in Keras's order of operations: m += (g - m)(1 - b1);
+    v += (g^2 - v)(1 - b2); w -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + epsilon), one pass (kernels.py).
+    The bias correction is in the step size: epsilon meets sqrt(v) uncorrected (PyTorch's, sqrt(v / (1 - b2^t)))."""
 
     def __init__(self, learning_rate: float = _Default(0.001), beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7, amsgrad: bool = False, clipnorm: float | None = None,
@@ -135,14 +133,12 @@ class Adam(Optimizer):
                 "amsgrad": self.amsgrad}
 
     def _update(self, value, grad, slots):
-        t, m, v, scratch = self.iterations, slots["m"], slots["v"], np.empty_like(value)
-        step_size = value.dtype.type(self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t))
-        m += np.multiply(np.subtract(grad, m, out=scratch), 1 - self.beta_1, out=scratch)
-        v += np.multiply(np.subtract(np.square(grad, out=scratch), v, out=scratch), 1 - self.beta_2, out=scratch)
-        if self.amsgrad:
-            np.maximum(slots["v_hat"], v, out=slots["v_hat"])
-            v = slots["v_hat"]
-        value -= np.divide(np.multiply(m, step_size, out=scratch), np.sqrt(v) + self.epsilon, out=scratch)
+        t, kind, flat = self.iterations, value.dtype.type, value.reshape(-1)  # a copy when value is strided
+        step_size = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        kernels.adam_update(flat, *(slots.get(name, flat[:0]).reshape(-1) for name in ("m", "v", "v_hat")),
+                            grad.reshape(-1), *map(kind, (1 - self.beta_1, 1 - self.beta_2, step_size, self.epsilon)))
+        if not value.flags.c_contiguous:
+            value[...] = flat.reshape(value.shape)
 
 
 class SGD(Optimizer):

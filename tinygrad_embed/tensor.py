@@ -226,11 +226,10 @@ class Tensor:
         order = _topological_order(self)
         freed = next((node for node in order if node._ctx is FREED), None)
         if freed is not None:  # checked before any .grad changes: a failed sweep leaves no half-added gradients
-            raise RuntimeError(
-                f"Trying to backward through the graph a second time: an earlier backward() freed the "
-                f"graph behind a tensor of shape {freed.shape} in this one as it walked it. Pass "
-                "retain_graph=True to that earlier backward() to walk the graph again, or use "
-                "tensor.detach() where a value from that graph should count as a constant.")
+            raise RuntimeError("Trying to backward through the graph a second time: an earlier backward() freed "
+                               f"the graph behind a tensor of shape {freed.shape} in this one as it walked it. Pass "
+                               "retain_graph=True to that earlier backward() to walk the graph again, or use "
+                               "tensor.detach() where a value from that graph should count as a constant.")
         grads = {id(self): grad}
         for node in reversed(order):
             g = grads.pop(id(node))
