@@ -213,7 +213,7 @@ def test_the_layer_norm_op_equals_the_composed_ops_it_fuses(dtype, axes, center,
     """LayerNorm is one op for speed only: the same value and the same gradients as the ten composed ops it
     replaces (mean, subtract, square, mean, add epsilon, power, multiply, gamma, beta), to rounding: over the
     last axes its means are np.einsum's sums, which add in another order than np.sum, and its row-wise passes
-    (kernels.scale_rows) may fuse a multiply and an add."""
+    (attention_kernels.scale_rows) may fuse a multiply and an add."""
     rng = np.random.default_rng(3)
     x = (rng.standard_normal((4, 3, 5)) * 3 + 1).astype(dtype)
     weights = tuple(n if i in axes else 1 for i, n in enumerate(x.shape))

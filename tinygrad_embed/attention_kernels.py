@@ -1,7 +1,7 @@
-"""The attention's numba kernels (MultiHeadAttention's fused ops, attention_functions.DotProductAttention and
-SelfAttention), each beside its plain-numpy twin, on kernels.py's terms: plain arrays, the output first, the
-GIL released, the inputs trusted (the op checks them), the products through kernels.matmul.
-"""
+"""The Transformer block's numba kernels (MultiHeadAttention's fused ops, attention_functions.DotProductAttention
+and SelfAttention, and LayerNorm's row passes), each beside its plain-numpy twin, on kernels.py's terms: plain
+arrays, the output first, the GIL released, the inputs trusted (the op checks them), the products through
+kernels.matmul."""
 import llvmlite.ir
 import numba
 import numpy as np
