@@ -33,6 +33,7 @@ import importlib.util
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -148,6 +149,29 @@ def cpu_flags() -> str:
     return " ".join(sorted(f for f in flags if f.startswith(("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "fma"))))
 
 
+def step_gflop(validation: bool, head_width: int = DIM) -> float:
+    """The arithmetic of one step, 2 x multiply-adds: per review the packed q, k, v projection, each head's scores
+    and weighted values, the output projection and the feed-forward pair (the rest is small); backward is twice
+    forward. head_width 32 for Keras's key_dim (ours, Keras's, "heads of 32"), DIM / HEADS for nn.MultiheadAttention."""
+    per_review = 2 * MAXLEN * (DIM * 3 * HEADS * head_width + 2 * HEADS * MAXLEN * head_width + HEADS * head_width * DIM
+                               + 2 * DIM * FF)
+    return per_review * BATCH * (1 if validation else 3) / 1e9
+
+
+def product_peak(threads: int, seconds: float = 2.0) -> float:
+    """numpy's float32 matrix-multiply rate on `threads` threads, GFLOP/s: the best 1024^3 product after `seconds`
+    of them (the virtual CPUs ramp up under load)."""
+    from threadpoolctl import threadpool_limits
+    a = np.random.default_rng(0).standard_normal((1024, 1024)).astype(np.float32)
+    best, start = math.inf, time.perf_counter()
+    with threadpool_limits(threads, user_api="blas"):
+        while time.perf_counter() - start < seconds:
+            t0 = time.perf_counter()
+            a @ a
+            best = min(best, time.perf_counter() - t0)
+    return 2 * 1024 ** 3 / best / 1e9
+
+
 def spawn(kind: str, args: argparse.Namespace) -> subprocess.Popen:
     return spawn_worker(__file__, ["--worker", kind, *(["--validation"] if args.validation else [])], args.threads,
                         args.keras_python if kind == "keras" else None)
@@ -184,6 +208,13 @@ def main() -> None:
               f"per epoch   (rounds: {rounds})")
     for kind in kinds[1:]:
         print(f"  ours/{NAMES[kind]}: {medians['ours'] / medians[kind]:.2f}  (below 1: ours faster)")
+    peak = product_peak(args.threads)
+    print(f"numpy's float32 product peak on {args.threads} threads, measured after the rounds: {peak:.0f} GFLOP/s; a "
+          f"step's arithmetic and the share of that peak each framework runs at:")
+    for kind in kinds:
+        gflop = step_gflop(args.validation, DIM // HEADS if kind == "torch" else DIM)
+        print(f"  {NAMES[kind]:<22} {gflop:6.2f} GFLOP, {gflop / medians[kind] * 1e3 / peak:4.0%} of the peak "
+              f"(at the peak: {gflop / peak * 1e3:.1f} ms)")
 
 
 if __name__ == "__main__":
