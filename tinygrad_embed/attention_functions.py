@@ -189,8 +189,8 @@ class MaskedSoftmax(Function):
 
 
 def rows_of(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray | None:
-    """a as 2-D rows over axes, its last ones, for attention_kernels.scale_rows: a C-order float32 or float64 array
-    only (else None: numba would compile for every other type and layout)."""
+    """a as 2-D rows over axes, its last ones, for attention_kernels.scale_rows: a C-order float32 or float64
+    array only (else None: numba would compile for every other type and layout)."""
     if axes != tuple(range(a.ndim - len(axes), a.ndim)) or not a.size or not a.flags.c_contiguous or \
             a.dtype not in (np.float32, np.float64):
         return None
@@ -199,13 +199,13 @@ def rows_of(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray | None:
 
 def scale_rows(out: np.ndarray, x: np.ndarray, shift: Any = None, scale: Any = None, gamma: Any = None,
                beta: Any = None) -> np.ndarray:
-    """out = (x - shift) scale gamma + beta for 2-D rows x (shift and scale one per row, gamma and beta one
-    per column or one for all), by attention_kernels.scale_rows; a missing shift or beta is 0, scale or gamma 1."""
+    """out = (x - shift) scale gamma + beta for 2-D rows x (shift and scale one per row, gamma and beta one per
+    column or one for all), by attention_kernels.scale_rows; a missing shift or beta is 0, scale or gamma 1."""
     (count, n), dtype = x.shape, x.dtype
     one_each = lambda w, size, fill: np.full(size, fill, dtype) if w is None else \
         np.ascontiguousarray(np.broadcast_to(np.asarray(w, dtype).reshape(-1), (size,)))  # noqa: E731
-    attention_kernels.scale_rows(out, x, one_each(shift, count, 0), one_each(scale, count, 1), one_each(gamma, n, 1),
-                       one_each(beta, n, 0))
+    attention_kernels.scale_rows(out, x, one_each(shift, count, 0), one_each(scale, count, 1),
+                                 one_each(gamma, n, 1), one_each(beta, n, 0))
     return out
 
 
