@@ -73,6 +73,16 @@ def test_adam_updates_a_strided_variable_as_a_contiguous_one(amsgrad, layout):
         assert not base[:, 1::2].any()
 
 
+@pytest.mark.parametrize("optimizer", [Adam(0.1), SGD(0.1)])
+def test_an_integer_variable_is_refused_not_wrapped(optimizer):
+    """Adam's compiled pass would write an int variable's steps as wrapped integers: every optimizer refuses it,
+    naming the dtype, before anything changes."""
+    w = tg.Tensor(np.arange(4))
+    with pytest.raises(ValueError, match="dtype int64: optimizers update float variables"):
+        optimizer.apply_gradients([(np.ones(4), w)])
+    np.testing.assert_array_equal(w.data, np.arange(4))
+
+
 def test_clipnorm_rescales_each_gradient():
     w = tg.Tensor(np.zeros(2), requires_grad=True)
     SGD(learning_rate=1.0, clipnorm=1.0).apply_gradients([(np.array([3.0, 4.0]), w)])

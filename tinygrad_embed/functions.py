@@ -303,8 +303,7 @@ class Sum(Function):
         return x.sum(axis=axis, keepdims=keepdims)
 
     def backward(self, g):
-        if self.axis is not None and not self.keepdims:
-            g = np.expand_dims(g, self.axis)
+        g = g if self.axis is None or self.keepdims else np.expand_dims(g, self.axis)
         return (np.broadcast_to(g, self.shape),)
 
 

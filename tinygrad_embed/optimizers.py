@@ -75,8 +75,9 @@ class Optimizer:
         self.iterations += 1
         for grad, variable in pairs:
             grad = np.asarray(grad, dtype=variable.dtype)
-            if grad.shape != variable.shape:
-                raise ValueError(f"gradient of shape {grad.shape} for a variable of shape {variable.shape}")
+            if grad.shape != variable.shape or variable.dtype.kind != "f":  # Adam's kernel would wrap an int
+                raise ValueError(f"a gradient of shape {grad.shape} for a variable of shape {variable.shape}, dtype "
+                                 f"{variable.dtype}: optimizers update float variables by gradients of their shape")
             if self.clipvalue is not None or self.clipnorm is not None:
                 grad = self._clip(grad)
             self._update(variable.data, grad, self._slots_of(variable))
